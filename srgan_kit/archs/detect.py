@@ -1,0 +1,109 @@
+"""Infer a generator's type and hyper-parameters from its state dict, so inference needs only the weights file.
+
+Each architecture contributes one detector: the keys that identify it and a function reading its sizes
+from tensor shapes. New architectures add a detector; nothing else changes.
+"""
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import srgan_kit.archs.generators  # noqa: F401  (registers the generators that build_from_weights builds)
+from srgan_kit.archs.weights import canonical_state_dict, load_into, load_state_dict_file
+from srgan_kit.errors import WeightsError
+from srgan_kit.registry import ARCHS
+
+
+@dataclass(frozen=True)
+class Detector:
+    arch: str  # registered ARCHS name
+    signature: tuple  # keys whose presence identifies the architecture
+    infer: Callable  # state dict -> constructor kwargs (raises WeightsError on inconsistent shapes)
+
+
+DETECTORS = []
+
+
+def register_detector(arch, *signature):
+    def deco(infer):
+        DETECTORS.append(Detector(arch, tuple(signature), infer))
+        return infer
+
+    return deco
+
+
+def _count_blocks(state_dict, pattern):
+    """Number of distinct body indices N among keys matching ``pattern`` (a regex with one group for N)."""
+    rx = re.compile(pattern)
+    return len({m.group(1) for m in map(rx.fullmatch, state_dict) if m})
+
+
+@register_detector("RRDBNet", "conv_first.weight", "body.0.rdb1.conv1.weight", "conv_up2.weight", "conv_hr.weight")
+def _rrdbnet(sd):
+    num_feat, first_in = sd["conv_first.weight"].shape[:2]
+    num_out_ch = sd["conv_last.weight"].shape[0]
+    # Scales 2 / 1 pixel-unshuffle the input by 2 / 4, so conv_first sees 4x / 16x the output channels
+    # (assuming in == out channels, as every published RRDBNet does).
+    ratio_to_scale = {1: 4, 4: 2, 16: 1}
+    ratio = first_in // num_out_ch if first_in % num_out_ch == 0 else None
+    if ratio not in ratio_to_scale:
+        raise WeightsError(
+            f"RRDBNet-like weights with conv_first in-channels {first_in} and conv_last out-channels "
+            f"{num_out_ch}: cannot tell the scale (expected a ratio of 1, 4 or 16 for x4, x2, x1)"
+        )
+    return {
+        "num_in_ch": first_in // ratio,
+        "num_out_ch": num_out_ch,
+        "scale": ratio_to_scale[ratio],
+        "num_feat": num_feat,
+        "num_block": _count_blocks(sd, r"body\.(\d+)\.rdb1\.conv1\.weight"),
+        "num_grow_ch": sd["body.0.rdb1.conv1.weight"].shape[0],
+    }
+
+
+@register_detector("MSRResNet", "conv_first.weight", "body.0.conv1.weight", "upconv1.weight", "conv_hr.weight")
+def _msrresnet(sd):
+    num_feat, num_in_ch = sd["conv_first.weight"].shape[:2]
+    up1 = sd["upconv1.weight"].shape[0]
+    # x4 = two PixelShuffle(2) steps (upconv1 + upconv2); x2 / x3 = one upconv1 with 4 / 9 * num_feat outputs.
+    if "upconv2.weight" in sd and up1 == 4 * num_feat:
+        upscale = 4
+    elif up1 in (4 * num_feat, 9 * num_feat):
+        upscale = 2 if up1 == 4 * num_feat else 3
+    else:
+        raise WeightsError(
+            f"MSRResNet-like weights with upconv1 out-channels {up1} for num_feat {num_feat}: "
+            "cannot tell the upscale (expected 4 or 9 times num_feat)"
+        )
+    return {
+        "num_in_ch": num_in_ch,
+        "num_out_ch": sd["conv_last.weight"].shape[0],
+        "num_feat": num_feat,
+        "num_block": _count_blocks(sd, r"body\.(\d+)\.conv1\.weight"),
+        "upscale": upscale,
+    }
+
+
+def detect_arch(state_dict, source="state dict"):
+    """``{'type': name, **constructor kwargs}`` for a (possibly wrapped) state dict; WeightsError if unknown."""
+    sd = canonical_state_dict(state_dict, source=source)
+    for det in DETECTORS:
+        if all(key in sd for key in det.signature):
+            try:
+                spec = det.infer(sd)
+            except WeightsError as exc:
+                raise WeightsError(f"{source}: {exc}") from None
+            return {"type": det.arch, **{k: int(v) for k, v in spec.items()}}
+    known = ", ".join(d.arch for d in DETECTORS)
+    raise WeightsError(
+        f"{source}: cannot detect the architecture (known: {known}); first keys: {', '.join(list(sd)[:5])}. "
+        "Name the network in an option file (-opt) instead"
+    )
+
+
+def build_from_weights(path, param_key=None):
+    """Detect the architecture of a weights file, build it and load the weights -> ``(net in eval mode, spec)``."""
+    state_dict = load_state_dict_file(path, param_key)
+    spec = detect_arch(state_dict, source=str(path))
+    net = ARCHS.build(spec, where=str(path))
+    load_into(net, state_dict, source=str(path), strict=True)
+    return net.eval(), dict(spec)

@@ -1,0 +1,135 @@
+"""Read network weights in the layouts people publish, and load them into a network with clear errors.
+
+Accepted layouts (in this order unless param_key says otherwise): ``{'params_ema': sd}`` and ``{'params': sd}``
+(BasicSR / Real-ESRGAN), ``{'state_dict': sd}`` (Lightning and others), or a bare state dict. Keys lose a
+``module.`` (DataParallel) or ``_orig_mod.`` (torch.compile) prefix; floating tensors become float32.
+"""
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from srgan_kit.errors import WeightsError
+
+PARAM_KEYS = ("params_ema", "params", "state_dict")
+_PREFIXES = ("module.", "_orig_mod.")
+_SHOW = 8  # keys listed per category in an error message
+
+
+def _short_list(keys):
+    keys = list(keys)
+    shown = ", ".join(keys[:_SHOW])
+    return shown + (f", ... (+{len(keys) - _SHOW} more)" if len(keys) > _SHOW else "")
+
+
+def _strip_prefixes(key):
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _PREFIXES:
+            if key.startswith(prefix):
+                key, stripped = key[len(prefix):], True
+    return key
+
+
+def _pick_params(ckpt, param_key, source):
+    """The nested dict holding the tensors, following param_key or the default order."""
+    if param_key is not None and param_key in ckpt:
+        return ckpt[param_key]
+    fallback = next((k for k in PARAM_KEYS if isinstance(ckpt.get(k), Mapping)), None)
+    if param_key is not None:
+        # BasicSR falls back too (param_key_g: params_ema on a file with only params); we say so.
+        if fallback is None and not any(isinstance(v, torch.Tensor) for v in ckpt.values()):
+            raise WeightsError(
+                f"{source}: has no key {param_key!r} (param_key); top-level keys: {_short_list(ckpt)}"
+            )
+        used = repr(fallback) if fallback else "the bare state dict"
+        warnings.warn(f"{source}: has no key {param_key!r}; using {used} instead", stacklevel=3)
+    return ckpt[fallback] if fallback else ckpt
+
+
+def canonical_state_dict(ckpt, param_key=None, source="state dict"):
+    """A checkpoint object -> flat ``{name: tensor}`` with prefixes stripped and floats in float32."""
+    if not isinstance(ckpt, Mapping):
+        raise WeightsError(f"{source}: expected a dict of tensors, found {type(ckpt).__name__}")
+    params = _pick_params(ckpt, param_key, source)
+    if not isinstance(params, Mapping):
+        raise WeightsError(f"{source}: {param_key!r} is a {type(params).__name__}, not a dict of tensors")
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, torch.Tensor):
+            out[_strip_prefixes(str(key))] = value.float() if value.is_floating_point() else value
+    if not out:
+        raise WeightsError(
+            f"{source}: holds no network weights (no tensors; top-level keys: {_short_list(ckpt)}). "
+            "Is it a training state rather than a models/net_g_*.pth file?"
+        )
+    return out
+
+
+def load_state_dict_file(path, param_key=None):
+    """Read a weights file safely (``weights_only=True``, on the CPU) -> ``{name: float32 tensor}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated, not a torch file, or pickled objects we refuse to run
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{path}: cannot read weights file ({reason})") from None
+    return canonical_state_dict(ckpt, param_key, source=str(path))
+
+
+def _guess(state_dict):
+    """' (the file looks like ...)' when the architecture can be detected, to point at the fix."""
+    from srgan_kit.archs.detect import detect_arch  # detect imports this module
+
+    try:
+        spec = detect_arch(state_dict)
+    except WeightsError:
+        return ""
+    args = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")
+    return f" (the file looks like {spec['type']}({args}))"
+
+
+def load_into(net, state_dict, source="state dict", strict=True):
+    """Copy a canonical state dict into ``net``; any key or shape mismatch is a WeightsError naming ``source``."""
+    expected = net.state_dict()
+    # Keys listed in network order, so the first layer that disagrees comes first.
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    wrong_shape = [
+        f"{k}: file {tuple(state_dict[k].shape)} vs network {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state_dict and state_dict[k].shape != v.shape
+    ]
+    name = type(net).__name__
+    problems = []
+    if strict and missing:
+        problems.append(f"missing keys ({len(missing)}): {_short_list(missing)}")
+    if strict and unexpected:
+        problems.append(f"unexpected keys ({len(unexpected)}): {_short_list(unexpected)}")
+    if strict and wrong_shape:
+        problems.append(f"shape mismatches ({len(wrong_shape)}): {_short_list(wrong_shape)}")
+    if problems:
+        raise WeightsError(f"{source} does not fit {name}{_guess(state_dict)}: " + "; ".join(problems))
+    if wrong_shape:
+        # Non-strict loading skips what does not fit, like BasicSR, but says so.
+        warnings.warn(f"{source}: skipped keys whose shape does not fit {name}: {_short_list(wrong_shape)}",
+                      stacklevel=3)
+        state_dict = {k: v for k, v in state_dict.items() if k not in expected or v.shape == expected[k].shape}
+    net.load_state_dict(state_dict, strict=strict)
+    return net
+
+
+def load_weights(net, path_or_state_dict, param_key=None, strict=True):
+    """Load a weights file (or an in-memory checkpoint / state dict) into ``net`` and return ``net``."""
+    if isinstance(path_or_state_dict, (str, os.PathLike)):
+        source = str(path_or_state_dict)
+        state_dict = load_state_dict_file(path_or_state_dict, param_key)
+    else:
+        source = "given state dict"
+        state_dict = canonical_state_dict(path_or_state_dict, param_key, source)
+    return load_into(net, state_dict, source, strict)
