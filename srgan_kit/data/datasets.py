@@ -1,0 +1,207 @@
+"""Training/validation datasets: GT/LQ folder pairs, or GT folders with LQ made by MATLAB bicubic on the fly.
+
+Both check the whole folder when built (pairing, sizes against the scale, sizes against gt_size; headers
+only), so a bad dataset stops the run before training starts with a message naming the files. Items are
+``{'lq': 3xhxw, 'gt': 3xHxW float32 tensors in [0, 1], 'lq_path': str, 'gt_path': str}``; alpha is dropped.
+Keyword arguments equal BasicSR's option keys so BasicSR option files work unchanged.
+"""
+import random
+import warnings
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from srgan_kit.data.degradation import downsample_crop, imresize, mod_crop
+from srgan_kit.data.imageio import image_size, list_images, load_image
+from srgan_kit.data.transforms import augment, check_gt_size, check_pair_shapes, paired_random_crop, to_tensor
+from srgan_kit.errors import DataError, OptionError
+from srgan_kit.registry import DATASETS
+
+PHASES = ("train", "val", "test")
+_LISTED = 5  # how many offending files a message lists before "... and N more"
+
+
+def _listing(items):
+    shown = "; ".join(str(i) for i in items[:_LISTED])
+    more = len(items) - _LISTED
+    return shown + (f"; ... and {more} more" if more > 0 else "")
+
+
+class _SRDataset(Dataset):
+    """What both datasets share: option checks, the size filter, augmentation and the item dict."""
+
+    def __init__(self, scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name):
+        self.name = name
+        self.label = f"dataset {name!r}" if name else type(self).__name__
+        if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+            raise OptionError(f"{self.label}: scale must be a positive integer, got {scale!r}")
+        if phase not in PHASES:
+            raise OptionError(f"{self.label}: phase must be one of {', '.join(PHASES)}, got {phase!r}")
+        if io_backend is not None:
+            backend = io_backend.get("type", "disk") if isinstance(io_backend, dict) else io_backend
+            if backend != "disk":
+                raise OptionError(
+                    f"{self.label}: io_backend type {backend!r} is not supported; srgan_kit reads image folders "
+                    f"only (io_backend: {{type: disk}}, or leave it out)"
+                )
+        self.scale = scale
+        self.phase = phase
+        self.train = phase == "train"
+        # gt_size, flips and rotations only matter while training; validation uses whole images
+        self.gt_size = gt_size if self.train else None
+        if self.gt_size is not None:
+            check_gt_size(self.gt_size, scale, where=f"{self.label}: gt_size")
+        self.use_hflip = bool(use_hflip)
+        self.use_rot = bool(use_rot)
+        self.skip_small = bool(skip_small)
+
+    def _drop_small(self, items, gt_hw_of):
+        """Items whose (mod-cropped) GT is smaller than gt_size: error naming them, or skipped with a warning."""
+        if self.gt_size is None:
+            return items
+        small = [(it, gt_hw_of(it)) for it in items if min(gt_hw_of(it)) < self.gt_size]
+        if not small:
+            return items
+        names = [f"{it['gt_path']} ({h}x{w})" for it, (h, w) in small]
+        if not self.skip_small:
+            raise DataError(
+                f"{self.label}: {len(small)} GT image(s) smaller than gt_size {self.gt_size}: {_listing(names)} "
+                f"(remove them, or set skip_small: true)"
+            )
+        warnings.warn(
+            f"{self.label}: skipped {len(small)} GT image(s) smaller than gt_size {self.gt_size}: {_listing(names)}",
+            UserWarning,
+            stacklevel=3,
+        )
+        kept = [it for it in items if min(gt_hw_of(it)) >= self.gt_size]
+        if not kept:
+            raise DataError(f"{self.label}: every GT image is smaller than gt_size {self.gt_size}; none left")
+        return kept
+
+    def __len__(self):
+        return len(self.items)
+
+    def _finish(self, gt, lq, item):
+        if self.train and (self.use_hflip or self.use_rot):
+            gt, lq = augment([gt, lq], hflip=self.use_hflip, rot=self.use_rot)
+        return {"lq": to_tensor(lq), "gt": to_tensor(gt), "lq_path": item["lq_path"], "gt_path": item["gt_path"]}
+
+
+@DATASETS.register()
+class PairedImageDataset(_SRDataset):
+    """GT and LQ folders paired by name: LQ ``filename_tmpl.format(gt_stem)`` (e.g. "{}x4": baby -> babyx4).
+
+    The LQ has the GT's extension, or any image extension if only one such file exists. A GT whose size is not
+    a multiple of the scale is cropped at the bottom/right to LQ size x scale.
+    """
+
+    def __init__(self, dataroot_gt, dataroot_lq, scale, phase="train", filename_tmpl="{}", gt_size=None,
+                 use_hflip=False, use_rot=False, skip_small=False, io_backend=None, name=None):
+        super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name)
+        self._check_tmpl(filename_tmpl)
+        self.filename_tmpl = filename_tmpl
+        gt_paths = list_images(dataroot_gt, what=f"{self.label}: GT images (dataroot_gt)")
+        lq_paths = list_images(dataroot_lq, what=f"{self.label}: LQ images (dataroot_lq)")
+        items = self._pair(gt_paths, lq_paths, Path(dataroot_lq))
+        sizes = {}
+        for it in items:
+            gt_hw, lq_hw = image_size(it["gt_path"]), image_size(it["lq_path"])
+            sizes[it["gt_path"]] = check_pair_shapes(gt_hw, lq_hw, scale, it["gt_path"], it["lq_path"])
+        self.items = self._drop_small(items, lambda it: sizes[it["gt_path"]])
+
+    def _check_tmpl(self, tmpl):
+        try:
+            ok = isinstance(tmpl, str) and "{}" in tmpl and tmpl.format("a") != tmpl.format("b")
+        except (IndexError, KeyError, ValueError):
+            ok = False
+        if not ok:
+            raise OptionError(
+                f"{self.label}: filename_tmpl must be a string with one '{{}}' for the GT name "
+                f"(e.g. '{{}}x4'), got {tmpl!r}"
+            )
+
+    def _pair(self, gt_paths, lq_paths, lq_root):
+        by_name = {p.name: p for p in lq_paths}
+        by_stem = {}
+        for p in lq_paths:
+            by_stem.setdefault(p.stem, []).append(p)
+        items, missing, used = [], [], set()
+        for gt in gt_paths:
+            stem = self.filename_tmpl.format(gt.stem)
+            lq = by_name.get(stem + gt.suffix)
+            if lq is None and len(by_stem.get(stem, ())) == 1:
+                lq = by_stem[stem][0]
+            if lq is None:
+                missing.append(f"{gt} (expected {lq_root / (stem + gt.suffix)})")
+                continue
+            used.add(lq)
+            items.append({"gt_path": str(gt), "lq_path": str(lq)})
+        if missing:
+            raise DataError(
+                f"{self.label}: {len(missing)} GT image(s) have no LQ partner (filename_tmpl "
+                f"{self.filename_tmpl!r}): {_listing(missing)}"
+            )
+        unused = [str(p) for p in lq_paths if p not in used]
+        if unused:
+            warnings.warn(f"{self.label}: {len(unused)} LQ image(s) have no GT partner and are not used: "
+                          f"{_listing(unused)}", UserWarning, stacklevel=3)
+        return items
+
+    def __getitem__(self, index):
+        item = self.items[index]
+        gt = load_image(item["gt_path"]).rgb
+        lq = load_image(item["lq_path"]).rgb
+        h, w = check_pair_shapes(gt.shape, lq.shape, self.scale, item["gt_path"], item["lq_path"])
+        gt = gt[:h, :w]
+        if self.gt_size is not None:
+            gt, lq = paired_random_crop(gt, lq, self.gt_size, self.scale, item["gt_path"], item["lq_path"])
+        return self._finish(gt, lq, item)
+
+
+def _quantize(img, bit_depth):
+    # An LQ made on the fly should look like one read from a file: clipped and on the source's grey levels.
+    peak = np.float32(65535.0 if bit_depth == 16 else 255.0)
+    return np.round(np.clip(img, 0.0, 1.0) * peak) / peak
+
+
+@DATASETS.register()
+class GTOnlyDataset(_SRDataset):
+    """A folder of GT images; each LQ is the (mod-cropped) GT down-sampled by MATLAB-style bicubic.
+
+    While training, only the patch's region (plus a small margin) is resized: the LQ patch equals the
+    matching patch of the whole down-sampled image. LQ values are clipped and rounded to the GT's grey levels,
+    like an LR image saved to disk. ``lq_path`` is the GT path.
+    """
+
+    def __init__(self, dataroot_gt, scale, phase="train", gt_size=None, use_hflip=False, use_rot=False,
+                 skip_small=False, io_backend=None, name=None):
+        super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name)
+        gt_paths = list_images(dataroot_gt, what=f"{self.label}: GT images (dataroot_gt)")
+        items, sizes, tiny = [], {}, []
+        for p in gt_paths:
+            h, w = image_size(p)
+            if h < scale or w < scale:
+                tiny.append(f"{p} ({h}x{w})")
+            sizes[str(p)] = (h - h % scale, w - w % scale)
+            items.append({"gt_path": str(p), "lq_path": str(p)})
+        if tiny:
+            raise DataError(f"{self.label}: GT image(s) smaller than the scale {scale}: {_listing(tiny)}")
+        self.items = self._drop_small(items, lambda it: sizes[it["gt_path"]])
+
+    def __getitem__(self, index):
+        item = self.items[index]
+        img = load_image(item["gt_path"])
+        gt = mod_crop(img.rgb, self.scale)
+        s = self.scale
+        if self.gt_size is not None:
+            lq_size = self.gt_size // s
+            h_lq, w_lq = gt.shape[0] // s, gt.shape[1] // s
+            if min(h_lq, w_lq) < lq_size:  # the file changed since the dataset was built
+                raise DataError(f"{self.label}: GT {item['gt_path']} is smaller than gt_size {self.gt_size}")
+            top, left = random.randint(0, h_lq - lq_size), random.randint(0, w_lq - lq_size)
+            lq = downsample_crop(gt, s, top, left, lq_size, lq_size)
+            gt = gt[top * s : (top + lq_size) * s, left * s : (left + lq_size) * s]
+        else:
+            lq = imresize(gt, 1.0 / s)
+        return self._finish(gt, _quantize(lq, img.bit_depth), item)

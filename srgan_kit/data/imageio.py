@@ -1,0 +1,201 @@
+"""Reading and writing images: one decoder (OpenCV), RGB float [0, 1] in memory, errors that name the file.
+
+Files are read as bytes and decoded with ``cv2.imdecode`` so non-ASCII paths work on every platform,
+and written by encoding to bytes, then a temporary file renamed over the target (never a half-written image).
+"""
+import contextlib
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from srgan_kit.errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+# What each output format can hold (OpenCV's encoders): 16-bit only in PNG/TIFF, alpha everywhere but JPEG.
+_SIXTEEN_BIT_EXTS = (".png", ".tif", ".tiff")
+_NO_ALPHA_EXTS = (".jpg", ".jpeg")
+_MAX_BY_DTYPE = {np.dtype(np.uint8): (255.0, 8), np.dtype(np.uint16): (65535.0, 16)}
+
+
+@dataclass
+class LoadedImage:
+    """An image as the package uses it: RGB float32 HxWx3 in [0, 1], alpha (HxW) kept apart."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    bit_depth: int
+
+    @property
+    def shape(self):
+        return self.rgb.shape
+
+
+def is_image_file(path):
+    path = Path(path)
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def list_images(folder, what="images"):
+    """Sorted image files directly inside ``folder`` (not recursive; hidden files such as ``._x.png`` skipped).
+
+    ``what`` names the folder's role in the messages (e.g. "GT images (dataroot_gt)").
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise DataError(f"{what}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise DataError(f"{what}: {folder} is not a folder")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+    if not files:
+        raise DataError(f"{what}: folder {folder} holds no image ({', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def _read_bytes(path):
+    try:
+        return np.fromfile(str(path), dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataError(f"cannot read image {path}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"cannot read image {path}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def _quiet_opencv():
+    # OpenCV prints its own warning for a truncated file; our DataError already says it, once.
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
+    level = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        log.setLogLevel(level)
+
+
+def decode_image(path):
+    """The raw decoded array (HxW, HxWxC in BGR(A) order, uint8/uint16/float) or DataError naming ``path``."""
+    data = _read_bytes(path)
+    img = None
+    if data.size:
+        with _quiet_opencv():
+            try:
+                img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+            except cv2.error:
+                img = None
+    if img is None or img.size == 0:
+        raise DataError(f"cannot read image {path}: the file is empty, corrupt or not an image")
+    return img
+
+
+def _to_unit_float(img, path):
+    if img.dtype in _MAX_BY_DTYPE:
+        peak, bits = _MAX_BY_DTYPE[img.dtype]
+        return img.astype(np.float32) / np.float32(peak), bits
+    if img.dtype.kind == "f":
+        # float TIFF/EXR: already in [0, 1] by convention; keep it precise (written back as 16-bit)
+        return np.clip(img.astype(np.float32), 0.0, 1.0), 16
+    raise DataError(f"cannot read image {path}: unsupported pixel type {img.dtype}")
+
+
+def load_image(path):
+    """Read ``path`` as a :class:`LoadedImage`; grayscale becomes 3 channels, alpha is returned apart."""
+    img = decode_image(path)
+    img, bits = _to_unit_float(img, path)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    alpha = None
+    if img.ndim == 2:
+        rgb = np.repeat(img[:, :, None], 3, axis=2)
+    elif img.shape[2] == 2:  # gray + alpha
+        rgb = np.repeat(img[:, :, :1], 3, axis=2)
+        alpha = img[:, :, 1]
+    elif img.shape[2] in (3, 4):
+        rgb = img[:, :, 2::-1]  # BGR -> RGB
+        alpha = img[:, :, 3] if img.shape[2] == 4 else None
+    else:
+        raise DataError(f"cannot read image {path}: {img.shape[2]} channels (expected 1-4)")
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    if alpha is not None:
+        alpha = np.ascontiguousarray(alpha, dtype=np.float32)
+    return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=bits)
+
+
+def image_size(path):
+    """(height, width) of an image, reading only its header when Pillow can; DataError naming a bad file."""
+    try:
+        from PIL import Image  # header only: cheap checks of a whole dataset before training starts
+
+        with Image.open(path) as im:
+            w, h = im.size
+        return h, w
+    except Exception:  # Pillow missing or a format it cannot parse: fall back to a full decode
+        img = decode_image(path)
+        return img.shape[0], img.shape[1]
+
+
+def _quantize(x, bit_depth):
+    peak = 65535.0 if bit_depth == 16 else 255.0
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    # round, not truncate (BasicSR's tensor2img convention)
+    return np.round(np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0) * peak).astype(dtype)
+
+
+def save_image(path, rgb, alpha=None, bit_depth=8):
+    """Write float [0, 1] ``rgb`` (HxWx3, or HxW gray) and optional ``alpha`` (HxW) to ``path``.
+
+    The format comes from the extension. 16-bit needs .png/.tif; alpha cannot go into .jpg.
+    The file appears atomically (temporary file in the same folder, then rename); parent folders are made.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in IMAGE_EXTENSIONS:
+        raise DataError(f"cannot write image {path}: unknown extension {ext!r} (use {', '.join(IMAGE_EXTENSIONS)})")
+    if bit_depth not in (8, 16):
+        raise DataError(f"cannot write image {path}: bit_depth must be 8 or 16, not {bit_depth!r}")
+    if bit_depth == 16 and ext not in _SIXTEEN_BIT_EXTS:
+        raise DataError(f"cannot write image {path}: {ext} cannot hold 16-bit images (use .png or .tif)")
+    if alpha is not None and ext in _NO_ALPHA_EXTS:
+        raise DataError(f"cannot write image {path}: {ext} cannot hold an alpha channel (use .png, .webp or .tif)")
+
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 3 and rgb.shape[2] == 1:
+        rgb = rgb[:, :, 0]
+    if rgb.ndim == 2:
+        out = _quantize(rgb, bit_depth)[:, :, None]
+    elif rgb.ndim == 3 and rgb.shape[2] == 3:
+        out = _quantize(rgb[:, :, ::-1], bit_depth)  # RGB -> BGR for OpenCV
+    else:
+        raise DataError(f"cannot write image {path}: expected HxWx3 or HxW pixels, got shape {rgb.shape}")
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if alpha.shape != out.shape[:2]:
+            raise DataError(f"cannot write image {path}: alpha shape {alpha.shape} != image shape {out.shape[:2]}")
+        if out.shape[2] == 1:
+            out = np.repeat(out, 3, axis=2)
+        out = np.concatenate([out, _quantize(alpha, bit_depth)[:, :, None]], axis=2)
+    if out.shape[2] == 1:
+        out = out[:, :, 0]
+
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(out))
+    if not ok:
+        raise DataError(f"cannot write image {path}: OpenCV could not encode it as {ext}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # hidden name in the same folder (same file system, so the rename is atomic; skipped by list_images)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "xb") as f:
+            f.write(buf.tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
