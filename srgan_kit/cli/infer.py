@@ -1,0 +1,180 @@
+"""``srgan-kit-infer`` / ``tools/infer.py``: upscale an image or a folder of images with trained weights.
+
+    python tools/infer.py -i INPUT -o OUTDIR --model WEIGHTS [-opt FILE] [-s OUTSCALE] [--tile N]
+                          [--tile-pad P] [--suffix S] [--ext auto|png|jpg] [--device cpu|cuda] [--half]
+
+The architecture comes from the weights (``archs.detect``) unless ``-opt`` names it (``network_g``).
+Outputs are ``<OUTDIR>/<stem>_<suffix>.<ext>`` (Real-ESRGAN's naming). A bad image is reported on one line and
+skipped; the exit code is then 1. Input files are never overwritten. Setup errors (missing input or weights,
+bad options) print one ``error:`` line and exit 2.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from srgan_kit.archs.detect import build_from_weights
+from srgan_kit.archs.weights import load_weights
+from srgan_kit.data.imageio import list_images, load_image, save_image
+from srgan_kit.errors import DataError, UserError, WeightsError
+from srgan_kit.inference import DEFAULT_TILE_PAD, Upscaler
+from srgan_kit.registry import ARCHS
+
+# What the output format must be able to hold (OpenCV encoders): no alpha in JPEG, 16-bit only in PNG/TIFF.
+_NO_ALPHA = (".jpg", ".jpeg")
+_SIXTEEN_BIT = (".png", ".tif", ".tiff")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="srgan-kit-infer", description="Upscale images with a trained SR generator.")
+    p.add_argument("-i", "--input", required=True, help="an image or a folder of images")
+    p.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
+    p.add_argument("--model", "--model_path", dest="model", help="generator weights (.pth)")
+    p.add_argument("-opt", "--opt", dest="opt", help="option file naming network_g (else detected from weights)")
+    p.add_argument("-s", "--outscale", type=float, default=None, help="final upscale factor (default: the model's)")
+    p.add_argument("--tile", type=int, default=0, help="tile size in input pixels, 0 = no tiling (default 0)")
+    p.add_argument(
+        "--tile-pad", "--tile_pad", dest="tile_pad", type=int, default=DEFAULT_TILE_PAD,
+        help=f"context pixels around each tile (default {DEFAULT_TILE_PAD}; deep models such as RealESRGAN_x4plus "
+        "need ~72 for tiled output within 1/255 of untiled)",
+    )
+    p.add_argument("--suffix", default="out", help="output name suffix: <stem>_<suffix>.<ext> (default 'out')")
+    p.add_argument("--ext", choices=("auto", "png", "jpg"), default="auto", help="output format (auto: as input)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
+    p.add_argument("--half", action="store_true", help="fp16 inference (CUDA only)")
+    return p
+
+
+def _default_device():
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def collect_inputs(path):
+    """An image file -> [it]; a folder -> its images (sorted). Missing -> DataError."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"input {path} does not exist")
+    if path.is_dir():
+        return list_images(path, what="input images (-i)")
+    return [path]
+
+
+def build_network(model_path, opt_path=None):
+    """The generator with weights loaded: from ``-opt``'s network_g if given, else detected from the weights."""
+    if opt_path is None:
+        if model_path is None:
+            raise UserError("--model WEIGHTS is required (or -opt with path.pretrain_network_g)")
+        _check_weights(model_path)
+        net, _spec = build_from_weights(model_path)
+        return net
+
+    # Only the -opt path needs the option machinery and every registry (not plain detection from weights).
+    import srgan_kit.builtins  # noqa: F401  (fills ARCHS)
+    from srgan_kit.options import load_options
+
+    if not Path(opt_path).is_file():
+        raise UserError(f"option file {opt_path} does not exist")
+    opt = load_options(opt_path, is_train=False, check_paths=False)
+    if "network_g" not in opt:
+        raise UserError(f"{opt_path}: network_g is missing (needed to build the generator)")
+    path_opt = opt.get("path") or {}
+    model_path = model_path or path_opt.get("pretrain_network_g")
+    if model_path is None:
+        raise UserError(f"--model WEIGHTS is required ({opt_path} has no path.pretrain_network_g)")
+    _check_weights(model_path)
+    net = ARCHS.build(opt["network_g"], where=f"{opt_path}: network_g")
+    # As BasicSR's test script: the option file's param_key_g / strict_load_g (None: params_ema > params > bare).
+    load_weights(net, model_path, param_key=path_opt.get("param_key_g"), strict=path_opt.get("strict_load_g", True))
+    return net
+
+
+def _check_weights(model_path):
+    if not Path(model_path).is_file():
+        raise WeightsError(f"weights file {model_path} does not exist")
+
+
+def output_path(src, outdir, suffix, ext_choice, has_alpha, bit_depth):
+    """-> (``<outdir>/<stem>_<suffix>.<ext>``, bit depth to write, notes for the user).
+
+    Alpha never goes into a JPEG: such outputs become .png (as in Real-ESRGAN). 16-bit data becomes .png under
+    ``--ext auto``; an explicit ``--ext jpg`` is honoured with 8 bits (all a JPEG holds).
+    """
+    ext = src.suffix.lower() if ext_choice == "auto" else "." + ext_choice
+    notes = []
+    if has_alpha and ext in _NO_ALPHA:
+        ext = ".png"  # like Real-ESRGAN: never throw the alpha away
+        if ext_choice != "auto":
+            notes.append("alpha channel: written as .png instead of .jpg")
+    if bit_depth == 16 and ext not in _SIXTEEN_BIT:
+        if ext_choice == "auto":
+            ext = ".png"
+        else:
+            bit_depth = 8  # the user asked for jpg explicitly: 8-bit is all it holds
+            notes.append("16-bit input written as 8-bit .jpg")
+    name = f"{src.stem}_{suffix}{ext}" if suffix else f"{src.stem}{ext}"
+    return Path(outdir) / name, bit_depth, notes
+
+
+def _prepare_outdir(outdir):
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise DataError(f"output {outdir} exists and is not a folder")
+    outdir.mkdir(parents=True, exist_ok=True)
+    return outdir
+
+
+def _process(upscaler, src, args, outdir, inputs, written):
+    """Upscale one file and write it; returns a list of notes. Problems raise UserError naming the file."""
+    img = load_image(src)
+    dst, bit_depth, notes = output_path(src, outdir, args.suffix, args.ext, img.alpha is not None, img.bit_depth)
+    key = dst.resolve()
+    if key in inputs:
+        raise DataError(f"{src}: refusing to overwrite input file {dst} (choose another -o or --suffix)")
+    if key in written:
+        raise DataError(f"{src}: output {dst} was already written from {written[key]} (same name stem)")
+    rgb, alpha = upscaler.enhance(img.rgb, img.alpha, outscale=args.outscale)
+    save_image(dst, rgb, alpha, bit_depth=bit_depth)
+    written[key] = src
+    return [f"{src.name}: {n}" for n in notes]
+
+
+def run(args):
+    """Do the work for parsed ``args``; returns the exit code (0 ok, 1 some files failed)."""
+    files = collect_inputs(args.input)
+    net = build_network(args.model, args.opt)
+    scale = getattr(net, "scale", None)
+    if scale is None:
+        raise UserError(f"network {type(net).__name__} does not tell its upscale factor (.scale)")
+    device = args.device or _default_device()
+    upscaler = Upscaler(net, scale, tile=args.tile, tile_pad=args.tile_pad, device=device, half=args.half)
+    outdir = _prepare_outdir(args.output)
+
+    inputs = {f.resolve() for f in files}
+    if not args.suffix and args.ext == "auto" and any(f.parent == outdir.resolve() for f in inputs):
+        # every output would land on its input: say so once instead of once per file
+        raise UserError(f"output folder {outdir} holds the inputs and --suffix is empty: that would overwrite them")
+    written, failed = {}, []
+    for src in tqdm(files, desc="upscaling", unit="img", file=sys.stderr, disable=len(files) < 2):
+        try:
+            for note in _process(upscaler, src, args, outdir, inputs, written):
+                tqdm.write(f"note: {note}", file=sys.stderr)
+        except UserError as exc:
+            failed.append(src)
+            tqdm.write(f"error: {exc}", file=sys.stderr)
+    print(f"wrote {len(written)} image(s) to {outdir}" + (f"; {len(failed)} failed" if failed else ""))
+    return 1 if failed else 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
