@@ -37,8 +37,8 @@ def build_parser():
     p.add_argument("--tile", type=int, default=0, help="tile size in input pixels, 0 = no tiling (default 0)")
     p.add_argument(
         "--tile-pad", "--tile_pad", dest="tile_pad", type=int, default=DEFAULT_TILE_PAD,
-        help=f"context pixels around each tile (default {DEFAULT_TILE_PAD}; deep models such as RealESRGAN_x4plus "
-        "need ~72 for tiled output within 1/255 of untiled)",
+        help=f"context pixels around each tile (default {DEFAULT_TILE_PAD}: deep models such as RealESRGAN_x4plus "
+        "need ~72 for tiled output within 1/255 of untiled; small generators need far less)",
     )
     p.add_argument("--suffix", default="out", help="output name suffix: <stem>_<suffix>.<ext> (default 'out')")
     p.add_argument("--ext", choices=("auto", "png", "jpg"), default="auto", help="output format (auto: as input)")
