@@ -1,0 +1,354 @@
+"""Option files: YAML with BasicSR's structure -> validated, typed options (a nested dict).
+
+load_options reads the file, applies ``--set key.path=value`` overrides (typed by the schema in
+srgan_kit.options_schema), validates everything, then adds the keys the rest of srgan_kit reads:
+  opt['is_train'], opt['model_type'] (canonical: 'sr'), opt['manual_seed'] (drawn when ~, like BasicSR),
+  opt['datasets'][k]['phase'] ('train' | 'val') and ['scale'],
+  opt['path'] experiments_root, models, training_states, log, visualization (training) or
+              results_root, log, visualization (is_train=False),
+  relative data / weights paths joined with ``root`` (default: the current folder),
+  opt['_warnings'] (one text per BasicSR key srgan_kit does not use), opt['_file'].
+Every problem ends the run with one OptionError naming the file and the key path.
+"""
+import difflib
+import os
+import random
+import tempfile
+import warnings
+from pathlib import Path
+
+import yaml
+
+from srgan_kit import options_schema as schema
+from srgan_kit.errors import OptionError
+from srgan_kit.options_schema import dotted
+from srgan_kit.registry import ARCHS
+
+
+class OptionWarning(UserWarning):
+    """An option srgan_kit reads but does not use (mostly BasicSR-only keys)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading YAML.
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (PyYAML would silently keep the last one)."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:  # unhashable key: let PyYAML report it
+            break
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first given on line {first})", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path):
+    """The top-level mapping of an option file; OptionError naming the file for every way it can fail."""
+    path = Path(path)
+    if not path.exists():
+        raise OptionError(f"{path}: option file not found")
+    if path.is_dir():
+        raise OptionError(f"{path}: is a folder, not an option file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OptionError(f"{path}: cannot read the option file ({exc})") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise OptionError(f"{path}: {where}invalid YAML: {what}") from None
+    except yaml.YAMLError as exc:
+        raise OptionError(f"{path}: invalid YAML: {exc}") from None
+    if data is None:
+        raise OptionError(f"{path}: the option file is empty (expected a mapping: name, model_type, scale, ...)")
+    if not isinstance(data, dict):
+        raise OptionError(
+            f"{path}: the top level must be a mapping of option keys (name: ..., scale: ...), "
+            f"got a {type(data).__name__}"
+        )
+    return data
+
+
+# ---------------------------------------------------------------------------------------------------
+# --set overrides.
+
+
+def parse_override(text):
+    """'train.optim_g.lr=1e-4' -> (['train', 'optim_g', 'lr'], '1e-4'). The value is typed later."""
+    key, sep, value = str(text).partition("=")
+    keys = key.strip().split(".")
+    if not sep or not all(k.strip() for k in keys):
+        raise OptionError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. --set train.optim_g.lr=1e-4")
+    return [k.strip() for k in keys], value.strip()
+
+
+def _convert(node, text):
+    """A --set value typed by its schema node (Field: coerced and checked; others: as YAML reads it)."""
+    try:
+        loaded = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        loaded = text
+    if not isinstance(node, schema.Field):
+        return loaded
+    if node.kind is schema.STR and isinstance(loaded, (str, int, float, bool)) and text[:1] not in "'\"":
+        loaded = text  # a name like 001 or true stays the text the user typed
+    return node.coerce(loaded)
+
+
+def _store(raw, keys, value, fail):
+    target = raw
+    for i, key in enumerate(keys[:-1]):
+        child = target.get(key)
+        if child is None:
+            child = target[key] = {}
+        elif not isinstance(child, dict):
+            fail(f"{dotted(keys[: i + 1])} is {child!r} in the file, not a mapping")
+        target = child
+    target[keys[-1]] = value
+
+
+def _apply_override(tree, raw, keys, text, file, sources):
+    label = f"{file}: --set {dotted(keys)}={text}"
+
+    def fail(message):
+        raise OptionError(f"{label}: {message}")
+
+    try:
+        node, canonical = schema.node_at(tree, raw, list(keys))
+    except schema.UnknownPath as exc:
+        fail(exc.args[0])
+    try:
+        value = _convert(node, text)
+    except schema.Mismatch:
+        fail(f"{dotted(canonical)}: expected {node.expect()}, got {text!r}")
+    _store(raw, canonical, value, fail)
+    sources[tuple(canonical)] = f"--set {dotted(keys)}={text}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading.
+
+
+def _import_builtins():
+    import srgan_kit.builtins  # noqa: F401  (populates every registry the schema checks types against)
+
+
+def _model_type(raw, file):
+    name = raw.get("model_type", "sr")
+    known = sorted(schema.MODEL_ALIASES)
+    if isinstance(name, str) and name in schema.MODEL_ALIASES:
+        return schema.MODEL_TYPES[schema.MODEL_ALIASES[name]]
+    use = ", ".join(repr(n) for n in known)
+    if isinstance(name, str) and name in schema.PENDING_MODEL_TYPES:
+        raise OptionError(
+            f"{file}: model_type: {name!r} ({schema.PENDING_MODEL_TYPES[name]}) is not supported yet; use one of {use}"
+        )
+    close = difflib.get_close_matches(str(name), known + sorted(schema.PENDING_MODEL_TYPES), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise OptionError(f"{file}: model_type: unknown model type {name!r}{hint}; expected one of {use}")
+
+
+def load_options(path, overrides=(), is_train=True, root=None, check_paths=None):
+    """Read, override, validate and resolve an option file; see the module docstring for the result.
+
+    overrides: 'a.b.c=value' strings or (key list, value text) pairs from parse_override, applied in order
+    before validation. root: folder that experiments/ (results/) and relative paths hang from (default cwd).
+    check_paths: require data folders and weights / state files to exist (default: is_train).
+    """
+    file = Path(path)
+    root = os.path.abspath(os.path.expanduser(str(root))) if root is not None else os.getcwd()
+    check_paths = is_train if check_paths is None else check_paths
+    raw = read_yaml(file)
+    _import_builtins()
+
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    pairs = [parse_override(o) if isinstance(o, str) else (list(o[0]), str(o[1])) for o in overrides]
+    sources = {}
+    # model_type decides the schema, so its overrides go first.
+    for keys, text in pairs:
+        if keys == ["model_type"]:
+            raw["model_type"] = text
+            sources[("model_type",)] = f"--set model_type={text}"
+    model = _model_type(raw, file)
+    tree = model.schema(is_train)
+    for keys, text in pairs:
+        if keys != ["model_type"]:
+            _apply_override(tree, raw, keys, text, file, sources)
+    if model.prepare is not None:
+        model.prepare(raw, raw.get("model_type", model.name))
+
+    ctx = schema.Context(is_train=is_train)
+    opt = schema.validate(tree, raw, (), ctx)
+    if not ctx.problems:
+        opt["model_type"] = model.name
+        _cross_check(opt, ctx)
+        if model.check is not None:
+            model.check(opt, ctx)
+    _raise_problems(file, ctx, sources)
+
+    _derive(opt, ctx, root, is_train)
+    if check_paths:
+        _check_paths(opt, ctx)
+        _raise_problems(file, ctx, sources)
+
+    opt["_warnings"] = [f"{file}: {dotted(p) + ': ' if p else ''}{m}" for p, m in ctx.warnings]
+    for text in opt["_warnings"]:
+        warnings.warn(text, OptionWarning, stacklevel=2)
+    opt["_file"] = str(file)
+    return opt
+
+
+def _raise_problems(file, ctx, sources):
+    if not ctx.problems:
+        return
+
+    def origin(path):
+        hits = [src for keys, src in sources.items() if path[: len(keys)] == keys]
+        return f" (from {hits[0]})" if hits else ""
+
+    lines = [f"{dotted(p)}: {m}{origin(p)}" for p, m in ctx.problems]
+    if len(lines) == 1:
+        raise OptionError(f"{file}: {lines[0]}")
+    raise OptionError(f"{file}: {len(lines)} problems:\n" + "\n".join(f"  - {line}" for line in lines))
+
+
+def _cross_check(opt, ctx):
+    """Checks that span keys: the network's scale, gt_size vs scale, datasets vs the val section."""
+    scale = opt["scale"]
+    net = opt["network_g"]
+    args = ARCHS.arguments(net["type"])
+    for key in ("upscale", "scale"):
+        if key in args:
+            value = net.get(key, args[key])
+            if value != scale:
+                origin = "" if key in net else f" ({net['type']}'s default; set network_g.{key}: {scale})"
+                ctx.problem(("network_g", key), f"{value}{origin} does not match scale: {scale}")
+    datasets = opt["datasets"]
+    if ctx.is_train and "train" not in datasets:
+        ctx.problem(("datasets", "train"), "missing required section (the training set)")
+    train_set = datasets.get("train")
+    if ctx.is_train and train_set and train_set.get("gt_size", 0) % scale:
+        ctx.problem(("datasets", "train", "gt_size"), f"{train_set['gt_size']} is not a multiple of scale {scale}")
+    if not ctx.is_train:
+        return
+    val_sets = [k for k in datasets if k != "train"]
+    if opt["val"] is None:
+        for key in val_sets:
+            ctx.warn(("datasets", key), "there is no 'val' section (val_freq, metrics), so this set is not used")
+    elif not val_sets:
+        ctx.warn(("val",), "there is no validation set (datasets.val), so validation is skipped")
+
+
+def _join(root, value):
+    return os.path.normpath(os.path.join(root, os.path.expanduser(value)))
+
+
+def _derive(opt, ctx, root, is_train):
+    opt["is_train"] = is_train
+    if opt["manual_seed"] is None:
+        # Drawn once and saved with the run, so the run can be repeated (BasicSR does the same).
+        opt["manual_seed"] = random.randint(1, 10000)
+    for key, dataset in opt["datasets"].items():
+        dataset["phase"] = "train" if key == "train" else "val"
+        dataset["scale"] = opt["scale"]
+        for name, value in dataset.items():
+            if name.startswith("dataroot") and isinstance(value, str):
+                dataset[name] = _join(root, value)
+    paths = opt["path"]
+    for name, value in paths.items():
+        if (name.startswith("pretrain_network") or name == "resume_state") and isinstance(value, str):
+            paths[name] = _join(root, value)
+    if is_train:
+        run = os.path.join(root, "experiments", opt["name"])
+        paths.update(experiments_root=run, models=os.path.join(run, "models"),
+                     training_states=os.path.join(run, "training_states"), log=run,
+                     visualization=os.path.join(run, "visualization"))
+    else:
+        run = os.path.join(root, "results", opt["name"])
+        paths.update(results_root=run, log=run, visualization=os.path.join(run, "visualization"))
+    # Keys srgan_kit writes (a saved run's options hold them): recomputed; one warning lists any that differ.
+    stale = [dotted(keys) for keys, given in ctx.derived_given.items() if _get(opt, keys) != given]
+    if stale:
+        ctx.warn((), f"{', '.join(stale)}: set by srgan_kit from name, scale and the run folder; "
+                     "the values in the file are replaced")
+
+
+_MISSING = object()
+
+
+def _get(opt, keys):
+    for key in keys:
+        if not isinstance(opt, dict) or key not in opt:
+            return _MISSING
+        opt = opt[key]
+    return opt
+
+
+def _check_paths(opt, ctx):
+    for key, dataset in opt["datasets"].items():
+        for name, value in dataset.items():
+            if name.startswith("dataroot") and isinstance(value, str) and not os.path.isdir(value):
+                what = "is not a folder" if os.path.exists(value) else "does not exist"
+                ctx.problem(("datasets", key, name), f"data folder {value} {what}")
+    for name, value in opt["path"].items():
+        if (name.startswith("pretrain_network") or name == "resume_state") and isinstance(value, str):
+            if not os.path.isfile(value):
+                what = "is not a file" if os.path.exists(value) else "does not exist"
+                ctx.problem(("path", name), f"file {value} {what}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Using and saving resolved options.
+
+
+def constructor_spec(spec, registry):
+    """The part of a validated ``{type: ...}`` entry its registered class takes: 'type' plus constructor
+    parameters. Drops loader / bookkeeping keys (batch_size_per_gpu, num_worker_per_gpu, a metric's
+    ``better``), so ``registry.build(constructor_spec(spec, registry), **extra)`` works."""
+    args = registry.arguments(spec["type"])
+    return {k: v for k, v in spec.items() if k == "type" or k in args}
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that also writes tuples (as lists), in case a caller put one into the options."""
+
+
+_Dumper.add_representer(tuple, yaml.SafeDumper.represent_list)
+
+
+def save_options(opt, path):
+    """Write the resolved options as YAML (keys starting with '_' left out); atomic. Returns the Path."""
+    path = Path(path)
+    data = {k: v for k, v in opt.items() if not str(k).startswith("_")}
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
