@@ -1,0 +1,45 @@
+"""``srgan-kit-train`` / ``tools/train.py``: train a super-resolution model from a YAML option file.
+
+    python tools/train.py -opt options/demo.yml [--set train.total_iter=200 ...] [--auto_resume]
+
+Outputs go to experiments/<name>/ (models/, training_states/, visualization/, the log and the resolved
+options). --auto_resume continues from the newest complete training state of that folder, if any.
+Problems with the option file, data or weights print one ``error:`` line and exit 2.
+"""
+import argparse
+import sys
+
+from srgan_kit.errors import UserError
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="srgan-kit-train", description="Train a super-resolution model.")
+    p.add_argument("-opt", "--opt", dest="opt", required=True, help="YAML option file (BasicSR's layout)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an option, e.g. --set train.total_iter=1000 (repeatable)")
+    p.add_argument("--auto_resume", "--auto-resume", dest="auto_resume", action="store_true",
+                   help="resume from the latest training state of this experiment, if there is one")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        from srgan_kit.options import load_options
+        from srgan_kit.training.trainer import train
+
+        opt = load_options(args.opt, overrides=args.overrides, is_train=True)
+        result = train(opt, auto_resume=args.auto_resume, progress=args.progress)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: run again with --auto_resume to continue from the last saved state", file=sys.stderr)
+        return 130
+    print(f"Finished at iteration {result.iteration}; generator: {result.checkpoint}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

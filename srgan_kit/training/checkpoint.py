@@ -1,0 +1,127 @@
+"""Checkpoints in BasicSR's layout, written atomically and read with ``weights_only=True``.
+
+experiments/<name>/models/net_g_<iter>.pth     {'params': ..., 'params_ema': ...}
+experiments/<name>/training_states/<iter>.state optimisers, schedulers, EMA, iteration, epoch, RNG
+
+Networks are written before the state, and every file goes to a temporary name in the same folder
+first, then os.replace: a crash never leaves a file under a final name that is incomplete, so the
+newest ``<iter>.state`` is always a complete, resumable checkpoint.
+"""
+import os
+import random
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from srgan_kit.archs.weights import load_weights
+from srgan_kit.errors import OptionError, WeightsError
+
+STATE_NAME = re.compile(r"^(\d+)\.state$")
+
+
+def atomic_save(obj, path):
+    """torch.save to a temp file beside ``path``, fsync, then rename over it; no partial file on failure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def network_path(models_dir, name, iteration):
+    return Path(models_dir) / f"{name}_{iteration}.pth"
+
+
+def state_path(states_dir, iteration):
+    return Path(states_dir) / f"{iteration}.state"
+
+
+def bare_state_dict(net):
+    """CPU state dict of the underlying module (no DDP 'module.' prefix)."""
+    net = getattr(net, "module", net)
+    return {k: v.detach().cpu() for k, v in net.state_dict().items()}
+
+
+def save_networks(models_dir, iteration, networks):
+    """networks: {'net_g': {'params': module, 'params_ema': module}, ...} -> one file per network."""
+    paths = []
+    for name, by_key in networks.items():
+        obj = {key: bare_state_dict(net) for key, net in by_key.items() if net is not None}
+        paths.append(atomic_save(obj, network_path(models_dir, name, iteration)))
+    return paths
+
+
+def capture_rng():
+    """RNG states as tensors / lists / ints only, so weights_only loading accepts them."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    state = {
+        "python": {"version": version, "internal": list(internal), "gauss_next": gauss},
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state):
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["internal"]), py["gauss_next"]))
+    nps = state["numpy"]
+    np.random.set_state((nps["kind"], nps["keys"].numpy().astype(np.uint32), nps["pos"], nps["has_gauss"],
+                         nps["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(paths, iteration, networks, state):
+    """Write the network files, then ``training_states/<iter>.state`` (so a state implies its networks)."""
+    save_networks(paths["models"], iteration, networks)
+    return atomic_save({**state, "iter": iteration}, state_path(paths["training_states"], iteration))
+
+
+def find_latest_state(states_dir):
+    """Path of the highest ``<iter>.state`` in ``states_dir`` (temporary files are ignored), or None."""
+    states_dir = Path(states_dir)
+    if not states_dir.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in states_dir.iterdir() if (m := STATE_NAME.match(p.name)) and p.is_file()]
+    return max(found)[1] if found else None
+
+
+def load_training_state(path):
+    path = Path(path)
+    if not path.is_file():
+        raise OptionError(f"path.resume_state: no training state at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt / foreign file: name it in one line, no traceback
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise WeightsError(f"{path}: cannot read the training state ({type(exc).__name__}: {first})") from None
+    if not isinstance(state, dict) or "iter" not in state:
+        raise WeightsError(f"{path}: not a srgan_kit training state (no 'iter')")
+    return state
+
+
+def resume_networks(state_file, iteration, networks):
+    """Load each network's 'params' from models/<name>_<iter>.pth beside the state's run folder."""
+    models_dir = Path(state_file).resolve().parent.parent / "models"
+    for name, by_key in networks.items():
+        path = network_path(models_dir, name, iteration)
+        if not path.is_file():
+            raise WeightsError(f"{state_file}: the matching network file {path} is missing")
+        load_weights(by_key["params"], str(path), param_key="params", strict=True)

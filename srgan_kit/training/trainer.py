@@ -1,0 +1,258 @@
+"""The training loop: build, (resume,) iterate, validate, log, checkpoint.
+
+    result = train(load_options("options/demo.yml"), auto_resume=False)
+
+What each iteration does lives in steps.py (chosen by model_type); device and precision in runtime.py;
+files in checkpoint.py; reporting in logger.py. Everything with side effects on disk is done by the
+main process only (``runtime.is_main``).
+"""
+import copy
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+import srgan_kit.builtins  # noqa: F401  (fills ARCHS, DATASETS, LOSSES, METRICS, OPTIMIZERS, SCHEDULERS)
+from srgan_kit.data.imageio import save_image
+from srgan_kit.errors import OptionError
+from srgan_kit.options import save_options
+from srgan_kit.registry import DATASETS, METRICS
+from srgan_kit.training import checkpoint
+from srgan_kit.training.logger import TrainLogger
+from srgan_kit.training.optim import update_learning_rate
+from srgan_kit.training.runtime import Runtime
+from srgan_kit.training.steps import STEPS
+
+
+@dataclass
+class TrainResult:
+    start_iteration: int  # where this call began (0, or the resumed iteration)
+    iteration: int  # the last iteration trained
+    losses: dict = field(default_factory=dict)  # of the last iteration
+    lrs: dict = field(default_factory=dict)  # learning rates used at the last iteration, by optimiser
+    metrics: dict = field(default_factory=dict)  # last validation: {dataset name: {metric: value}}
+    experiment_dir: str = ""
+    checkpoint: str = ""  # models/net_g_<iteration>.pth
+
+
+def train(opt, auto_resume=False, progress=True):
+    """Run (or resume) PSNR/GAN training described by a resolved options dict; return a TrainResult."""
+    opt = copy.deepcopy(opt)
+    runtime = Runtime.from_options(opt)
+    paths = opt["path"]
+    state_file = find_resume_state(paths, auto_resume)
+    state = checkpoint.load_training_state(state_file) if state_file else None
+    archived = prepare_run_folder(paths, resuming=state is not None) if runtime.is_main else None
+    seed = seed_everything(opt, runtime.rank)
+
+    name, root = opt["name"], Path(paths["experiments_root"])
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    log_opt, train_opt = opt.get("logger") or {}, opt["train"]
+    start_iter, total_iter = (int(state["iter"]) if state else 0), int(train_opt["total_iter"])
+    log = TrainLogger(log_file=root / f"train_{name}_{stamp}.log",
+                      tb_dir=root / "tb_logger" if log_opt.get("use_tb_logger") else None,
+                      start_iter=start_iter, total_iter=total_iter, progress=progress, enabled=runtime.is_main)
+    try:
+        if archived:
+            log.info(f"Existing run folder archived as {archived}")
+        for text in opt.get("_warnings") or ():  # option warnings also go to the log file
+            log.warning(text, file_only=True)
+        if runtime.is_main:
+            save_options(opt, root / f"train_{name}_{stamp}.yml")
+        loader = build_train_loader(opt, runtime, seed)
+        val_loaders = build_val_loaders(opt) if opt.get("val") else {}  # no val section: no validation
+        step = STEPS.get(opt.get("model_type", "sr"), where="model_type")(opt, runtime)
+        if state:
+            if state.get("model_type", "sr") != opt.get("model_type", "sr"):
+                raise OptionError(f"model_type: {opt.get('model_type')!r}, but {state_file} was saved by a "
+                                  f"{state.get('model_type')!r} run")
+            checkpoint.resume_networks(state_file, start_iter, step.networks_to_save())
+            step.load_state_dict(state["step"])
+            loader.load_state_dict(state["loader"])
+            checkpoint.restore_rng(state["rng"])  # last, after building consumed random numbers
+            log.info(f"Resumed from {state_file} at iteration {start_iter} (epoch {loader.epoch})")
+        else:
+            step.load_pretrained()
+        repeats = getattr(loader.sampler, "repeats", 1)
+        log.info(f"Training {name} ({opt.get('model_type', 'sr')}) on {runtime.device}, seed {seed}: "
+                 f"{len(loader.dataset)} training samples" + (f" (x{repeats} per epoch to fill a batch)" if
+                 repeats > 1 else "") + f", iterations {start_iter + 1}..{total_iter}")
+        return Loop(opt, runtime, step, loader, val_loaders, log).run(start_iter, total_iter)
+    finally:
+        log.close()
+
+
+class Loop:
+    def __init__(self, opt, runtime, step, loader, val_loaders, log):
+        self.opt, self.runtime, self.step, self.loader, self.val_loaders, self.log = (
+            opt, runtime, step, loader, val_loaders, log)
+        self.paths = opt["path"]
+        log_opt, val_opt = opt.get("logger") or {}, opt.get("val") or {}
+        self.print_freq = int(log_opt.get("print_freq") or 100)
+        self.save_freq = int(log_opt.get("save_checkpoint_freq") or 5000)
+        self.val_freq = int(val_opt.get("val_freq") or 0) if val_loaders else 0
+        self.save_img = bool(val_opt.get("save_img"))
+        self.metric_specs = metric_specs(val_opt.get("metrics"), opt["scale"])
+        self.warmup_iter = int(opt["train"].get("warmup_iter") or -1)
+
+    def run(self, start_iter, total_iter):
+        losses, lrs, metrics = {}, {}, {}
+        saved, validated = (start_iter or None), None
+        t0 = time.time()
+        self.log.begin(start_iter)
+        for it in range(start_iter + 1, total_iter + 1):
+            update_learning_rate(it, self.step.optimizers.values(), self.step.schedulers.values(), self.warmup_iter)
+            lrs = {k: o.param_groups[0]["lr"] for k, o in self.step.optimizers.items()}
+            losses = self.step.run(next(self.loader), it)
+            self.log.step(it, losses, next(iter(lrs.values())))
+            if it % self.print_freq == 0:
+                self.log.losses(it, self.loader.epoch, losses, lrs)
+            if it % self.save_freq == 0:
+                saved = self.save(it)
+            if self.val_freq and it % self.val_freq == 0:
+                metrics, validated = self.validate(it), it
+        final = max(start_iter, total_iter)
+        if saved != final:
+            self.save(final)
+        if self.runtime.is_main:  # BasicSR's net_g_latest.pth, for tools that want "the last one"
+            checkpoint.save_networks(self.paths["models"], "latest", self.step.networks_to_save())
+        if self.val_loaders and validated != final:
+            metrics = self.validate(final)
+        self.log.info(f"End of training at iteration {final} ({time.time() - t0:.1f} s)")
+        return TrainResult(start_iter, final, losses, lrs, metrics, str(self.paths["experiments_root"]),
+                           str(checkpoint.network_path(self.paths["models"], "net_g", final)))
+
+    def save(self, iteration):
+        if self.runtime.is_main:
+            state = {"epoch": self.loader.epoch, "loader": self.loader.state_dict(),
+                     "model_type": self.opt.get("model_type", "sr"), "step": self.step.state_dict(),
+                     "rng": checkpoint.capture_rng()}
+            checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state)
+            self.log.info(f"Saved models and training state of iteration {iteration}")
+        return iteration
+
+    def validate(self, iteration):
+        if not self.runtime.is_main:
+            return {}
+        vis_dir = Path(self.paths["visualization"]) if self.save_img else None
+        metrics = validate(self.step.eval_network(), self.val_loaders, self.metric_specs, iteration,
+                           self.runtime, vis_dir)
+        for name, values in metrics.items():
+            self.log.metrics(iteration, name, values)
+        return metrics
+
+
+def metric_specs(specs, scale):
+    """val.metrics, or PSNR and SSIM on Y; crop_border defaults to the scale."""
+    if not specs:
+        specs = {"psnr": {"type": "calculate_psnr", "test_y_channel": True},
+                 "ssim": {"type": "calculate_ssim", "test_y_channel": True}}
+    out = {}
+    for key, spec in specs.items():
+        name = spec.get("type")
+        fn = METRICS.get(name, where=f"val.metrics.{key}")
+        accepted = METRICS.arguments(name)  # drops option-only keys such as 'better'
+        kwargs = {k: v for k, v in spec.items() if k in accepted and k not in ("img", "img2")}
+        kwargs.setdefault("crop_border", scale)
+        out[key] = (fn, kwargs)
+    return out
+
+
+def to_uint8_image(tensor):
+    """First image of an NCHW batch in [0, 1] -> HxWx3 uint8 RGB, rounded like BasicSR's tensor2img."""
+    img = tensor[0].detach().float().clamp_(0, 1).permute(1, 2, 0).cpu().numpy()
+    return (img * 255.0).round().astype(np.uint8)
+
+
+@torch.no_grad()
+def validate(net, loaders, specs, iteration, runtime, vis_dir=None):
+    """Mean of each metric over each validation set; saves visualization/<img>/<img>_<iter>.png if asked."""
+    net.eval()
+    results = {}
+    for set_name, loader in loaders.items():
+        sums, count = dict.fromkeys(specs, 0.0), 0
+        for batch in loader:
+            batch = runtime.to_device(batch)
+            with runtime.autocast():
+                sr = to_uint8_image(net(batch["lq"]))
+            gt = to_uint8_image(batch["gt"])
+            for key, (fn, kwargs) in specs.items():
+                sums[key] += fn(sr, gt, **kwargs)
+            if vis_dir is not None:
+                img_name = Path(batch["lq_path"][0]).stem  # BasicSR names images after the LQ file
+                save_image(vis_dir / img_name / f"{img_name}_{iteration}.png", sr.astype(np.float32) / 255.0)
+            count += 1
+        results[set_name] = {k: v / max(count, 1) for k, v in sums.items()}
+    return results
+
+
+def find_resume_state(paths, auto_resume):
+    """path.resume_state if set; else with auto_resume the newest complete state of this run; else None."""
+    if paths.get("resume_state"):
+        return Path(paths["resume_state"])
+    if auto_resume:
+        return checkpoint.find_latest_state(paths["training_states"])
+    return None
+
+
+def prepare_run_folder(paths, resuming):
+    """Make experiments/<name>/...; an existing folder of a fresh run is renamed <name>_archived_<time>.
+
+    Returns the archive's path, or None.
+    """
+    root = Path(paths["experiments_root"])
+    if root.exists() and not resuming:
+        stamp = time.strftime("%Y%m%d_%H%M%S")
+        target, n = root.with_name(f"{root.name}_archived_{stamp}"), 1
+        while target.exists():  # two archives within one second
+            target, n = root.with_name(f"{root.name}_archived_{stamp}_{n}"), n + 1
+        root.rename(target)
+    else:
+        target = None
+    for key in ("experiments_root", "models", "training_states", "log", "visualization"):
+        if paths.get(key):
+            Path(paths[key]).mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def seed_everything(opt, rank=0):
+    """Seed python, numpy and torch from manual_seed (a random one, recorded in opt, when absent)."""
+    seed = opt.get("manual_seed")
+    if seed is None:
+        seed = opt["manual_seed"] = random.randint(1, 10000)
+    seed = int(seed) + rank
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return seed
+
+
+def build_dataset(spec, where):
+    """A dataset from its options; loader keys (batch_size_per_gpu, ...) are not dataset arguments."""
+    accepted = DATASETS.arguments(spec.get("type"))
+    args = {k: v for k, v in spec.items() if k in accepted}
+    return DATASETS.build({"type": spec["type"], **args}, where=where)
+
+
+def build_train_loader(opt, runtime, seed):
+    spec = (opt.get("datasets") or {}).get("train")
+    if not spec:
+        raise OptionError("datasets.train: training needs a train dataset")
+    dataset = build_dataset(spec, "datasets.train")
+    return runtime.train_loader(dataset, int(spec.get("batch_size_per_gpu") or 1),
+                                int(spec.get("num_worker_per_gpu") or 0), spec.get("use_shuffle", True), seed)
+
+
+def build_val_loaders(opt):
+    """{dataset name: DataLoader} for every datasets.val* entry (one image per batch, whole images)."""
+    loaders = {}
+    for key, spec in (opt.get("datasets") or {}).items():
+        if key.startswith("val"):
+            name = spec.get("name") or key
+            name = name if name not in loaders else f"{name}_{key}"
+            loaders[name] = DataLoader(build_dataset(spec, f"datasets.{key}"), batch_size=1, shuffle=False)
+    return loaders
