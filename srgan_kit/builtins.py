@@ -8,3 +8,5 @@ import srgan_kit.data.datasets  # noqa: F401
 import srgan_kit.losses.pixel  # noqa: F401
 import srgan_kit.training.optim  # noqa: F401
 import srgan_kit.metrics  # noqa: F401
+import srgan_kit.losses.adversarial  # noqa: F401
+import srgan_kit.losses.perceptual  # noqa: F401
