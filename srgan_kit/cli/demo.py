@@ -66,7 +66,7 @@ def main(argv=None):
             print("error: the demo model did not beat bicubic", file=sys.stderr)
             return 1
         print(f"model beats bicubic by {table['model'][0] - table['bicubic'][0]:+.2f} dB "
-              f"after {result['iter']} iterations")
+              f"after {result.iteration} iterations")
         return 0
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
