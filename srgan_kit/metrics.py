@@ -1,4 +1,8 @@
-"""PSNR and SSIM with BasicSR's conventions (the numbers SR papers report).
+"""Image quality metrics: PSNR and SSIM with BasicSR's conventions (the numbers SR papers report), the learned
+perceptual distances LPIPS and ST-LPIPS, and the no-reference NIQE.
+
+Every registered metric is called the same way, ``fn(sr, gt, **options)``, with numpy RGB images in [0, 255]
+(what the validation loop hands over). ``better`` on each registered function says which way is good.
 
 - Y channel is MATLAB's ``rgb2ycbcr`` luma: Y = 16 + 65.481 R + 128.553 G + 24.966 B for RGB in [0, 1]
   (result in [16, 235] on the 0..255 scale).
@@ -9,11 +13,32 @@ The work is done once, in torch, on batched NCHW tensors in [0, 1] (``psnr_torch
 any device). ``calculate_psnr`` / ``calculate_ssim`` wrap them for numpy images in [0, 255] with BasicSR's
 signature, except that 3-channel images are in **RGB** order (srgan_kit reads images as RGB; BasicSR's
 numpy functions expect BGR).
+
+LPIPS (``lpips`` package, AlexNet, v0.1) and ST-LPIPS (``stlpips_pytorch``, shift-tolerant AlexNet or VGG16)
+measure whole images, RGB scaled from [0, 1] to [-1, 1]; lower is better. ``lpips_distance`` /
+``stlpips_distance`` take float RGB in [0, 1] (numpy HxWx3 or torch NCHW) and keep one network per
+(kind, device) in memory. Weights: ST-LPIPS uses only the files shipped inside stlpips-pytorch (works offline);
+LPIPS' linear heads ship with lpips, but its AlexNet trunk is torchvision's ImageNet file, read from
+torchvision's cache and never downloaded here. When it is absent the metric raises ``MetricUnavailable``, whose
+``cell`` ('n/a (reason)') callers print while they go on with the other metrics; ``metric_unavailable_reason(name)``
+asks beforehand without building anything.
+
+NIQE is BasicSR's (Y channel of MATLAB's YCbCr, ``crop_border``); it needs no reference image.
 """
+import functools
+import importlib
+import importlib.util
+import warnings
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from srgan_kit.archs.features import BACKBONES
+from srgan_kit.archs.weights import load_state_dict_file
+from srgan_kit.compat import import_basicsr
+from srgan_kit.errors import UserError, WeightsError
 from srgan_kit.registry import METRICS
 
 # MATLAB rgb2ycbcr luma row, for RGB in [0, 1] -> Y in [0, 255].
@@ -108,7 +133,16 @@ def _numpy_to_nchw(img, input_order):
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64))[None] / 255.0
 
 
+def _better(direction):
+    """Tag a registered metric with the direction that is good ('higher' or 'lower')."""
+    def deco(fn):
+        fn.better = direction
+        return fn
+    return deco
+
+
 @METRICS.register(aliases=("psnr",))
+@_better("higher")
 def calculate_psnr(img, img2, crop_border, input_order="HWC", test_y_channel=False):
     """PSNR (dB) of two numpy images in [0, 255] (uint8 or float), RGB order; ``inf`` when identical."""
     if np.shape(img) != np.shape(img2):
@@ -118,9 +152,291 @@ def calculate_psnr(img, img2, crop_border, input_order="HWC", test_y_channel=Fal
 
 
 @METRICS.register(aliases=("ssim",))
+@_better("higher")
 def calculate_ssim(img, img2, crop_border, input_order="HWC", test_y_channel=False):
     """SSIM of two numpy images in [0, 255] (uint8 or float), RGB order, mean over channels."""
     if np.shape(img) != np.shape(img2):
         raise ValueError(f"image shapes differ: {np.shape(img)} vs {np.shape(img2)}")
     a, b = _numpy_to_nchw(img, input_order), _numpy_to_nchw(img2, input_order)
     return float(ssim_torch(a, b, crop_border, test_y_channel)[0])
+
+
+# ---- metrics that may be unavailable -------------------------------------------------------------------------
+
+
+class MetricUnavailable(UserError):
+    """A metric that cannot be computed on this machine (weights or package missing); the reason is one line.
+
+    Tables and the evaluation CLI catch it and print ``exc.cell`` ('n/a (reason)') in place of the value, then
+    go on with the other metrics; anywhere else it is a UserError like any other.
+    """
+
+    def __init__(self, metric, reason):
+        self.metric = metric
+        self.reason = reason
+        super().__init__(f"{metric} unavailable: {reason}")
+
+    @property
+    def cell(self):
+        return f"n/a ({self.reason})"
+
+
+# ---- LPIPS and ST-LPIPS ------------------------------------------------------------------------------------
+
+
+def _copy_checked(model, state, source, skip_prefixes=()):
+    """Copy ``state`` into ``model``: every model key except ``skip_prefixes`` must be there with its shape.
+
+    The packages load their own files with ``strict=False``, which would silently keep random weights for a
+    missing key; this refuses instead.
+    """
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith(tuple(skip_prefixes))}
+    missing = [k for k in own if k not in state]
+    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in own.items()
+             if k in state and state[k].shape != v.shape]
+    if missing or wrong:
+        detail = f"missing {', '.join(missing[:6])}" if missing else f"shape mismatch {', '.join(wrong[:6])}"
+        raise WeightsError(f"{source}: does not fit {type(model).__module__}.{type(model).__name__} ({detail})")
+    model.load_state_dict({k: state[k] for k in own}, strict=False)
+
+
+def _as_batch(img, what):
+    """numpy HxWx3 / torch (N,)3xHxW RGB in [0, 1] -> float32 NCHW tensor."""
+    if isinstance(img, torch.Tensor):
+        t = img if img.ndim == 4 else img.unsqueeze(0)
+    else:
+        arr = np.asarray(img)
+        if arr.ndim != 3:
+            raise ValueError(f"{what}: expected an HxWx3 RGB image, got shape {arr.shape}")
+        t = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
+    if t.ndim != 4 or t.shape[1] != 3:
+        raise ValueError(f"{what}: expected RGB images (N, 3, H, W) or HxWx3, got shape {tuple(img.shape)}")
+    t = t.float()
+    if t.numel() and float(t.max()) > 1.0 + 1e-3:  # the usual slip: a [0, 255] image
+        raise ValueError(f"{what}: expected values in [0, 1], got a maximum of {float(t.max()):g} "
+                         "(numpy images in [0, 255] go to the calculate_* functions)")
+    return t
+
+
+class LPIPSScorer:
+    """A frozen LPIPS-style network: ``scorer(sr, gt)`` -> distance per image (lower = more alike).
+
+    Inputs are RGB in [0, 1]: numpy HxWx3 (-> float) or torch NCHW (-> float64 tensor (N,), on the CPU).
+    They are scaled to [-1, 1] (what LPIPS' ScalingLayer expects) and moved to the scorer's device.
+    """
+
+    def __init__(self, name, model, device="cpu"):
+        self.name = name
+        self.device = torch.device(device)
+        self.model = model.eval().requires_grad_(False).to(self.device)
+
+    @torch.no_grad()
+    def __call__(self, sr, gt):
+        a, b = _as_batch(sr, self.name), _as_batch(gt, self.name)
+        if a.shape != b.shape:
+            raise ValueError(f"{self.name}: image shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
+        a, b = a.to(self.device), b.to(self.device)
+        try:
+            d = self.model(2 * a - 1, 2 * b - 1)
+        except RuntimeError as exc:  # e.g. an image smaller than the network's receptive field
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"{self.name}: cannot score {a.shape[-2]}x{a.shape[-1]} images ({first})") from None
+        d = d.reshape(d.shape[0]).double().cpu()
+        return float(d[0]) if not isinstance(sr, torch.Tensor) else d
+
+
+STLPIPS_NETS = ("alex", "vgg")
+
+
+def stlpips_weights_file(net="alex"):
+    """The ST-LPIPS weights shipped in stlpips-pytorch (trunk, linear heads, scaling) for ``net``."""
+    spec = importlib.util.find_spec("stlpips_pytorch")
+    if spec is None:
+        raise MetricUnavailable("stlpips", "the stlpips-pytorch package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "weights" / "vST0.0" / f"{net}_shift_tolerant.pth"
+
+
+@functools.lru_cache(maxsize=None)
+def _stlpips_scorer(net, device):
+    reason = stlpips_unavailable_reason(net)
+    if reason:
+        raise MetricUnavailable("stlpips", reason)
+    path = stlpips_weights_file(net)
+    package = importlib.import_module("stlpips_pytorch.stlpips")  # lazily: it imports IPython (seconds)
+    # pretrained=False: build the shift-tolerant network only (it never asks torchvision for weights);
+    # we load the shipped file ourselves, strictly.
+    model = package.LPIPS(pretrained=False, net=net, variant="shift_tolerant", verbose=False)
+    # 'lins.<k>' is the same module as 'lin<k>' registered twice; the file names it 'lin<k>'.
+    _copy_checked(model, load_state_dict_file(path), str(path), skip_prefixes=("lins.",))
+    return LPIPSScorer(f"stlpips ({net})", model, device)
+
+
+def stlpips_unavailable_reason(net="alex"):
+    """None when ST-LPIPS can be computed here (package and its shipped weights present), else why not."""
+    if importlib.util.find_spec("stlpips_pytorch") is None:
+        return "the stlpips-pytorch package is not installed (pip install stlpips-pytorch)"
+    path = stlpips_weights_file(net)
+    return None if path.is_file() else f"shipped weights not found: {path} (reinstall stlpips-pytorch)"
+
+
+def get_stlpips(net="alex", device="cpu"):
+    """The cached ST-LPIPS scorer for ``net`` ('alex' or 'vgg') on ``device``."""
+    if net not in STLPIPS_NETS:
+        raise ValueError(f"stlpips: net must be one of {', '.join(STLPIPS_NETS)}, got {net!r}")
+    return _stlpips_scorer(net, str(torch.device(device)))
+
+
+def _default_device(img, device):
+    if device is not None:
+        return device
+    return img.device if isinstance(img, torch.Tensor) else "cpu"
+
+
+def stlpips_distance(sr, gt, net="alex", device=None):
+    """Shift-tolerant LPIPS of RGB images in [0, 1]: float for numpy HxWx3, (N,) tensor for torch NCHW."""
+    return get_stlpips(net, _default_device(sr, device))(sr, gt)
+
+
+def lpips_trunk_file():
+    """Where LPIPS' AlexNet trunk must be: torchvision's cache ($TORCH_HOME/hub/checkpoints/alexnet-owt-...)."""
+    return BACKBONES.get("lpips").default_weights()
+
+
+def lpips_unavailable_reason():
+    """None when the lpips metric can be computed here, else the one-line reason (no download is tried)."""
+    if importlib.util.find_spec("lpips") is None:
+        return "the lpips package is not installed (pip install lpips)"
+    path = lpips_trunk_file()
+    if not path.is_file():
+        return f"AlexNet weights not in torchvision's cache: {path} (no download attempted)"
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _lpips_scorer(trunk_path, stamp, device):
+    del stamp  # part of the cache key only: a replaced file gets a new scorer
+    package = importlib.import_module("lpips")  # lazily: a few seconds; presence checked by get_lpips
+    with warnings.catch_warnings():  # lpips passes torchvision's deprecated 'pretrained=' argument
+        warnings.simplefilter("ignore")
+        # pnet_rand=True: a random AlexNet, so torchvision is never asked to download; pretrained=False: we
+        # load the package's v0.1 heads ourselves, strictly, then the trunk from torchvision's cached file.
+        model = package.LPIPS(pretrained=False, net="alex", version="0.1", pnet_rand=True, verbose=False)
+    heads = Path(package.__file__).parent / "weights" / "v0.1" / "alex.pth"
+    _copy_checked(model, load_state_dict_file(heads), str(heads), skip_prefixes=("lins.", "net.", "scaling_layer."))
+    trunk = load_state_dict_file(trunk_path)
+    # torchvision names the layers 'features.<i>.*'; lpips keeps the same indices inside 'slice<k>.<i>.*'.
+    renamed = {}
+    for key in model.net.state_dict():
+        _, index, param = key.split(".")
+        if f"features.{index}.{param}" in trunk:
+            renamed[key] = trunk[f"features.{index}.{param}"]
+    _copy_checked(model.net, renamed, trunk_path)
+    return LPIPSScorer("lpips (alex)", model, device)
+
+
+def get_lpips(device="cpu"):
+    """The cached LPIPS (AlexNet, v0.1) scorer on ``device``; MetricUnavailable when its trunk is missing."""
+    reason = lpips_unavailable_reason()
+    if reason:
+        raise MetricUnavailable("lpips", reason)
+    path = lpips_trunk_file()
+    stat = path.stat()
+    try:
+        return _lpips_scorer(str(path), (stat.st_mtime_ns, stat.st_size), str(torch.device(device)))
+    except WeightsError as exc:  # a cached file that is not AlexNet: still only this metric is lost
+        raise MetricUnavailable("lpips", str(exc)) from None
+
+
+def lpips_distance(sr, gt, device=None):
+    """LPIPS (AlexNet, v0.1) of RGB images in [0, 1]: float for numpy HxWx3, (N,) tensor for torch NCHW."""
+    return get_lpips(_default_device(sr, device))(sr, gt)
+
+
+def _crop_pair(img, img2, crop_border, input_order, what):
+    """Two numpy RGB images in [0, 255] -> two float32 HxWx3 arrays in [0, 1], borders cropped."""
+    if np.shape(img) != np.shape(img2):
+        raise ValueError(f"image shapes differ: {np.shape(img)} vs {np.shape(img2)}")
+    out = []
+    for x in (img, img2):
+        t = _numpy_to_nchw(x, input_order)[0]
+        if t.shape[0] != 3:
+            raise ValueError(f"{what} needs RGB images, got {t.shape[0]} channel(s)")
+        if crop_border:
+            c = int(crop_border)
+            if min(t.shape[-2:]) <= 2 * c:
+                raise ValueError(f"crop_border={c} leaves nothing of a {t.shape[-2]}x{t.shape[-1]} image")
+            t = t[:, c:-c, c:-c]
+        out.append(t.permute(1, 2, 0).float().numpy())
+    return out
+
+
+@METRICS.register(aliases=("stlpips",))
+@_better("lower")
+def calculate_stlpips(img, img2, crop_border=0, input_order="HWC", net="alex"):
+    """ST-LPIPS of two numpy RGB images in [0, 255] (uint8 or float); ``net`` 'alex' (default) or 'vgg'."""
+    a, b = _crop_pair(img, img2, crop_border, input_order, "stlpips")
+    return stlpips_distance(a, b, net=net)
+
+
+@METRICS.register(aliases=("lpips",))
+@_better("lower")
+def calculate_lpips(img, img2, crop_border=0, input_order="HWC"):
+    """LPIPS (AlexNet, v0.1) of two numpy RGB images in [0, 255]; MetricUnavailable without its weights."""
+    scorer = get_lpips()  # before any image work: an unavailable metric says so first
+    a, b = _crop_pair(img, img2, crop_border, input_order, "lpips")
+    return scorer(a, b)
+
+
+calculate_stlpips.unavailable_reason = stlpips_unavailable_reason
+calculate_lpips.unavailable_reason = lpips_unavailable_reason
+
+
+def metric_unavailable_reason(name):
+    """None when the registered metric ``name`` can be computed here, else a one-line reason.
+
+    For checks before a long run (training validation, evaluation tables): nothing is built or downloaded.
+    Metrics without an ``unavailable_reason`` hook are always available.
+    """
+    check = getattr(METRICS.get(name), "unavailable_reason", None)
+    return check() if check else None
+
+
+# ---- NIQE --------------------------------------------------------------------------------------------------
+
+_NIQE_BLOCK = 96  # BasicSR's block size (no overlap)
+
+
+@METRICS.register(aliases=("niqe",))
+@_better("lower")
+def calculate_niqe(img, img2=None, crop_border=0, input_order="HWC", convert_to="y"):
+    """BasicSR's NIQE of a numpy image in [0, 255], **RGB** order ('HWC', 'CHW' or 'HW'); lower is better.
+
+    No reference is used: ``img2`` is accepted (and ignored) so every metric is called as ``fn(sr, gt, ...)``.
+    ``convert_to`` 'y' (MATLAB Y, the default) or 'gray'; BasicSR converts from BGR, so we flip RGB first.
+    """
+    if img2 is not None and not hasattr(img2, "shape"):
+        raise TypeError("calculate_niqe(img, img2=None, crop_border=0, ...): pass crop_border by keyword")
+    if input_order not in ("HWC", "CHW", "HW"):
+        raise ValueError(f"input_order must be 'HWC', 'CHW' or 'HW', got {input_order!r}")
+    if convert_to not in ("y", "gray"):
+        raise ValueError(f"convert_to must be 'y' or 'gray', got {convert_to!r}")
+    arr = np.asarray(img)
+    if arr.ndim == 3:
+        arr = arr.transpose(1, 2, 0) if input_order == "CHW" else arr
+        if arr.shape[2] == 1:
+            arr = arr[..., 0]
+        elif arr.shape[2] == 3:
+            arr = arr[..., ::-1]  # RGB -> BGR, BasicSR's order
+        else:
+            raise ValueError(f"niqe: expected 1 or 3 channels, got shape {np.shape(img)}")
+    elif arr.ndim != 2:
+        raise ValueError(f"niqe: expected an HxW or 3-dimensional image, got shape {np.shape(img)}")
+    h, w = arr.shape[:2]
+    c = int(crop_border)
+    # NIQE fits a covariance over the image's blocks: one block (or none) gives no answer, only NaNs.
+    if max(h - 2 * c, 0) // _NIQE_BLOCK * (max(w - 2 * c, 0) // _NIQE_BLOCK) < 2:
+        raise ValueError(f"niqe needs at least two {_NIQE_BLOCK}x{_NIQE_BLOCK} blocks (e.g. {_NIQE_BLOCK}x"
+                         f"{2 * _NIQE_BLOCK} pixels) after crop_border={c}, got a {h}x{w} image")
+    niqe = import_basicsr("basicsr.metrics.niqe")
+    order = "HWC" if arr.ndim == 3 else "HW"
+    return float(niqe.calculate_niqe(np.ascontiguousarray(arr), c, input_order=order, convert_to=convert_to))

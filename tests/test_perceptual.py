@@ -314,3 +314,57 @@ def test_stlpips_vgg_features_equal_the_packages_network(stlpips_loss):
         theirs = ref.net(ref.scaling_layer(2 * x - 1))  # LPIPS scales [-1, 1] input == ImageNet norm on [0, 1]
     for name, expected in zip(STLPIPS_LAYERS, theirs):
         torch.testing.assert_close(ours[name], expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+
+
+# ---- lpips: LPIPS' AlexNet trunk, from torchvision's cache ----
+
+ALEX_FILE = "alexnet-owt-7be5be79.pth"
+LPIPS_LAYERS = ["relu1", "relu2", "relu3", "relu4", "relu5"]
+
+
+def test_lpips_backbone_missing_weights_name_the_file(torch_home, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the perceptual loss must not download")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    with pytest.raises(WeightsError) as err:
+        PerceptualLoss({"relu3": 1.0}, vgg_type="lpips")
+    msg = str(err.value)
+    assert str(torch_home / "hub" / "checkpoints" / ALEX_FILE) in msg
+    assert f"https://download.pytorch.org/models/{ALEX_FILE}" in msg
+    assert "AlexNet" in msg and "pretrained_path" in msg and "\n" not in msg
+
+
+def test_lpips_backbone_layer_names_and_unknown_layer():
+    assert BACKBONES.get("lpips").layer_names == (
+        "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3",
+        "conv4", "relu4", "conv5", "relu5", "pool5")
+    with pytest.raises(OptionError, match=r"layer_weights\.relu6.*'relu5'"):
+        PerceptualLoss({"relu6": 1.0}, vgg_type="lpips")
+
+
+def test_lpips_backbone_features_equal_lpips_trunk(torch_home):
+    """With AlexNet weights in the cache, our taps relu1..relu5 == the lpips package's trunk outputs."""
+    pn = pytest.importorskip("lpips.pretrained_networks")
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    sd = torchvision.models.alexnet(weights=None).state_dict()
+    folder = torch_home / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save(sd, folder / ALEX_FILE)
+    loss = PerceptualLoss({name: 1.0 for name in LPIPS_LAYERS}, vgg_type="lpips")
+    assert len(loss.extractor.body) == 12  # truncated after relu5
+    with pytest.warns(UserWarning):  # torchvision's deprecated 'pretrained=' argument, inside lpips
+        ref = pn.alexnet(pretrained=False, requires_grad=False)
+    ref.load_state_dict({f"slice{k}.{i}.{p}": sd[f"features.{i}.{p}"] for k, i in
+                         ((1, 0), (2, 3), (3, 6), (4, 8), (5, 10)) for p in ("weight", "bias")})
+    x, gt = images(shape=(1, 3, 64, 64))
+    with torch.no_grad():
+        theirs = ref(((2 * x - 1) - torch.tensor([-.030, -.088, -.188]).view(1, 3, 1, 1))
+                     / torch.tensor([.458, .448, .450]).view(1, 3, 1, 1))  # LPIPS' ScalingLayer
+    ours = loss.extractor(x)
+    for name, expected in zip(LPIPS_LAYERS, theirs):
+        torch.testing.assert_close(ours[name], expected, rtol=1e-4, atol=1e-5 * expected.abs().max().item())
+    percep, _ = loss(x, gt)
+    assert loss(x, x.clone())[0].item() == 0.0 and percep.item() > 0

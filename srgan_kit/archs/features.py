@@ -27,6 +27,15 @@ Backbones (``vgg_type`` in ``perceptual_opt``):
     Its input scaling (LPIPS' ScalingLayer on [-1, 1] input) is exactly ImageNet mean/std on [0, 1] input,
     i.e. ``use_input_norm=True``.
 
+``lpips``
+    The AlexNet trunk of LPIPS (the lpips package, net='alex'): torchvision's AlexNet feature layers with
+    torchvision's ImageNet weights, read like the VGGs from torchvision's cache, ``alexnet-owt-7be5be79.pth``
+    (or ``pretrained_path``); without the file the loss refuses to build, naming it. Layer names: conv1, relu1,
+    pool1, conv2, relu2, pool2, conv3, relu3, conv4, relu4, conv5, relu5, pool5 (``conv<k>`` before its ReLU).
+    LPIPS itself reads relu1 ... relu5. As for stlpips_vgg, LPIPS' input scaling is ``use_input_norm=True``.
+    This is the trunk only: the loss is PerceptualLoss' weighted feature distance, not the calibrated LPIPS
+    distance (that one is the ``lpips`` metric in srgan_kit.metrics).
+
 Every extractor is frozen (``requires_grad`` False) and stays in eval mode whatever ``train()`` is called with.
 """
 import difflib
@@ -37,6 +46,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torchvision.models import AlexNet_Weights
 from torchvision.models import vgg as tv_vgg
 
 from srgan_kit.archs.weights import load_state_dict_file
@@ -112,6 +122,29 @@ class TorchvisionVGG:
         return dict(state_dict)
 
 
+class TorchvisionAlexNet(TorchvisionVGG):
+    """torchvision's AlexNet feature layers (the LPIPS 'alex' trunk), weights from torchvision's cache."""
+
+    layer_names = ("conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3",
+                   "conv4", "relu4", "conv5", "relu5", "pool5")
+
+    def __init__(self):
+        url = AlexNet_Weights.IMAGENET1K_V1.url
+        super().__init__("torchvision AlexNet ImageNet (LPIPS trunk)", (), url.rsplit("/", 1)[-1], url)
+        self.layer_names = type(self).layer_names  # the base class would derive VGG names from cfg
+
+    def body(self, num_layers):
+        # Same layers and indices as torchvision's AlexNet().features, without building its classifier.
+        layers = [
+            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+        ]
+        return nn.Sequential(*layers[:num_layers])
+
+
 class BlurPool(nn.Module):
     """Anti-aliased stride-2 downsampling of ST-LPIPS: reflect padding, then a fixed depthwise binomial filter."""
 
@@ -180,6 +213,7 @@ BACKBONES.register("vgg13")(TorchvisionVGG.from_torchvision("vgg13", "B", tv_vgg
 BACKBONES.register("vgg16")(TorchvisionVGG.from_torchvision("vgg16", "D", tv_vgg.VGG16_Weights))
 BACKBONES.register("vgg19")(TorchvisionVGG.from_torchvision("vgg19", "E", tv_vgg.VGG19_Weights))
 BACKBONES.register("stlpips_vgg")(ShiftTolerantVGG16())
+BACKBONES.register("lpips")(TorchvisionAlexNet())
 
 
 class FeatureExtractor(nn.Module):

@@ -1,7 +1,8 @@
 """Perceptual (feature) and style (Gram) losses on a frozen backbone, with BasicSR's ``perceptual_opt`` keys.
 
-``layer_weights`` maps layer names of the chosen backbone (see srgan_kit.archs.features; ``conv5_4`` is
-before the ReLU, ``relu5_4`` after it) to weights. ``forward(x, gt)`` returns ``(percep, style)`` like BasicSR:
+``layer_weights`` maps layer names of the chosen backbone (``vgg_type``: vgg11/13/16/19, stlpips_vgg or lpips
+(LPIPS' AlexNet trunk, layers relu1 ... relu5); see srgan_kit.archs.features; ``conv5_4`` is before the ReLU,
+``relu5_4`` after it) to weights. ``forward(x, gt)`` returns ``(percep, style)`` like BasicSR:
 
     percep = perceptual_weight * sum_k w_k * criterion(phi_k(x), phi_k(gt))        (None if weight <= 0)
     style  = style_weight * sum_k w_k * criterion(G(phi_k(x)), G(phi_k(gt)))         (None if weight <= 0)
