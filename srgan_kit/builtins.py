@@ -10,3 +10,4 @@ import srgan_kit.training.optim  # noqa: F401
 import srgan_kit.metrics  # noqa: F401
 import srgan_kit.losses.adversarial  # noqa: F401
 import srgan_kit.losses.perceptual  # noqa: F401
+import srgan_kit.training.gan_step  # noqa: F401  (registers model_type 'gan' in training.steps.STEPS)

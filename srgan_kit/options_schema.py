@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass, field
 
 from srgan_kit import registry as reg
+from srgan_kit.errors import OptionError
+from srgan_kit.losses import adversarial, feature_matching
 
 
 class _Sentinel:
@@ -566,8 +568,6 @@ DATASET_UNUSED = {
     "std": "BasicSR's input normalisation, not used by srgan_kit",
 }
 UNAVAILABLE_METRICS = {
-    "calculate_niqe": "not available in srgan_kit yet",
-    "calculate_lpips": "not available in srgan_kit yet",
     "calculate_fid": "not available in srgan_kit yet",
 }
 
@@ -616,7 +616,9 @@ def metric_node():
         reg.METRICS,
         supplied=("img", "img1", "img2"),
         known={"crop_border": Field(INT, check=at_least(0)), "test_y_channel": Field(BOOL),
-               "input_order": Field(STR, choices=("HWC", "CHW"))},
+               "input_order": Field(STR, choices=("HWC", "CHW", "HW")),
+               "net": Field(STR, choices=("alex", "vgg")),  # ST-LPIPS backbone
+               "convert_to": Field(STR, choices=("y", "gray"))},  # NIQE colour conversion
         extra={"better": Field(STR, "higher", choices=("higher", "lower"))},
         unavailable=UNAVAILABLE_METRICS,
     )
@@ -757,7 +759,6 @@ MODEL_TYPES = {}  # canonical name -> ModelType
 MODEL_ALIASES = {}  # BasicSR class name -> canonical name
 # Known BasicSR model classes srgan_kit does not train yet: a clear message instead of "unknown".
 PENDING_MODEL_TYPES = {
-    "gan": "GAN training", "SRGANModel": "GAN training", "ESRGANModel": "GAN training",
     "RealESRGANModel": "Real-ESRGAN training", "RealESRNetModel": "Real-ESRNet training",
 }
 
@@ -778,3 +779,123 @@ def _check_sr(opt, ctx):
 
 
 register_model_type(ModelType("sr", aliases=("SRModel",), check=_check_sr))
+
+
+# ---------------------------------------------------------------------------------------------------
+# GAN training (srgan_kit.training.gan_step): model_type 'gan', BasicSR's SRGANModel and ESRGANModel.
+
+# The weight a loss term gets when the file names the term but not its weight (the issue's defaults).
+GAN_DEFAULT_WEIGHTS = {
+    "pixel_opt": ("loss_weight", 1.0),
+    "perceptual_opt": ("perceptual_weight", 1.0),
+    "gan_opt": ("loss_weight", 1e-3),
+}
+
+
+def gan_loss_node():
+    return Typed(reg.LOSSES, required=False, known={
+        "gan_type": Field(STR, choices=adversarial.GAN_TYPES),
+        "relativistic": Field(STR, choices=adversarial.RELATIVISTIC),
+        "real_label_val": Field(NUMBER),
+        "fake_label_val": Field(NUMBER),
+        "loss_weight": Field(NUMBER, check=at_least(0)),
+        "gp_weight": Field(NUMBER, check=at_least(0)),
+    })
+
+
+def perceptual_loss_node():
+    return Typed(reg.LOSSES, required=False, known={
+        "layer_weights": Field(MAPPING),
+        "vgg_type": Field(STR),
+        "use_input_norm": Field(BOOL),
+        "range_norm": Field(BOOL),
+        "perceptual_weight": Field(NUMBER, check=at_least(0)),
+        "style_weight": Field(NUMBER, check=at_least(0)),
+        "pretrained_path": Field(STR, nullable=True),
+    })
+
+
+def feature_matching_node():
+    """train.feature_matching_opt: no 'type' (one loss); absent or ~ = off."""
+    return Section({
+        "loss_weight": Field(NUMBER, 1.0, check=at_least(0)),
+        "criterion": Field(STR, "l1", choices=feature_matching.CRITERIA),
+        "layers": Field(list_of(INT), None, nullable=True, check=NON_EMPTY),
+    }, absent=None)
+
+
+def _prepare_gan(raw, given):
+    """Fill what the file leaves implicit: ESRGANModel's relativistic average, the default loss weights."""
+    train = raw.get("train")
+    if not isinstance(train, dict):
+        return
+    gan_opt = train.get("gan_opt")
+    if given == "ESRGANModel" and isinstance(gan_opt, dict):
+        gan_opt.setdefault("relativistic", "average")
+    for key, (weight, default) in GAN_DEFAULT_WEIGHTS.items():
+        spec = train.get(key)
+        name = spec.get("type") if isinstance(spec, dict) else None
+        if isinstance(name, str) and name in reg.LOSSES and weight in reg.LOSSES.arguments(name):
+            spec.setdefault(weight, default)
+
+
+def _check_gan(opt, ctx):
+    if not ctx.is_train:
+        return
+    if opt.get("network_d") is None:
+        ctx.problem(("network_d",), "missing required section (GAN training needs a discriminator: a mapping "
+                    "with 'type': VGGStyleDiscriminator, PatchGANDiscriminator or UNetDiscriminatorSN)")
+    train = opt.get("train")
+    if not train:
+        return
+    gan_opt = train.get("gan_opt")
+    if gan_opt is None:
+        ctx.problem(("train", "gan_opt"), "missing required section (GAN training needs an adversarial loss: "
+                    "a mapping with 'type': GANLoss, e.g. gan_type: vanilla)")
+    elif not issubclass(reg.LOSSES.get(gan_opt["type"]), adversarial.GANLoss):
+        ctx.problem(("train", "gan_opt", "type"), f"expected GANLoss (the adversarial loss), got {gan_opt['type']!r}")
+    else:
+        try:
+            adversarial.check_clip_and_gp(gan_opt.get("gan_type", "vanilla"), train.get("d_clip"))
+        except OptionError as exc:
+            ctx.problem(("train", "d_clip"), str(exc))
+    _check_discriminator_size(opt, ctx)
+
+
+def _check_discriminator_size(opt, ctx):
+    """A discriminator with a fixed input size (VGG-style) must see crops of exactly that size."""
+    net_d, train_set = opt.get("network_d"), opt["datasets"].get("train")
+    if net_d is None or not train_set:
+        return
+    args = reg.ARCHS.arguments(net_d["type"])
+    if "input_size" in args and "gt_size" in train_set:
+        size = net_d.get("input_size", args["input_size"])
+        if size != train_set["gt_size"]:
+            ctx.problem(("datasets", "train", "gt_size"),
+                        f"{train_set['gt_size']} does not match network_d.input_size {size} "
+                        f"({net_d['type']} sees the ground-truth crops whole)")
+
+
+register_model_type(ModelType(
+    "gan",
+    aliases=("SRGANModel", "ESRGANModel"),
+    fields={
+        "train": {
+            "optim_d": optimizer_node(),
+            "scheduler_d": scheduler_node(),  # absent: D gets its own instance of train.scheduler
+            "gan_opt": gan_loss_node(),
+            "perceptual_opt": perceptual_loss_node(),
+            "feature_matching_opt": feature_matching_node(),
+            "net_d_iters": Field(INT, 1, check=greater(0)),
+            "net_d_init_iters": Field(INT, 0, check=at_least(0)),
+            "d_clip": Field(NUMBER, None, nullable=True, check=at_least(0)),
+        },
+        "path": {
+            "pretrain_network_d": Field(STR, None, nullable=True),
+            "param_key_d": Field(STR, "params", nullable=True),
+            "strict_load_d": Field(BOOL, True),
+        },
+    },
+    prepare=_prepare_gan,
+    check=_check_gan,
+))

@@ -274,7 +274,7 @@ def test_basicsr_msrresnet_file_loads_with_one_warning_per_unused_key(tmp_path):
     with pytest.warns(OptionWarning) as record:
         opt = load_options(path, root=tmp_path, check_paths=False)
     expected = ["datasets.train.meta_info_file", "datasets.train.dataset_enlarge_ratio",
-                "datasets.train.prefetch_mode", "val.metrics.niqe", "logger.wandb", "dist_params"]
+                "datasets.train.prefetch_mode", "logger.wandb", "dist_params"]
     assert sorted(warned_keys(opt)) == sorted(expected)
     assert sorted(str(w.message).split(": ")[1] for w in record) == sorted(expected)
     assert all(str(path) in w for w in opt["_warnings"])
@@ -282,7 +282,8 @@ def test_basicsr_msrresnet_file_loads_with_one_warning_per_unused_key(tmp_path):
     assert opt["val"]["val_freq"] == 5000 and isinstance(opt["val"]["val_freq"], int)
     assert opt["logger"]["save_checkpoint_freq"] == 5000
     assert opt["train"]["optim_g"]["lr"] == pytest.approx(2e-4)
-    assert list(opt["val"]["metrics"]) == ["psnr"]  # niqe dropped, after its warning
+    assert list(opt["val"]["metrics"]) == ["psnr", "niqe"]
+    assert opt["val"]["metrics"]["niqe"]["better"] == "lower"
     assert set(opt["datasets"]) == {"train", "val", "val_2"}
     assert opt["datasets"]["val_2"]["phase"] == "val" and opt["datasets"]["train"]["phase"] == "train"
     for unused in ("meta_info_file", "dataset_enlarge_ratio", "prefetch_mode"):
@@ -393,7 +394,8 @@ ERROR_CASES = [
     (("set", "network_g", {"type": "RRDBNet"}), []),  # RRDBNet's default scale 4 agrees: no problem
     (("set", "datasets.train.gt_size", 30), ["datasets.train.gt_size: 30 is not a multiple of scale 4"]),
     (("set", "datasets.train.phase", "val"), []),  # a derived key: recomputed, one warning (tested below)
-    (("set", "model_type", "SRGANModel"), ["model_type: 'SRGANModel' (GAN training) is not supported yet", "'sr'"]),
+    (("set", "model_type", "RealESRGANModel"),
+     ["model_type: 'RealESRGANModel' (Real-ESRGAN training) is not supported yet", "'sr'"]),
     (("set", "model_type", "SRModle"), ["model_type: unknown model type 'SRModle'", "did you mean 'SRModel'?"]),
     (("set", "name", "a/b"), ["name: expected a string usable as a folder name"]),
 ]
@@ -636,7 +638,8 @@ def test_model_type_override_and_aliases(tmp_path):
     assert load(write(tmp_path, data))["model_type"] == "sr"
     del data["model_type"]
     assert load(write(tmp_path, data))["model_type"] == "sr"  # default
-    assert "'ESRGANModel' (GAN training) is not supported yet" in error_of(path, "model_type=ESRGANModel")
+    assert "'RealESRGANModel' (Real-ESRGAN training) is not supported yet" in error_of(
+        path, "model_type=RealESRGANModel")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,13 +6,16 @@ one update per iteration. The trainer only sees this interface:
     step = STEPS.get(opt['model_type'])(opt, runtime)
     step.load_pretrained()               # fresh runs only
     losses = step.run(batch, iteration)  # {'l_pix': float, ...}
-    step.optimizers, step.schedulers     # {'g': ...}: the trainer drives lr (schedule + warm-up)
+    step.optimizers, step.schedulers     # {'g': ..., 'd': ...}: the trainer drives lr (schedule + warm-up)
     step.eval_network()                  # the network validation uses (EMA when on)
     step.networks_to_save()              # {'net_g': {'params': net, 'params_ema': ema}, ...}
     step.state_dict() / load_state_dict()
 
-The GAN issue registers 'gan' beside 'sr' with a discriminator, its optimiser and scheduler.
+GeneratorStep holds what every model shares (G, its EMA, optimisers with their schedulers and grad
+scalers, pretrained loading, saving, resume); PSNRStep ('sr') adds the pixel loss, GANStep ('gan',
+training/gan_step.py) a discriminator with its own optimiser and scheduler.
 """
+import torch
 
 from srgan_kit.archs.weights import load_weights
 from srgan_kit.errors import OptionError
@@ -27,9 +30,16 @@ def build_network(spec, runtime, where):
     return runtime.prepare(ARCHS.build(spec, where=where))
 
 
-@STEPS.register("sr", aliases=("SRModel",))
-class PSNRStep:
-    """Generator-only training with a pixel loss (BasicSR's SRModel)."""
+def losses_to_floats(losses):
+    """{name: scalar tensor} -> {name: float} with one device sync instead of one per loss."""
+    if not losses:
+        return {}
+    values = torch.stack([v.detach().float().reshape(()) for v in losses.values()]).tolist()
+    return dict(zip(losses, values))
+
+
+class GeneratorStep:
+    """The generator, its EMA, optimiser 'g' and everything a step saves and resumes."""
 
     def __init__(self, opt, runtime):
         self.opt, self.runtime = opt, runtime
@@ -37,38 +47,42 @@ class PSNRStep:
         self.net_g = build_network(opt["network_g"], runtime, "network_g")
         decay = float(train.get("ema_decay") or 0)
         self.ema = EMA(runtime.bare(self.net_g), decay) if decay > 0 else None
-        if not train.get("pixel_opt"):
-            raise OptionError("train.pixel_opt: PSNR training (model_type sr) needs a pixel loss")
-        self.cri_pix = LOSSES.build(train["pixel_opt"], where="train.pixel_opt").to(runtime.device)
-        self.optimizers = {"g": build_optimizer(train["optim_g"], self.net_g.parameters(), "train.optim_g")}
-        sched = build_scheduler(train.get("scheduler"), self.optimizers["g"], "train.scheduler")
-        self.schedulers = {"g": sched} if sched is not None else {}
-        self.scaler = runtime.grad_scaler()
+        self.optimizers, self.schedulers, self.scalers = {}, {}, {}
+        self.add_optimizer("g", self.net_g, train["optim_g"], train.get("scheduler"))
 
-    def load_pretrained(self):
-        """path.pretrain_network_g (param_key_g, strict_load_g) into net_g; the EMA starts from it."""
-        path = self.opt.get("path", {})
-        if not path.get("pretrain_network_g"):
-            return
-        load_weights(self.runtime.bare(self.net_g), path["pretrain_network_g"],
-                     param_key=path.get("param_key_g"), strict=path.get("strict_load_g", True))
-        if self.ema is not None:
-            self.ema.reset(self.runtime.bare(self.net_g))
+    def add_optimizer(self, key, net, optim_spec, scheduler_spec, scheduler_where="train.scheduler"):
+        """Optimiser ``key`` over ``net``'s trainable parameters, its scheduler (if any) and grad scaler."""
+        self.optimizers[key] = build_optimizer(optim_spec, net.parameters(), f"train.optim_{key}")
+        sched = build_scheduler(scheduler_spec, self.optimizers[key], scheduler_where)
+        if sched is not None:
+            self.schedulers[key] = sched
+        self.scalers[key] = self.runtime.grad_scaler()
 
-    def run(self, batch, iteration):
-        batch = self.runtime.to_device(batch)
-        self.net_g.train()
-        optimizer = self.optimizers["g"]
-        optimizer.zero_grad(set_to_none=True)
-        with self.runtime.autocast():
-            output = self.net_g(batch["lq"])
-        l_pix = self.cri_pix(output.float(), batch["gt"])  # the loss in fp32 even under autocast
-        self.scaler.scale(l_pix).backward()
-        self.scaler.step(optimizer)
-        self.scaler.update()
+    def optimize(self, key, loss):
+        """Backward ``loss`` and step optimiser ``key`` (through its grad scaler)."""
+        scaler = self.scalers[key]
+        scaler.scale(loss).backward()
+        scaler.step(self.optimizers[key])
+        scaler.update()
+
+    def optimize_generator(self, loss):
+        self.optimize("g", loss)
         if self.ema is not None:
             self.ema.update(self.runtime.bare(self.net_g))
-        return {"l_pix": l_pix.item()}
+
+    def load_network(self, net, which):
+        """path.pretrain_network_<which> (param_key_<which>, strict_load_<which>) into ``net``, if set."""
+        path = self.opt.get("path", {})
+        if not path.get(f"pretrain_network_{which}"):
+            return False
+        load_weights(self.runtime.bare(net), path[f"pretrain_network_{which}"],
+                     param_key=path.get(f"param_key_{which}"), strict=path.get(f"strict_load_{which}", True))
+        return True
+
+    def load_pretrained(self):
+        """path.pretrain_network_g into net_g; the EMA starts from it."""
+        if self.load_network(self.net_g, "g") and self.ema is not None:
+            self.ema.reset(self.runtime.bare(self.net_g))
 
     def eval_network(self):
         return self.ema.module if self.ema is not None else self.runtime.bare(self.net_g)
@@ -84,11 +98,13 @@ class PSNRStep:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "ema": self.ema.state_dict() if self.ema is not None else None,
-            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "scalers": {k: s.state_dict() for k, s in self.scalers.items() if s.is_enabled()},
         }
 
     def load_state_dict(self, state):
         for key, optimizer in self.optimizers.items():
+            if key not in state["optimizers"]:
+                raise OptionError(f"train.optim_{key}: the training state has no optimiser {key!r} to resume")
             optimizer.load_state_dict(state["optimizers"][key])
         for key, scheduler in self.schedulers.items():
             if key not in state["schedulers"]:
@@ -98,5 +114,29 @@ class PSNRStep:
             if state.get("ema") is None:
                 raise OptionError("train.ema_decay: EMA is on but the training state was saved without EMA")
             self.ema.load_state_dict(state["ema"])
-        if self.scaler.is_enabled() and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
+        saved_scalers = state.get("scalers") or {}
+        for key, scaler in self.scalers.items():
+            if scaler.is_enabled() and key in saved_scalers:
+                scaler.load_state_dict(saved_scalers[key])
+
+
+@STEPS.register("sr", aliases=("SRModel",))
+class PSNRStep(GeneratorStep):
+    """Generator-only training with a pixel loss (BasicSR's SRModel)."""
+
+    def __init__(self, opt, runtime):
+        super().__init__(opt, runtime)
+        train = opt["train"]
+        if not train.get("pixel_opt"):
+            raise OptionError("train.pixel_opt: PSNR training (model_type sr) needs a pixel loss")
+        self.cri_pix = LOSSES.build(train["pixel_opt"], where="train.pixel_opt").to(runtime.device)
+
+    def run(self, batch, iteration):
+        batch = self.runtime.to_device(batch)
+        self.net_g.train()
+        self.optimizers["g"].zero_grad(set_to_none=True)
+        with self.runtime.autocast():
+            output = self.net_g(batch["lq"])
+        l_pix = self.cri_pix(output.float(), batch["gt"])  # the loss in fp32 even under autocast
+        self.optimize_generator(l_pix)
+        return {"l_pix": l_pix.item()}

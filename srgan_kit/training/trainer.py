@@ -7,6 +7,7 @@ files in checkpoint.py; reporting in logger.py. Everything with side effects on 
 main process only (``runtime.is_main``).
 """
 import copy
+import inspect
 import random
 import time
 from dataclasses import dataclass, field
@@ -147,7 +148,7 @@ class Loop:
 
 
 def metric_specs(specs, scale):
-    """val.metrics, or PSNR and SSIM on Y; crop_border defaults to the scale."""
+    """val.metrics, or PSNR and SSIM on Y; a required crop_border defaults to the scale."""
     if not specs:
         specs = {"psnr": {"type": "calculate_psnr", "test_y_channel": True},
                  "ssim": {"type": "calculate_ssim", "test_y_channel": True}}
@@ -157,7 +158,8 @@ def metric_specs(specs, scale):
         fn = METRICS.get(name, where=f"val.metrics.{key}")
         accepted = METRICS.arguments(name)  # drops option-only keys such as 'better'
         kwargs = {k: v for k, v in spec.items() if k in accepted and k not in ("img", "img2")}
-        kwargs.setdefault("crop_border", scale)
+        if accepted.get("crop_border", 0) is inspect.Parameter.empty:  # PSNR/SSIM: BasicSR requires it
+            kwargs.setdefault("crop_border", scale)  # LPIPS-like metrics keep their whole-image default
         out[key] = (fn, kwargs)
     return out
 
