@@ -13,7 +13,6 @@ Every problem ends the run with one OptionError naming the file and the key path
 import difflib
 import os
 import random
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import yaml
 
 from srgan_kit import options_schema as schema
 from srgan_kit.errors import OptionError
+from srgan_kit.fileio import atomic_open
 from srgan_kit.options_schema import dotted
 from srgan_kit.registry import ARCHS
 
@@ -341,14 +341,6 @@ def save_options(opt, path):
     path = Path(path)
     data = {k: v for k, v in opt.items() if not str(k).startswith("_")}
     text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return path

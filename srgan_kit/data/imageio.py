@@ -4,8 +4,6 @@ Files are read as bytes and decoded with ``cv2.imdecode`` so non-ASCII paths wor
 and written by encoding to bytes, then a temporary file renamed over the target (never a half-written image).
 """
 import contextlib
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import cv2
 import numpy as np
 
 from srgan_kit.errors import DataError
+from srgan_kit.fileio import atomic_open
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -187,15 +186,6 @@ def save_image(path, rgb, alpha=None, bit_depth=8):
     ok, buf = cv2.imencode(ext, np.ascontiguousarray(out))
     if not ok:
         raise DataError(f"cannot write image {path}: OpenCV could not encode it as {ext}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # hidden name in the same folder (same file system, so the rename is atomic; skipped by list_images)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "xb") as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as handle:
+        handle.write(buf.tobytes())
     return path

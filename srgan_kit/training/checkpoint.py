@@ -7,10 +7,8 @@ Networks are written before the state, and every file goes to a temporary name i
 first, then os.replace: a crash never leaves a file under a final name that is incomplete, so the
 newest ``<iter>.state`` is always a complete, resumable checkpoint.
 """
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,24 +16,15 @@ import torch
 
 from srgan_kit.archs.weights import load_weights
 from srgan_kit.errors import OptionError, WeightsError
+from srgan_kit.fileio import atomic_open
 
 STATE_NAME = re.compile(r"^(\d+)\.state$")
 
 
 def atomic_save(obj, path):
     """torch.save to a temp file beside ``path``, fsync, then rename over it; no partial file on failure."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, fsync=True) as handle:
+        torch.save(obj, handle)
     return path
 
 

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 import srgan_kit.builtins  # noqa: F401  (fills ARCHS, DATASETS, LOSSES, METRICS, OPTIMIZERS, SCHEDULERS)
 from srgan_kit.data.imageio import save_image
 from srgan_kit.errors import OptionError
-from srgan_kit.options import save_options
+from srgan_kit.options import constructor_spec, save_options
 from srgan_kit.registry import DATASETS, METRICS
 from srgan_kit.training import checkpoint
 from srgan_kit.training.logger import TrainLogger
@@ -156,8 +156,9 @@ def metric_specs(specs, scale):
     for key, spec in specs.items():
         name = spec.get("type")
         fn = METRICS.get(name, where=f"val.metrics.{key}")
-        accepted = METRICS.arguments(name)  # drops option-only keys such as 'better'
-        kwargs = {k: v for k, v in spec.items() if k in accepted and k not in ("img", "img2")}
+        accepted = METRICS.arguments(name)
+        kwargs = constructor_spec(spec, METRICS)  # drops option-only keys such as 'better'
+        del kwargs["type"]
         if accepted.get("crop_border", 0) is inspect.Parameter.empty:  # PSNR/SSIM: BasicSR requires it
             kwargs.setdefault("crop_border", scale)  # LPIPS-like metrics keep their whole-image default
         out[key] = (fn, kwargs)
@@ -235,9 +236,7 @@ def seed_everything(opt, rank=0):
 
 def build_dataset(spec, where):
     """A dataset from its options; loader keys (batch_size_per_gpu, ...) are not dataset arguments."""
-    accepted = DATASETS.arguments(spec.get("type"))
-    args = {k: v for k, v in spec.items() if k in accepted}
-    return DATASETS.build({"type": spec["type"], **args}, where=where)
+    return DATASETS.build(constructor_spec(spec, DATASETS), where=where)
 
 
 def build_train_loader(opt, runtime, seed):
