@@ -1,0 +1,153 @@
+"""``srgan-kit-evaluate`` / ``tools/evaluate.py``: score SR outputs, a model or bicubic on benchmark sets.
+
+    # SR images already on disk (baby_x4.png next to GT baby.png)
+    python tools/evaluate.py --sr DIR --gt DIR --scale 4 [--sr-tmpl '{}_x4'] [--metrics psnr,ssim,lpips]
+    # a model (architecture from the weights, or -opt FILE's network_g) on prepared sets or an LR/GT pair
+    python tools/evaluate.py --model WEIGHTS --datasets Set5,Set14 [--data-root datasets] [--bicubic]
+    python tools/evaluate.py -opt FILE [--model WEIGHTS] [--lr DIR --gt DIR] [--tile 256] [--save-sr DIR]
+    # the MATLAB-bicubic baseline alone
+    python tools/evaluate.py --bicubic --datasets Set5 --scale 4
+
+Methods: ``--sr`` (folder), ``--model`` / ``-opt`` (a generator), ``--bicubic`` (baseline); any of them
+together. Data for the model and bicubic: ``--datasets`` (``<data-root>/<Name>/X<s>/{HR,LR}``, see
+tools/prepare_datasets.py), ``--lr DIR --gt DIR`` (``--lr-tmpl``, default ``'{}x<scale>'``), or, with ``-opt``,
+the option file's val/test sets. ``--scale`` is needed unless a model tells it.
+
+Output: a table on stdout (``--per-image`` adds a row per image), ``--json`` and ``--csv`` files. One method
+gives ``{"method": name, "datasets": {name: {"mean": {...}, "images": {...}}}, ...}`` (the full shape is in
+srgan_kit.evaluation); several give
+``{"methods": {method: <that>}}`` with methods named after the SR folder, the weights file (or the option
+file's name) and ``bicubic``. ``--save-sr DIR`` keeps outputs as ``DIR/<method>/<dataset>/<stem>.png``.
+Unavailable metrics (e.g. LPIPS without its AlexNet weights) print as 'n/a' with the reason; the others
+are still computed. Errors print one ``error:`` line and exit 2.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from srgan_kit import evaluation as ev
+from srgan_kit.errors import UserError
+from srgan_kit.inference import DEFAULT_TILE_PAD
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="srgan-kit-evaluate",
+                                description="Score SR images, a model or bicubic with PSNR/SSIM/LPIPS/ST-LPIPS/NIQE.")
+    p.add_argument("--sr", help="folder of SR images to score against --gt")
+    p.add_argument("--sr-tmpl", "--sr_tmpl", dest="sr_tmpl", default="{}",
+                   help="SR file name stem for GT stem {} (default '{}'; e.g. '{}_x4'; {scale} allowed)")
+    p.add_argument("--gt", help="folder of ground-truth (HR) images")
+    p.add_argument("--lr", help="folder of LR inputs for --model / --bicubic (paired with --gt)")
+    p.add_argument("--lr-tmpl", "--lr_tmpl", dest="lr_tmpl", default="{}x{scale}",
+                   help="LR file name stem for GT stem {} (default '{}x{scale}', e.g. babyx4)")
+    p.add_argument("--name", help="dataset name for --gt in the table and JSON (default: from the folder)")
+    p.add_argument("--model", "--model_path", dest="model", help="generator weights (.pth)")
+    p.add_argument("-opt", "--opt", dest="opt", help="option file: network_g, weights, val/test sets")
+    p.add_argument("--bicubic", action="store_true", help="also score MATLAB-bicubic up-sampling (baseline)")
+    p.add_argument("--datasets", help="comma-separated prepared sets, e.g. Set5,Set14,B100")
+    p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets",
+                   help="where prepared sets live (default 'datasets')")
+    p.add_argument("--scale", type=int, help="upscale factor (default: the model's)")
+    p.add_argument("--metrics", default="psnr,ssim",
+                   help="comma-separated: psnr, ssim, lpips, stlpips, niqe (default psnr,ssim)")
+    p.add_argument("--crop-border", "--crop_border", dest="crop_border", type=int, default=None,
+                   help="border cropped for psnr/ssim/niqe (default: the scale)")
+    p.add_argument("--tile", type=int, default=0, help="tile size in LR pixels for the model, 0 = whole image")
+    p.add_argument("--tile-pad", "--tile_pad", dest="tile_pad", type=int, default=DEFAULT_TILE_PAD,
+                   help=f"context pixels around each tile (default {DEFAULT_TILE_PAD})")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--save-sr", "--save_sr", dest="save_sr", help="keep SR images in DIR/<method>/<dataset>/")
+    p.add_argument("--json", help="write the results as JSON to this file")
+    p.add_argument("--csv", help="write the results as CSV to this file")
+    p.add_argument("--per-image", "--per_image", dest="per_image", action="store_true",
+                   help="table rows per image as well as the means")
+    return p
+
+
+def _check_args(args):
+    if not (args.sr or args.model or args.opt or args.bicubic):
+        raise UserError("nothing to evaluate: give --sr DIR, --model WEIGHTS / -opt FILE, or --bicubic")
+    if args.sr and not args.gt:
+        raise UserError("--sr needs --gt (the ground-truth folder)")
+    if args.sr and args.datasets:
+        raise UserError("--sr scores one folder against --gt; --datasets is for --model / --bicubic")
+    if args.datasets and (args.lr or args.gt):
+        raise UserError("give either --datasets or --lr/--gt, not both")
+    if args.lr and not args.gt:
+        raise UserError("--lr needs --gt (the ground-truth folder)")
+
+
+def _data(args, opt, scale):
+    """DatasetSpecs for the upscaling methods (model / bicubic)."""
+    if args.datasets:
+        return ev.resolve_datasets(args.datasets, scale, args.data_root)
+    if args.lr:
+        return [ev.DatasetSpec(args.name or ev.default_dataset_name(args.gt), args.lr, args.gt, args.lr_tmpl)]
+    if opt is not None:
+        specs = ev.datasets_from_options(opt)
+        if specs:
+            return specs
+        raise UserError(f"{args.opt}: no val/test dataset; give --datasets or --lr/--gt")
+    if args.sr:  # --sr with --bicubic: the bicubic row needs LR images
+        raise UserError("--bicubic next to --sr needs --lr DIR (the LR images)")
+    raise UserError("no data: give --datasets Set5,... (prepared sets) or --lr DIR --gt DIR")
+
+
+def _model_name(args, opt):
+    if args.model:
+        return Path(args.model).stem
+    return (opt or {}).get("name") or "model"
+
+
+def run(args):
+    """Evaluate per parsed ``args``; returns (result, exit code)."""
+    _check_args(args)
+    opt = ev.load_eval_options(args.opt) if args.opt else None
+    results = {}
+    scale = args.scale
+    upscalers = []
+    if args.model or args.opt:
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        fn, model_scale = ev.model_upscaler(args.model, opt, tile=args.tile, tile_pad=args.tile_pad, device=device)
+        if scale is not None and scale != model_scale:
+            raise UserError(f"--scale {scale} does not match the model's scale {model_scale}")
+        scale = model_scale
+        upscalers.append((_model_name(args, opt), fn))
+    if scale is None:
+        raise UserError("--scale S is required (no model to take it from)")
+    if args.bicubic:
+        upscalers.append(("bicubic", ev.bicubic_upscaler(scale)))
+    if args.sr:
+        name = Path(args.sr).resolve().name or "sr"
+        results[name] = ev.evaluate_folders(args.sr, args.gt, scale, args.sr_tmpl, args.metrics, args.crop_border,
+                                            name=args.name, progress=True)
+    specs = _data(args, opt, scale) if upscalers else []
+    for method, fn in upscalers:
+        if method in results:
+            method = f"{method} ({len(results) + 1})"
+        save = None if args.save_sr is None else Path(args.save_sr) / method
+        results[method] = ev.evaluate_model(fn, specs, scale, args.metrics, args.crop_border, save, progress=True)
+    result = next(iter(results.values())) if len(results) == 1 else ev.merge_methods(results)
+    if len(results) == 1:
+        result = {"method": next(iter(results)), **result}
+    print(ev.format_table(result, per_image=args.per_image))
+    for path, write in ((args.json, ev.write_json), (args.csv, ev.write_csv)):
+        if path:
+            write(result, path)
+            print(f"wrote {path}")
+    return result, 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)[1]
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
