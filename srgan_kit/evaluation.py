@@ -54,9 +54,7 @@ import csv
 import io
 import json
 import math
-import os
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +65,7 @@ from srgan_kit import benchmarks
 from srgan_kit.data.degradation import imresize, mod_crop
 from srgan_kit.data.imageio import IMAGE_EXTENSIONS, list_images, load_image, save_image
 from srgan_kit.errors import DataError, UserError
+from srgan_kit.fileio import atomic_open
 from srgan_kit.inference import DEFAULT_TILE_PAD, Upscaler
 # (importing srgan_kit.metrics also registers psnr, ssim, lpips, stlpips and niqe in METRICS)
 from srgan_kit.metrics import MetricUnavailable, metric_unavailable_reason
@@ -478,17 +477,10 @@ def _json_safe(value):
 
 
 def _write_text(path, text):
-    """Write ``text`` to ``path`` through a temporary file, so a crash never leaves half a result file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    """Write ``text`` atomically, so a crash never leaves half a result file."""
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return Path(path)
 
 
 def write_json(result, path):

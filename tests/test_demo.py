@@ -25,7 +25,8 @@ def test_demo_psnr_model_beats_bicubic_and_gan_model_is_perceptually_better(tmp_
     ])
     out, err = capsys.readouterr()
     assert rc == 0, out + err
-    table = re.findall(r"^(bicubic|psnr|gan)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", out, flags=re.M)
+    # rows of the table: dataset, method, images, psnr, ssim, stlpips
+    table = re.findall(r"^demo_val\s+(bicubic|psnr|gan)\s+3\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", out, flags=re.M)
     rows = {name: tuple(map(float, values)) for name, *values in table}
     assert set(rows) == {"bicubic", "psnr", "gan"}, out
     assert rows["psnr"][0] > rows["bicubic"][0] + 0.1  # PSNR (dB)
