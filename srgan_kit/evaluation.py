@@ -65,7 +65,7 @@ from srgan_kit import benchmarks
 from srgan_kit.data.degradation import imresize, mod_crop
 from srgan_kit.data.imageio import IMAGE_EXTENSIONS, list_images, load_image, save_image
 from srgan_kit.errors import DataError, UserError
-from srgan_kit.fileio import atomic_open
+from srgan_kit.fileio import write_text_atomic
 from srgan_kit.inference import DEFAULT_TILE_PAD, Upscaler
 # (importing srgan_kit.metrics also registers psnr, ssim, lpips, stlpips and niqe in METRICS)
 from srgan_kit.metrics import MetricUnavailable, metric_unavailable_reason
@@ -476,16 +476,9 @@ def _json_safe(value):
     return value
 
 
-def _write_text(path, text):
-    """Write ``text`` atomically, so a crash never leaves half a result file."""
-    with atomic_open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    return Path(path)
-
-
 def write_json(result, path):
     """Strict JSON (non-finite numbers as strings, see the module docstring)."""
-    return _write_text(path, json.dumps(_json_safe(result), indent=2, allow_nan=False) + "\n")
+    return write_text_atomic(path, json.dumps(_json_safe(result), indent=2, allow_nan=False) + "\n")
 
 
 def _all_metrics(blocks):
@@ -513,7 +506,7 @@ def write_csv(result, path):
             for image, row in entry["images"].items():
                 writer.writerow(lead + [dataset, image] + [cell(row.get(k)) for k in keys])
             writer.writerow(lead + [dataset, "mean"] + [cell(entry["mean"].get(k)) for k in keys])
-    return _write_text(path, buf.getvalue())
+    return write_text_atomic(path, buf.getvalue())
 
 
 def _fmt(key, value):

@@ -25,3 +25,10 @@ def atomic_open(path, mode="wb", encoding=None, fsync=False):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path, text):
+    """Write a whole text file (UTF-8) atomically; returns its Path."""
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return Path(path)

@@ -118,7 +118,6 @@ def test_shape_mismatch_is_an_error():
 
 # ---- ST-LPIPS, LPIPS, NIQE -------------------------------------------------------------------------------
 
-import cv2  # noqa: E402  (kept with the tests that use it)
 import skimage.data  # noqa: E402
 
 from srgan_kit import metrics  # noqa: E402

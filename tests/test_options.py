@@ -671,7 +671,7 @@ def test_derived_paths_phases_and_scale(tmp_path):
 
 
 def test_default_root_is_the_current_folder(tmp_path, monkeypatch):
-    path = write(tmp_path, base_options())
+    write(tmp_path, base_options())
     monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OptionWarning)

@@ -1,0 +1,551 @@
+"""Loss-weighting sweeps: train variants of one option file from the same start, score them all the same way.
+
+A sweep file (YAML) says which option keys change::
+
+    base: options/demo_gan.yml            # optional; -opt on the command line wins
+    start: experiments/demo_msrresnet_x4_psnr/models/net_g_latest.pth   # path.pretrain_network_g of every variant
+    seed: 0                               # optional; default: the base file's manual_seed, else 0
+    base_set:                             # overrides applied to every variant (and to the start reference)
+      train.total_iter: 100
+    grid:                                 # cartesian product -> one variant per combination ...
+      train.gan_opt.loss_weight: [0, 1.0e-3, 1.0e-2]
+    variants:                             # ... or named variants (give grid or variants, not both)
+      - {name: ragan, set: {train.gan_opt.relativistic: average}}
+    datasets: [val]                       # optional defaults for --datasets / --metrics
+    metrics: [psnr, ssim, stlpips, niqe]
+
+Every variant becomes ``<base name>_<variant>``; its options are the base file plus ``--set`` overrides
+(base_set, seed, start, the variant's own keys, in that order), all validated before anything trains. Runs go
+to ``OUT/experiments/<name>`` and results to ``OUT/variants/<variant>.json``: written atomically once the
+variant is evaluated, keyed by a hash of its resolved options and start weights (``train_key``) and of the
+evaluation set-up (``eval_key``). A re-run skips variants whose keys match, re-scores a trained variant when
+only the evaluation changed, and trains again when a setting changed or the variant failed. A variant that
+raises is recorded as ``failed: <reason>`` and the others still run. Tables and the plot: sweep_report.py.
+"""
+import difflib
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from srgan_kit.errors import DataError, OptionError
+from srgan_kit.fileio import atomic_open
+from srgan_kit.evaluation import (bicubic_upscaler, datasets_from_options, evaluate_model, model_upscaler,
+                                  resolve_datasets)
+from srgan_kit.options import load_options, parse_override, read_yaml
+from srgan_kit.registry import METRICS
+from srgan_kit.training.runtime import resolve_device
+
+SWEEP_KEYS = ("description", "base", "start", "seed", "base_set", "grid", "variants", "datasets", "metrics")
+VARIANT_KEYS = ("name", "set")
+DEFAULT_METRICS = ("psnr", "ssim", "stlpips", "niqe")
+RESERVED_NAMES = ("bicubic", "start")  # the reference rows of the table
+# Keys the sweep sets itself for every variant.
+OWNED_KEYS = {"name": "the sweep names each run <base name>_<variant>"}
+# Keys of opt['path'] that follow from the run folder, not from the settings (left out of train_key).
+RUN_PATH_KEYS = ("experiments_root", "models", "training_states", "log", "visualization")
+_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The sweep file.
+
+
+@dataclass
+class Variant:
+    name: str
+    settings: dict  # {dotted key: value as the sweep file gives it}, in file order
+
+
+@dataclass
+class SweepSpec:
+    file: str
+    variants: list
+    base: str | None = None
+    start: str | None = None
+    seed: int | None = None
+    base_set: dict = field(default_factory=dict)
+    datasets: list | None = None
+    metrics: list | None = None
+    description: str = ""
+
+
+def override_text(value):
+    """A sweep value as --set text: strings as written, everything else as YAML 1.1 reads it back (1.0e-03)."""
+    if isinstance(value, str):
+        return value
+    text = yaml.safe_dump(value, default_flow_style=True, width=float("inf")).strip()
+    return text[: -len("...")].strip() if text.endswith("...") else text
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-") or "x"
+
+
+def expand_grid(grid):
+    """{key: [values]} -> one Variant per combination (first key varies slowest), named '<key>-<value>_...'.
+
+    A key is named by its last part (loss_weight) unless two grid keys share it, then by the whole path.
+    """
+    keys = list(grid)
+    last = [k.split(".")[-1] for k in keys]
+    short = {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
+    variants, used = [], set()
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        settings = dict(zip(keys, combo))
+        name = base = "_".join(f"{short[k]}-{_slug(override_text(v))}" for k, v in settings.items())
+        n = 2
+        while name in used:  # values that differ only in characters the slug drops
+            name, n = f"{base}_{n}", n + 1
+        used.add(name)
+        variants.append(Variant(name, settings))
+    return variants
+
+
+def _fail(file, where, message):
+    raise OptionError(f"{file}: {where + ': ' if where else ''}{message}")
+
+
+def _settings(file, where, value):
+    """A mapping of dotted option keys -> values (base_set, a variant's set)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _fail(file, where, f"expected a mapping of option keys to values (train.total_iter: 100), "
+                           f"got {type(value).__name__}")
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            _fail(file, where, f"option key {key!r} is not text (write it as a.b.c)")
+        try:
+            parse_override(f"{key}=")
+        except OptionError:
+            _fail(file, f"{where}.{key}", "expected an option key path such as train.gan_opt.loss_weight")
+        if key in OWNED_KEYS:
+            _fail(file, f"{where}.{key}", f"cannot be set in a sweep: {OWNED_KEYS[key]}")
+        out[key] = item
+    return out
+
+
+def _name_list(file, where, value):
+    """A list of names, or one comma-separated string."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items) or not items:
+        _fail(file, where, f"expected a list of names (or 'a,b'), got {value!r}")
+    return [v.strip() for v in items]
+
+
+def _check_name(file, where, name):
+    if not isinstance(name, str) or not _NAME_OK.match(name):
+        _fail(file, where, f"variant name {name!r}: use letters, digits and _ . + - (it names files and runs)")
+    if name in RESERVED_NAMES:
+        _fail(file, where, f"variant name {name!r} is reserved for the reference rows {RESERVED_NAMES}")
+
+
+def parse_sweep(data, file="<sweep>"):
+    """A sweep file's mapping -> SweepSpec; OptionError naming the file and key for every problem."""
+    if not isinstance(data, dict):
+        _fail(file, "", "the top level must be a mapping (grid: ... or variants: ...)")
+    for key in data:
+        if key not in SWEEP_KEYS:
+            close = difflib.get_close_matches(str(key), SWEEP_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            _fail(file, str(key), f"unknown sweep key{hint}; valid keys: {', '.join(SWEEP_KEYS)}")
+    grid, named = data.get("grid"), data.get("variants")
+    if (grid is None) == (named is None):
+        _fail(file, "", "give either 'grid' (values to combine) or 'variants' (a list of named settings)")
+    if grid is not None:
+        grid = _settings(file, "grid", grid)
+        if not grid:
+            _fail(file, "grid", "is empty")
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                _fail(file, f"grid.{key}", f"expected a non-empty list of values, got {values!r}")
+        variants = expand_grid(grid)
+    else:
+        if not isinstance(named, list) or not named:
+            _fail(file, "variants", "expected a non-empty list of {name: ..., set: {key: value}}")
+        variants, seen = [], set()
+        for i, item in enumerate(named):
+            where = f"variants[{i}]"
+            if not isinstance(item, dict):
+                _fail(file, where, f"expected a mapping with name and set, got {item!r}")
+            for key in item:
+                if key not in VARIANT_KEYS:
+                    _fail(file, f"{where}.{key}", f"unknown key; a variant has {', '.join(VARIANT_KEYS)}")
+            if "name" not in item:
+                _fail(file, where, "missing 'name'")
+            _check_name(file, f"{where}.name", item["name"])
+            if item["name"] in seen:
+                _fail(file, f"{where}.name", f"{item['name']!r} is used twice")
+            seen.add(item["name"])
+            variants.append(Variant(item["name"], _settings(file, f"{where}.set", item.get("set"))))
+    for variant in variants:
+        _check_name(file, "grid", variant.name)
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        _fail(file, "seed", f"expected an integer, got {seed!r}")
+    for key in ("base", "start", "description"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            _fail(file, key, f"expected text, got {data[key]!r}")
+    return SweepSpec(file=str(file), variants=variants, base=data.get("base"), start=data.get("start"), seed=seed,
+                     base_set=_settings(file, "base_set", data.get("base_set")),
+                     datasets=_name_list(file, "datasets", data.get("datasets")),
+                     metrics=_name_list(file, "metrics", data.get("metrics")),
+                     description=data.get("description") or "")
+
+
+def load_sweep(path):
+    """Read and check a sweep file (same strict YAML reading as option files)."""
+    return parse_sweep(read_yaml(path), file=str(path))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Planning: every variant's resolved options, validated before any training.
+
+
+@dataclass
+class PlannedVariant:
+    variant: Variant
+    opt: dict  # resolved options, run folders under OUT/experiments
+    train_key: str
+    overrides: list  # the --set texts that made opt
+
+
+def file_digest(path, _cache={}):  # noqa: B006  (one digest per file and modification time per process)
+    """sha256 of a file's bytes (start weights are part of what a variant's result depends on)."""
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _cache:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _cache[key] = digest.hexdigest()
+    return _cache[key]
+
+
+def _hash(data):
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def train_key(opt):
+    """Hash of what a trained variant depends on: its resolved options (without its run folders) and the
+    bytes of any weights it starts from."""
+    data = {k: v for k, v in opt.items() if not str(k).startswith("_")}
+    data["path"] = {k: v for k, v in opt["path"].items() if k not in RUN_PATH_KEYS}
+    weights = {k: file_digest(v) for k, v in opt["path"].items()
+               if k.startswith("pretrain_network") and isinstance(v, str) and os.path.isfile(v)}
+    return _hash({"options": data, "weights": weights})
+
+
+def relocate_runs(opt, experiments_dir):
+    """Point a resolved training run's folders at experiments_dir/<name> (instead of <root>/experiments)."""
+    run = os.path.join(os.path.abspath(experiments_dir), opt["name"])
+    opt["path"].update(experiments_root=run, models=os.path.join(run, "models"),
+                       training_states=os.path.join(run, "training_states"), log=run,
+                       visualization=os.path.join(run, "visualization"))
+    return opt
+
+
+def common_overrides(spec, base_path, extra=()):
+    """--set texts every variant (and the start reference) gets: base_set, seed, start, then extra."""
+    texts = [f"{k}={override_text(v)}" for k, v in spec.base_set.items()]
+    seed = spec.seed
+    if seed is None:
+        given = read_yaml(base_path).get("manual_seed") is not None or any(
+            parse_override(t)[0] == ["manual_seed"] for t in [*texts, *extra])
+        seed = None if given else 0  # an unseeded base would draw a different seed for every variant
+    if seed is not None:
+        texts.append(f"manual_seed={seed}")
+    if spec.start is not None:
+        texts.append(f"path.pretrain_network_g={spec.start}")
+    return texts + list(extra)
+
+
+def _load(spec, base_path, overrides, what, root, check_paths):
+    try:
+        return load_options(base_path, overrides=overrides, root=root, check_paths=check_paths)
+    except OptionError as err:
+        raise OptionError(f"{spec.file}: {what}: {err}") from None
+
+
+def plan_sweep(spec, base_path, out_dir, extra_overrides=(), root=None, check_paths=True):
+    """Resolve and validate every variant's options (OptionError naming the sweep file, the variant and the
+    key before anything trains). Validation during training is turned off: the sweep scores each variant
+    itself, on the same data for all. root: what relative paths in the options hang from (default cwd);
+    check_paths=False skips checking that data folders and weights exist. Returns (reference options,
+    [PlannedVariant])."""
+    common = common_overrides(spec, base_path, extra_overrides)
+    reference = _load(spec, base_path, common, "base options", root, check_paths)
+    base_name = reference["name"]
+    planned = []
+    for variant in spec.variants:
+        texts = common + [f"{k}={override_text(v)}" for k, v in variant.settings.items()]
+        texts.append(f"name={base_name}_{variant.name}")
+        opt = _load(spec, base_path, texts, f"variant {variant.name!r}", root, check_paths)
+        relocate_runs(opt, Path(out_dir) / "experiments")
+        opt["val"] = None
+        planned.append(PlannedVariant(variant, opt, train_key(opt), texts))
+    return reference, planned
+
+
+# ---------------------------------------------------------------------------------------------------
+# Evaluation set-up.
+
+
+def resolve_eval_datasets(names, opt, data_root="datasets"):
+    """--datasets names -> [DatasetSpec]. 'val' stands for the option file's validation sets (datasets.val*);
+    other names are benchmark sets under data_root (<Name>/X<scale>/{LR,HR})."""
+    specs, bench = [], [n for n in names if n != "val"]
+    if "val" in names:
+        own = datasets_from_options(opt)
+        if not own:
+            raise DataError(f"{opt.get('_file')}: --datasets val: the option file has no validation set "
+                            f"(datasets.val); name benchmark sets instead, e.g. --datasets Set5,Set14")
+        specs.extend(own)
+    if bench:
+        specs.extend(resolve_datasets(bench, opt["scale"], root=data_root))
+    names_seen = [s.name for s in specs]
+    if len(set(names_seen)) != len(names_seen):
+        raise DataError(f"--datasets: a dataset is named twice ({', '.join(names_seen)})")
+    return specs
+
+
+def check_metrics(names):
+    """Metric names as evaluate_model keys them (the shortest registered alias: psnr, stlpips, ...)."""
+    out = []
+    for name in names:
+        fn = METRICS.get(name.lower() if name.lower() in METRICS else name, where="--metrics")
+        short = min((n for n in METRICS.names() if METRICS.get(n) is fn), key=len, default=name)
+        if short not in out:
+            out.append(short)
+    return out
+
+
+@dataclass
+class Evaluation:
+    datasets: list  # [DatasetSpec]
+    metrics: list
+    scale: int
+    crop_border: int | None = None
+    device: str = "cpu"
+    tile: int = 0
+    key: str = ""
+
+    def __post_init__(self):
+        sets = [[s.name, str(s.lr_dir), str(s.gt_dir), s.lr_tmpl] for s in self.datasets]
+        self.key = _hash({"datasets": sets, "metrics": self.metrics, "scale": self.scale,
+                          "crop_border": self.crop_border})
+
+    def run(self, upscale_fn):
+        return evaluate_model(upscale_fn, self.datasets, self.scale, metrics=tuple(self.metrics),
+                              crop_border=self.crop_border)
+
+
+def generator_param_key(opt):
+    """The weights a finished run is judged by: EMA when the run kept one (like the demo and BasicSR)."""
+    return "params_ema" if (opt["train"].get("ema_decay") or 0) > 0 else "params"
+
+
+def generator_upscaler(opt, weights, param_key, tile=0, device="cpu"):
+    """upscale_fn of opt's network_g with the given weights file and key."""
+    return model_upscaler(weights=str(weights), opt=opt, tile=tile, device=device, param_key=param_key)[0]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running.
+
+
+def write_json_atomic(path, data):
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, default=_json_default)  # inf PSNR stays a number (Infinity)
+        handle.write("\n")
+    return Path(path)
+
+
+def _json_default(obj):
+    if hasattr(obj, "item"):  # numpy / torch scalars
+        return obj.item()
+    return str(obj)
+
+
+def read_record(path):
+    """A variant's or reference's JSON, or None when missing / unreadable (then it is simply redone)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def one_line(exc):
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _latest_checkpoint(opt):
+    return Path(opt["path"]["models"]) / "net_g_latest.pth"
+
+
+def _summary(results, metrics):
+    parts = []
+    for name, data in (results or {}).get("datasets", {}).items():
+        means = data.get("mean", {})
+        values = ", ".join(f"{m} {means[m]:.4g}" for m in metrics
+                           if isinstance(means.get(m), (int, float)) and math.isfinite(means[m]))
+        parts.append(f"{name}: {values}")
+    return "; ".join(parts)
+
+
+def run_variant(plan, evaluation, record_path, train_fn, progress, log):
+    """Train (unless a matching trained run is recorded) and evaluate one variant; returns its record."""
+    opt, name = plan.opt, plan.variant.name
+    old = read_record(record_path)
+    same_run = bool(old and old.get("status") == "ok" and old.get("train_key") == plan.train_key)
+    if same_run and old.get("eval_key") == evaluation.key:
+        log(f"{name}: already done ({record_path}), skipped")
+        return old
+    record = {"variant": name, "experiment": opt["name"], "settings": {k: override_text(v) for k, v in
+              plan.variant.settings.items()}, "train_key": plan.train_key, "eval_key": evaluation.key,
+              "total_iter": int(opt["train"]["total_iter"]), "seed": opt.get("manual_seed"),
+              "status": "ok", "train_time_s": None, "checkpoint": str(_latest_checkpoint(opt)), "results": None}
+    try:
+        if same_run and _latest_checkpoint(opt).is_file():
+            log(f"{name}: trained before; scoring again (the evaluation changed)")
+            record["train_time_s"] = old.get("train_time_s")
+        else:
+            log(f"{name}: training {opt['name']} for {opt['train']['total_iter']} iterations")
+            t0 = time.perf_counter()
+            train_fn(opt, progress=progress)
+            record["train_time_s"] = round(time.perf_counter() - t0, 3)
+        upscale = generator_upscaler(opt, _latest_checkpoint(opt), generator_param_key(opt), evaluation.tile,
+                                     evaluation.device)
+        record["results"] = evaluation.run(upscale)
+        log(f"{name}: {_summary(record['results'], evaluation.metrics)}")
+    except Exception as exc:  # noqa: BLE001  (one broken variant must not stop the sweep)
+        record["status"] = f"failed: {one_line(exc)}"
+        record["error"] = traceback.format_exc()
+        log(f"{name}: FAILED: {one_line(exc)}")
+    write_json_atomic(record_path, record)
+    return record
+
+
+def run_reference(name, make_upscaler, key, evaluation, record_path, log, extra=None):
+    """Score a reference method (bicubic, the start model) once per evaluation set-up."""
+    old = read_record(record_path)
+    if old and old.get("status") == "ok" and old.get("eval_key") == key:
+        return old
+    record = {"variant": name, "reference": True, "eval_key": key, "status": "ok", "results": None, **(extra or {})}
+    try:
+        record["results"] = evaluation.run(make_upscaler())
+        log(f"{name} (reference): {_summary(record['results'], evaluation.metrics)}")
+    except Exception as exc:  # noqa: BLE001  (a reference row failing still leaves the variants to run)
+        record["status"] = f"failed: {one_line(exc)}"
+        record["error"] = traceback.format_exc()
+        log(f"{name} (reference): FAILED: {one_line(exc)}")
+    write_json_atomic(record_path, record)
+    return record
+
+
+@dataclass
+class SweepResult:
+    out_dir: Path
+    references: list  # records of bicubic and the start model
+    records: list  # one per variant, in sweep order
+    columns: list  # swept option keys
+    failed: list  # names of failed variants (and 'start (reference)' ... when a reference row failed)
+    points: dict = field(default_factory=dict)  # what tradeoff.png shows: {dataset: [(label, x, y, kind)]}
+    files: dict = field(default_factory=dict)
+
+
+@dataclass
+class PreparedSweep:
+    spec: SweepSpec
+    base_path: str
+    out_dir: Path
+    reference_opt: dict  # the base options with the common overrides (what the start reference uses)
+    plans: list  # [PlannedVariant]
+    evaluation: Evaluation
+    common: list  # --set texts every variant gets
+
+    def record_path(self, name):
+        return self.out_dir / "variants" / f"{name}.json"
+
+    def is_done(self, plan):
+        old = read_record(self.record_path(plan.variant.name))
+        return bool(old and old.get("status") == "ok" and old.get("train_key") == plan.train_key
+                    and old.get("eval_key") == self.evaluation.key)
+
+
+def prepare_sweep(sweep_path, base_path=None, out_dir=None, datasets=None, data_root="datasets", metrics=None,
+                  overrides=(), device=None, tile=0, root=None):
+    """Everything checked before training: the sweep file, every variant's options, the evaluation data
+    and metrics. UserError on the first problem."""
+    spec = load_sweep(sweep_path)
+    base_path = base_path or spec.base
+    if not base_path:
+        raise OptionError(f"{sweep_path}: no base option file: pass -opt BASE.yml or add 'base:' to the sweep")
+    out_dir = Path(out_dir or Path("results") / "benchmark_losses" / Path(sweep_path).stem)
+    reference_opt, plans = plan_sweep(spec, base_path, out_dir, overrides, root=root)
+    eval_sets = resolve_eval_datasets(datasets or spec.datasets or ["val"], reference_opt, data_root)
+    metric_names = check_metrics(metrics or spec.metrics or DEFAULT_METRICS)
+    if device is None:
+        device = str(resolve_device(reference_opt.get("num_gpu", 0)))
+    evaluation = Evaluation(eval_sets, metric_names, reference_opt["scale"], device=device, tile=tile)
+    return PreparedSweep(spec, str(base_path), out_dir, reference_opt, plans, evaluation,
+                         common_overrides(spec, base_path, overrides))
+
+
+def run_prepared(prep, progress=True, train_fn=None, log=print):
+    """Score the references, train + score each variant not done yet, write the tables and the plot."""
+    from srgan_kit import sweep_report  # matplotlib only when a sweep really runs
+    from srgan_kit.training.trainer import train
+
+    train_fn = train_fn or train
+    evaluation, out_dir, reference_opt = prep.evaluation, prep.out_dir, prep.reference_opt
+    log(f"sweep {prep.spec.file}: {len(prep.plans)} variants of {prep.base_path} -> {out_dir}; scored on "
+        f"{', '.join(s.name for s in evaluation.datasets)} with {', '.join(evaluation.metrics)}")
+    scale, tile, device = reference_opt["scale"], evaluation.tile, evaluation.device
+    references = [run_reference("bicubic", lambda: bicubic_upscaler(scale), evaluation.key, evaluation,
+                                out_dir / "references" / "bicubic.json", log)]
+    start = reference_opt["path"].get("pretrain_network_g")
+    if start:
+        param_key = reference_opt["path"].get("param_key_g") or "params"
+        key = _hash([evaluation.key, file_digest(start), reference_opt["network_g"], param_key])
+        references.append(run_reference(
+            "start", lambda: generator_upscaler(reference_opt, start, param_key, tile, device),
+            key, evaluation, out_dir / "references" / "start.json", log, {"checkpoint": start}))
+
+    records = []
+    for i, plan in enumerate(prep.plans, 1):
+        log(f"[{i}/{len(prep.plans)}] {plan.variant.name}")
+        records.append(run_variant(plan, evaluation, prep.record_path(plan.variant.name), train_fn, progress, log))
+
+    columns = list(dict.fromkeys(k for p in prep.plans for k in p.variant.settings))
+    failed = [f"{r['variant']} (reference)" for r in references if r["status"] != "ok"]
+    result = SweepResult(out_dir, references, records, columns,
+                         failed=failed + [r["variant"] for r in records if r["status"] != "ok"])
+    context = {"sweep": prep.spec.file, "description": prep.spec.description, "base": prep.base_path, "start": start, "base_set": prep.common,
+               "resolved": {p.variant.name: p.opt for p in prep.plans}}
+    result.files, result.points = sweep_report.write_reports(result, evaluation, context)
+    return result
+
+
+def run_sweep(sweep_path, base_path=None, out_dir=None, datasets=None, data_root="datasets", metrics=None,
+              overrides=(), device=None, tile=0, root=None, progress=True, train_fn=None, log=print):
+    """The whole tool: prepare_sweep (all checks) then run_prepared. Returns a SweepResult."""
+    prep = prepare_sweep(sweep_path, base_path, out_dir, datasets, data_root, metrics, overrides, device, tile, root)
+    return run_prepared(prep, progress=progress, train_fn=train_fn, log=log)
