@@ -12,7 +12,7 @@ Exit status: 0 all variants finished, 1 some variant failed (see the table), 2 b
 import argparse
 import sys
 
-from srgan_kit.errors import UserError
+from srgan_kit.cli import guarded
 
 
 def _names(text):
@@ -47,28 +47,20 @@ def _log(text):
     print(text, flush=True)
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        from srgan_kit.sweep import prepare_sweep, run_prepared
+def run(args):
+    from srgan_kit.sweep import prepare_sweep, run_prepared
 
-        prep = prepare_sweep(args.sweep, base_path=args.opt, out_dir=args.out, datasets=args.datasets,
-                             data_root=args.data_root, metrics=args.metrics, overrides=args.overrides,
-                             device=args.device, tile=args.tile)
-        if args.dry_run:
-            print(f"{len(prep.plans)} variants of {prep.base_path}, each with: {' '.join(prep.common)}")
-            for plan in prep.plans:
-                state = "done" if prep.is_done(plan) else "to train"
-                print(f"  {plan.variant.name} ({state}): " + (" ".join(
-                    f"{k}={v}" for k, v in plan.variant.settings.items()) or "the base options"))
-            return 0
-        result = run_prepared(prep, progress=args.progress, log=_log)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to continue (finished variants are kept)", file=sys.stderr)
-        return 130
+    prep = prepare_sweep(args.sweep, base_path=args.opt, out_dir=args.out, datasets=args.datasets,
+                         data_root=args.data_root, metrics=args.metrics, overrides=args.overrides,
+                         device=args.device, tile=args.tile)
+    if args.dry_run:
+        print(f"{len(prep.plans)} variants of {prep.base_path}, each with: {' '.join(prep.common)}")
+        for plan in prep.plans:
+            state = "done" if prep.is_done(plan) else "to train"
+            print(f"  {plan.variant.name} ({state}): " + (" ".join(
+                f"{k}={v}" for k, v in plan.variant.settings.items()) or "the base options"))
+        return 0
+    result = run_prepared(prep, progress=args.progress, log=_log)
     for kind, path in result.files.items():
         print(f"{kind}: {path}")
     if result.failed:
@@ -76,6 +68,11 @@ def main(argv=None):
               f"tracebacks in {result.out_dir / 'variants'}/<variant>.json)", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return guarded(lambda: run(args), "run the same command again to continue (finished variants are kept)")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,12 @@
 """`make demo`: build the demo data, train the PSNR model, fine-tune it as a GAN, score both against bicubic
 on the held-out photos (PSNR/SSIM on Y, ST-LPIPS), and upscale the held-out LR folder with each model."""
 import argparse
-import sys
 from pathlib import Path
 
+from srgan_kit.cli import guarded
 from srgan_kit.archs.weights import load_weights
 from srgan_kit.cli.infer import main as infer_main
 from srgan_kit.data.demo import build_demo_dataset
-from srgan_kit.errors import UserError
 from srgan_kit.evaluation import bicubic_upscaler, datasets_from_options, evaluate_model, format_table, merge_methods
 from srgan_kit.inference import Upscaler
 from srgan_kit.options import load_options
@@ -44,33 +43,33 @@ def main(argv=None):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="PSNR stage override")
     parser.add_argument("--set-gan", action="append", default=[], metavar="KEY=VALUE", help="GAN stage override")
     args = parser.parse_args(argv)
-    try:
-        paths = build_demo_dataset(args.root, scale=4)
-        print(f"demo dataset: {args.root} (train {paths['train_hr']}, held-out {paths['val_hr']})")
-        stages = {"psnr": load_options(args.opt, overrides=args.set)}
-        train(stages["psnr"])
-        if args.opt_gan:
-            # The GAN stage starts from the PSNR run's checkpoint, wherever that run wrote it.
-            _, psnr_ckpt = load_trained(stages["psnr"])
-            overrides = [f"path.pretrain_network_g={psnr_ckpt}", *args.set_gan]
-            stages["gan"] = load_options(args.opt_gan, overrides=overrides)
-            train(stages["gan"])
-        scale = stages["psnr"]["scale"]
-        methods = {"bicubic": bicubic_upscaler(scale)}
-        for name, opt in stages.items():
-            net, ckpt = load_trained(opt)
-            methods[name] = Upscaler(net, scale).upscale
-            infer_main(["-i", paths["val_lr"], "-o", args.results, "--model", str(ckpt), "--suffix", name])
-        held_out = datasets_from_options(stages["psnr"])
-        results = {name: evaluate_model(fn, held_out, scale, METRICS) for name, fn in methods.items()}
-        print("\nHeld-out demo images (PSNR/SSIM on Y; ST-LPIPS: lower is better):")
-        print(format_table(merge_methods(results)))
-        print(f"upscaled demo LR images written to {args.results}/")
-        means = {name: next(iter(r["datasets"].values()))["mean"] for name, r in results.items()}
-        failed = [text for text, ok in verdicts(means) if not ok]
-        for text, ok in verdicts(means):
-            print(f"{'ok' if ok else 'FAILED'}: {text}")
-        return 1 if failed else 0
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return guarded(lambda: run(args), "`make demo` starts over (earlier runs are archived, never overwritten)")
+
+
+def run(args):
+    paths = build_demo_dataset(args.root, scale=4)
+    print(f"demo dataset: {args.root} (train {paths['train_hr']}, held-out {paths['val_hr']})")
+    stages = {"psnr": load_options(args.opt, overrides=args.set)}
+    train(stages["psnr"])
+    if args.opt_gan:
+        # The GAN stage starts from the PSNR run's checkpoint, wherever that run wrote it.
+        _, psnr_ckpt = load_trained(stages["psnr"])
+        overrides = [f"path.pretrain_network_g={psnr_ckpt}", *args.set_gan]
+        stages["gan"] = load_options(args.opt_gan, overrides=overrides)
+        train(stages["gan"])
+    scale = stages["psnr"]["scale"]
+    methods = {"bicubic": bicubic_upscaler(scale)}
+    for name, opt in stages.items():
+        net, ckpt = load_trained(opt)
+        methods[name] = Upscaler(net, scale).upscale
+        infer_main(["-i", paths["val_lr"], "-o", args.results, "--model", str(ckpt), "--suffix", name])
+    held_out = datasets_from_options(stages["psnr"])
+    results = {name: evaluate_model(fn, held_out, scale, METRICS) for name, fn in methods.items()}
+    print("\nHeld-out demo images (PSNR/SSIM on Y; ST-LPIPS: lower is better):")
+    print(format_table(merge_methods(results)))
+    print(f"upscaled demo LR images written to {args.results}/")
+    means = {name: next(iter(r["datasets"].values()))["mean"] for name, r in results.items()}
+    failed = [text for text, ok in verdicts(means) if not ok]
+    for text, ok in verdicts(means):
+        print(f"{'ok' if ok else 'FAILED'}: {text}")
+    return 1 if failed else 0

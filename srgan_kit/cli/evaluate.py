@@ -22,11 +22,11 @@ Unavailable metrics (e.g. LPIPS without its AlexNet weights) print as 'n/a' with
 are still computed. Errors print one ``error:`` line and exit 2.
 """
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
+from srgan_kit.cli import guarded
 from srgan_kit import evaluation as ev
 from srgan_kit.errors import UserError
 from srgan_kit.inference import DEFAULT_TILE_PAD
@@ -142,11 +142,7 @@ def run(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)[1]
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return guarded(lambda: run(args)[1])
 
 
 if __name__ == "__main__":

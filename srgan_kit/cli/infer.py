@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from srgan_kit.cli import guarded
 from srgan_kit.archs.detect import build_from_weights
 from srgan_kit.archs.weights import load_weights
 from srgan_kit.data.imageio import list_images, load_image, save_image
@@ -169,11 +170,7 @@ def run(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return guarded(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ run after unpacking them. Existing files are never overwritten (identical ones a
 import argparse
 import sys
 
+from srgan_kit.cli import guarded
 from srgan_kit import benchmarks as bm
 from srgan_kit.errors import UserError
 
@@ -96,11 +97,7 @@ def run(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return guarded(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,8 @@ options). --auto_resume continues from the newest complete training state of tha
 Problems with the option file, data or weights print one ``error:`` line and exit 2.
 """
 import argparse
-import sys
 
-from srgan_kit.errors import UserError
+from srgan_kit.cli import guarded
 
 
 def build_parser():
@@ -23,22 +22,19 @@ def build_parser():
     return p
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        from srgan_kit.options import load_options
-        from srgan_kit.training.trainer import train
+def run(args):
+    from srgan_kit.options import load_options
+    from srgan_kit.training.trainer import train
 
-        opt = load_options(args.opt, overrides=args.overrides, is_train=True)
-        result = train(opt, auto_resume=args.auto_resume, progress=args.progress)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: run again with --auto_resume to continue from the last saved state", file=sys.stderr)
-        return 130
+    opt = load_options(args.opt, overrides=args.overrides, is_train=True)
+    result = train(opt, auto_resume=args.auto_resume, progress=args.progress)
     print(f"Finished at iteration {result.iteration}; generator: {result.checkpoint}")
     return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return guarded(lambda: run(args), "run again with --auto_resume to continue from the last saved state")
 
 
 if __name__ == "__main__":
