@@ -43,6 +43,7 @@ from srgan_kit.evaluation import (bicubic_upscaler, datasets_from_options, evalu
 from srgan_kit.options import load_options, parse_override, read_yaml
 from srgan_kit.registry import METRICS
 from srgan_kit.training.runtime import resolve_device
+from srgan_kit.training.checkpoint import final_generator
 
 SWEEP_KEYS = ("description", "base", "start", "seed", "base_set", "grid", "variants", "datasets", "metrics")
 VARIANT_KEYS = ("name", "set")
@@ -354,11 +355,6 @@ class Evaluation:
                               crop_border=self.crop_border)
 
 
-def generator_param_key(opt):
-    """The weights a finished run is judged by: EMA when the run kept one (like the demo and BasicSR)."""
-    return "params_ema" if (opt["train"].get("ema_decay") or 0) > 0 else "params"
-
-
 def generator_upscaler(opt, weights, param_key, tile=0, device="cpu"):
     """upscale_fn of opt's network_g with the given weights file and key."""
     return model_upscaler(weights=str(weights), opt=opt, tile=tile, device=device, param_key=param_key)[0]
@@ -396,10 +392,6 @@ def one_line(exc):
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def _latest_checkpoint(opt):
-    return Path(opt["path"]["models"]) / "net_g_latest.pth"
-
-
 def _summary(results, metrics):
     parts = []
     for name, data in (results or {}).get("datasets", {}).items():
@@ -413,6 +405,7 @@ def _summary(results, metrics):
 def run_variant(plan, evaluation, record_path, train_fn, progress, log):
     """Train (unless a matching trained run is recorded) and evaluate one variant; returns its record."""
     opt, name = plan.opt, plan.variant.name
+    weights, param_key = final_generator(opt)
     old = read_record(record_path)
     same_run = bool(old and old.get("status") == "ok" and old.get("train_key") == plan.train_key)
     if same_run and old.get("eval_key") == evaluation.key:
@@ -421,9 +414,9 @@ def run_variant(plan, evaluation, record_path, train_fn, progress, log):
     record = {"variant": name, "experiment": opt["name"], "settings": {k: override_text(v) for k, v in
               plan.variant.settings.items()}, "train_key": plan.train_key, "eval_key": evaluation.key,
               "total_iter": int(opt["train"]["total_iter"]), "seed": opt.get("manual_seed"),
-              "status": "ok", "train_time_s": None, "checkpoint": str(_latest_checkpoint(opt)), "results": None}
+              "status": "ok", "train_time_s": None, "checkpoint": str(weights), "results": None}
     try:
-        if same_run and _latest_checkpoint(opt).is_file():
+        if same_run and weights.is_file():
             log(f"{name}: trained before; scoring again (the evaluation changed)")
             record["train_time_s"] = old.get("train_time_s")
         else:
@@ -431,8 +424,7 @@ def run_variant(plan, evaluation, record_path, train_fn, progress, log):
             t0 = time.perf_counter()
             train_fn(opt, progress=progress)
             record["train_time_s"] = round(time.perf_counter() - t0, 3)
-        upscale = generator_upscaler(opt, _latest_checkpoint(opt), generator_param_key(opt), evaluation.tile,
-                                     evaluation.device)
+        upscale = generator_upscaler(opt, weights, param_key, evaluation.tile, evaluation.device)
         record["results"] = evaluation.run(upscale)
         log(f"{name}: {_summary(record['results'], evaluation.metrics)}")
     except Exception as exc:  # noqa: BLE001  (one broken variant must not stop the sweep)

@@ -1,27 +1,17 @@
 """`make demo`: build the demo data, train the PSNR model, fine-tune it as a GAN, score both against bicubic
 on the held-out photos (PSNR/SSIM on Y, ST-LPIPS), and upscale the held-out LR folder with each model."""
 import argparse
-from pathlib import Path
 
 from srgan_kit.cli import guarded
-from srgan_kit.archs.weights import load_weights
 from srgan_kit.cli.infer import main as infer_main
 from srgan_kit.data.demo import build_demo_dataset
-from srgan_kit.evaluation import bicubic_upscaler, datasets_from_options, evaluate_model, format_table, merge_methods
-from srgan_kit.inference import Upscaler
+from srgan_kit.evaluation import (bicubic_upscaler, datasets_from_options, evaluate_model, format_table,
+                                  merge_methods, model_upscaler)
 from srgan_kit.options import load_options
-from srgan_kit.registry import ARCHS
+from srgan_kit.training.checkpoint import final_generator
 from srgan_kit.training.trainer import train
 
 METRICS = ("psnr", "ssim", "stlpips")  # PSNR/SSIM on Y with crop border = scale; ST-LPIPS (alex) whole image
-
-
-def load_trained(opt):
-    """The generator a run ended with (EMA weights when EMA was on) and its checkpoint path."""
-    net = ARCHS.build(opt["network_g"])
-    ckpt = Path(opt["path"]["models"]) / "net_g_latest.pth"
-    load_weights(net, ckpt, param_key="params_ema" if opt["train"].get("ema_decay", 0) > 0 else "params")
-    return net.eval(), ckpt
 
 
 def verdicts(means):
@@ -53,15 +43,15 @@ def run(args):
     train(stages["psnr"])
     if args.opt_gan:
         # The GAN stage starts from the PSNR run's checkpoint, wherever that run wrote it.
-        _, psnr_ckpt = load_trained(stages["psnr"])
+        psnr_ckpt, _ = final_generator(stages["psnr"])
         overrides = [f"path.pretrain_network_g={psnr_ckpt}", *args.set_gan]
         stages["gan"] = load_options(args.opt_gan, overrides=overrides)
         train(stages["gan"])
     scale = stages["psnr"]["scale"]
     methods = {"bicubic": bicubic_upscaler(scale)}
     for name, opt in stages.items():
-        net, ckpt = load_trained(opt)
-        methods[name] = Upscaler(net, scale).upscale
+        ckpt, param_key = final_generator(opt)
+        methods[name] = model_upscaler(weights=ckpt, opt=opt, param_key=param_key)[0]
         infer_main(["-i", paths["val_lr"], "-o", args.results, "--model", str(ckpt), "--suffix", name])
     held_out = datasets_from_options(stages["psnr"])
     results = {name: evaluate_model(fn, held_out, scale, METRICS) for name, fn in methods.items()}

@@ -114,3 +114,10 @@ def resume_networks(state_file, iteration, networks):
         if not path.is_file():
             raise WeightsError(f"{state_file}: the matching network file {path} is missing")
         load_weights(by_key["params"], str(path), param_key="params", strict=True)
+
+
+def final_generator(opt):
+    """(weights file, param_key) a finished run is judged by: models/net_g_latest.pth, and its EMA weights
+    when the run kept an EMA (as BasicSR's validation does)."""
+    key = "params_ema" if float((opt.get("train") or {}).get("ema_decay") or 0) > 0 else "params"
+    return Path(opt["path"]["models"]) / "net_g_latest.pth", key
