@@ -134,6 +134,13 @@ def _numpy_to_nchw(img, input_order):
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64))[None] / 255.0
 
 
+def _numpy_pair(img, img2, input_order):
+    """Two numpy images of one shape in [0, 255] -> two float64 tensors (1, C, H, W) in [0, 1]."""
+    if np.shape(img) != np.shape(img2):
+        raise ValueError(f"image shapes differ: {np.shape(img)} vs {np.shape(img2)}")
+    return _numpy_to_nchw(img, input_order), _numpy_to_nchw(img2, input_order)
+
+
 def _better(direction):
     """Tag a registered metric with the direction that is good ('higher' or 'lower')."""
     def deco(fn):
@@ -146,9 +153,7 @@ def _better(direction):
 @_better("higher")
 def calculate_psnr(img, img2, crop_border, input_order="HWC", test_y_channel=False):
     """PSNR (dB) of two numpy images in [0, 255] (uint8 or float), RGB order; ``inf`` when identical."""
-    if np.shape(img) != np.shape(img2):
-        raise ValueError(f"image shapes differ: {np.shape(img)} vs {np.shape(img2)}")
-    a, b = _numpy_to_nchw(img, input_order), _numpy_to_nchw(img2, input_order)
+    a, b = _numpy_pair(img, img2, input_order)
     return float(psnr_torch(a, b, crop_border, test_y_channel)[0])
 
 
@@ -156,9 +161,7 @@ def calculate_psnr(img, img2, crop_border, input_order="HWC", test_y_channel=Fal
 @_better("higher")
 def calculate_ssim(img, img2, crop_border, input_order="HWC", test_y_channel=False):
     """SSIM of two numpy images in [0, 255] (uint8 or float), RGB order, mean over channels."""
-    if np.shape(img) != np.shape(img2):
-        raise ValueError(f"image shapes differ: {np.shape(img)} vs {np.shape(img2)}")
-    a, b = _numpy_to_nchw(img, input_order), _numpy_to_nchw(img2, input_order)
+    a, b = _numpy_pair(img, img2, input_order)
     return float(ssim_torch(a, b, crop_border, test_y_channel)[0])
 
 
@@ -355,11 +358,9 @@ def lpips_distance(sr, gt, device=None):
 
 def _crop_pair(img, img2, crop_border, input_order, what):
     """Two numpy RGB images in [0, 255] -> two float32 HxWx3 arrays in [0, 1], borders cropped."""
-    if np.shape(img) != np.shape(img2):
-        raise ValueError(f"image shapes differ: {np.shape(img)} vs {np.shape(img2)}")
     out = []
-    for x in (img, img2):
-        t = _numpy_to_nchw(x, input_order)[0]
+    for t in _numpy_pair(img, img2, input_order):
+        t = t[0]
         if t.shape[0] != 3:
             raise ValueError(f"{what} needs RGB images, got {t.shape[0]} channel(s)")
         if crop_border:

@@ -288,6 +288,20 @@ class MapOf:
         return isinstance(key, str) and re.fullmatch(self.key_pattern, key) is not None
 
 
+def optional_fields(node):
+    """Every optional Field under ``node`` (through Sections and a Typed node's extra keys), so a self-check
+    can assert that each default passes its own Field's checks."""
+    if isinstance(node, Field):
+        if not node.required:
+            yield node
+    elif isinstance(node, Section):
+        for sub in node.fields.values():
+            yield from optional_fields(sub)
+    elif isinstance(node, Typed):
+        for sub in node.extra.values():
+            yield from optional_fields(sub)
+
+
 def _field_from_default(default):
     """A constructor parameter without a schema entry: type from its default (REQUIRED: any value)."""
     if default is REQUIRED:

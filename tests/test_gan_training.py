@@ -425,15 +425,8 @@ def test_vgg_discriminator_size_must_match_the_crops(workdir):
 
 
 def test_gan_schema_defaults_are_valid_and_sr_still_warns_about_gan_keys(workdir):
-    def walk(node):
-        if isinstance(node, schema.Field):
-            if not node.required:
-                assert node.coerce(copy.deepcopy(node.default)) == node.default
-        elif isinstance(node, schema.Section):
-            for sub in node.fields.values():
-                walk(sub)
-
-    walk(schema.MODEL_TYPES["gan"].schema(True))
+    for field in schema.optional_fields(schema.MODEL_TYPES["gan"].schema(True)):
+        assert field.coerce(copy.deepcopy(field.default)) == field.default
     data = base(workdir)
     data["model_type"] = "sr"
     path = workdir / "sr.yml"
