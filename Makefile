@@ -1,19 +1,23 @@
 # `make demo` / `make test` work on a machine with only Python 3.10+ and pip: the first run creates
-# .venv and installs srgan_kit (editable) with its dependencies; later runs reuse it.
+# .venv and installs srgan_kit (editable) with its dependencies at the exact versions of requirements.lock;
+# later runs reuse it. `make lock` re-resolves setup.cfg's loose requirements and rewrites the lock.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+LOCK_VENV := .venv-lock
 
-.PHONY: install test demo clean
+.PHONY: install test demo lock clean
 
 install: $(STAMP)
 
-# Re-install only when the package metadata changes.
-$(STAMP): setup.cfg pyproject.toml
+# Re-install only when the package metadata or the lock changes. The lock pins pip/setuptools/wheel too,
+# and the package builds with them (no isolated build environment that would pick newer ones).
+$(STAMP): setup.cfg pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c $(LOCK) pip setuptools wheel
+	$(PY) -m pip install --quiet -c $(LOCK) --no-build-isolation -e '.[test]'
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -21,6 +25,17 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) tools/demo.py
+
+# Resolve today's newest releases allowed by setup.cfg in a scratch environment, then freeze them.
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e '.[test]'
+	{ sed -n '/^#/p' $(LOCK); $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf $(LOCK_VENV)
+	@echo "$(LOCK) rewritten; run 'make test' (it reinstalls .venv from the new lock) before committing it"
 
 clean:
 	rm -rf results experiments/demo* datasets/demo

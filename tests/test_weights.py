@@ -104,13 +104,6 @@ def test_truncated_file(tmp_path):
         load_state_dict_file(path)
 
 
-def test_pickled_objects_refused(tmp_path):
-    """weights_only=True: a file that needs arbitrary unpickling is refused, not executed."""
-    path = _save(tmp_path, {"params": _small_msr().state_dict(), "opt": ValueError("x")}, "unsafe.pth")
-    with pytest.raises(WeightsError, match="unsafe.pth: cannot read"):
-        load_state_dict_file(path)
-
-
 @pytest.mark.parametrize("obj", [{"iter": 3, "optimizers": [{}]}, [1, 2], {"params": {"a": 1}}])
 def test_no_tensors(tmp_path, obj):
     path = _save(tmp_path, obj, "state.pth")

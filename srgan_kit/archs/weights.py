@@ -5,6 +5,8 @@ Accepted layouts (in this order unless param_key says otherwise): ``{'params_ema
 ``module.`` (DataParallel) or ``_orig_mod.`` (torch.compile) prefix; floating tensors become float32.
 """
 import os
+import pickle
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,17 +71,46 @@ def canonical_state_dict(ckpt, param_key=None, source="state dict"):
     return out
 
 
-def load_state_dict_file(path, param_key=None):
-    """Read a weights file safely (``weights_only=True``, on the CPU) -> ``{name: float32 tensor}``."""
+# torch names the object a refused file would import as "GLOBAL module.name" (wording varies by release).
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+# Lines of torch's message that advise turning the safety off, or point at its docs: never shown.
+_ADVICE = ("weights only load failed", "weights_only", "check the documentation", "please file an issue")
+
+
+def _unpickling_reason(text):
+    for line in text.splitlines():
+        line = line.replace("WeightsUnpickler error:", "").strip()
+        if line and not any(word in line.lower() for word in _ADVICE):
+            return line[:200]
+    return "not a PyTorch checkpoint"
+
+
+def read_checkpoint(path, what="weights file"):
+    """``torch.load`` of a file with ``weights_only=True`` on the CPU; any failure is one WeightsError naming
+    the file. A file whose unpickling would import a Python object (and so could run code) is refused, never
+    loaded another way."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"{path}: weights file not found")
+        raise WeightsError(f"{path}: {what} not found")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt, truncated, not a torch file, or pickled objects we refuse to run
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"{path}: cannot read weights file ({reason})") from None
-    return canonical_state_dict(ckpt, param_key, source=str(path))
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = _REFUSED_GLOBAL.search(str(exc))
+        if found:
+            raise WeightsError(
+                f"{path}: refused: this {what} holds pickled Python objects ({found.group(1).rstrip('.')}) and "
+                "loading them could run code; srgan_kit reads only tensors and plain values (re-save the weights "
+                "from a trusted source as a state dict)"
+            ) from None
+        raise WeightsError(f"{path}: cannot read {what} ({_unpickling_reason(str(exc))})") from None
+    except Exception as exc:  # corrupt, truncated, not a torch file
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{path}: cannot read {what} ({reason})") from None
+
+
+def load_state_dict_file(path, param_key=None):
+    """Read a weights file safely (see read_checkpoint) -> ``{name: float32 tensor}``."""
+    return canonical_state_dict(read_checkpoint(path), param_key, source=str(path))
 
 
 def _guess(state_dict):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from srgan_kit.archs.weights import load_weights
+from srgan_kit.archs.weights import load_weights, read_checkpoint
 from srgan_kit.errors import OptionError, WeightsError
 from srgan_kit.fileio import atomic_open
 
@@ -96,11 +96,7 @@ def load_training_state(path):
     path = Path(path)
     if not path.is_file():
         raise OptionError(f"path.resume_state: no training state at {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt / foreign file: name it in one line, no traceback
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise WeightsError(f"{path}: cannot read the training state ({type(exc).__name__}: {first})") from None
+    state = read_checkpoint(path, "training state")
     if not isinstance(state, dict) or "iter" not in state:
         raise WeightsError(f"{path}: not a srgan_kit training state (no 'iter')")
     return state
