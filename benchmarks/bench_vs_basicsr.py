@@ -15,7 +15,7 @@ import torch
 from srgan_kit.archs.generators import RRDBNet
 from srgan_kit.compat import import_basicsr
 from srgan_kit.data.degradation import imresize
-from srgan_kit.metrics import calculate_psnr, calculate_ssim
+from srgan_kit.eval.metrics import calculate_psnr, calculate_ssim
 
 
 def best_time(fn, repeats):

@@ -1,4 +1,6 @@
-"""User-facing errors: the CLIs print these as one line and exit, never as a traceback."""
+"""User-facing errors (the CLIs print them as one line and exit, never as a traceback), and the one helper
+that suggests the nearest valid name in them."""
+import difflib
 
 
 class UserError(Exception):
@@ -11,9 +13,34 @@ class OptionError(UserError):
     """A bad option file or --set override."""
 
 
+class ArgumentError(OptionError):
+    """A bad constructor argument of a registered class. It names the argument only; whoever builds the
+    class from an option file (``Registry.build(where=...)``) prefixes the key path of that section."""
+
+    def __init__(self, argument, message):
+        self.argument, self.message = argument, message
+        super().__init__(f"{argument}: {message}")
+
+
 class DataError(UserError):
     """A missing folder, an unreadable image, a size that does not agree with the scale."""
 
 
 class WeightsError(UserError):
     """A weights file that cannot be read or does not fit the network."""
+
+
+def closest(name, candidates):
+    """The candidate nearest to ``name`` (case slips such as Gt_Size count), or None."""
+    names = [str(c) for c in candidates]
+    found = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+    if not found:
+        lowered = {n.lower(): n for n in names}
+        found = [lowered[m] for m in difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)]
+    return found[0] if found else None
+
+
+def did_you_mean(name, candidates):
+    """' (did you mean 'x'?)' for the nearest candidate, or '' when none is near."""
+    hint = closest(name, candidates)
+    return f" (did you mean {hint!r}?)" if hint is not None else ""

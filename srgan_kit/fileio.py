@@ -1,5 +1,7 @@
 """Atomic file writes: a crash or error never leaves a half-written file under its final name."""
 import contextlib
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -32,3 +34,34 @@ def write_text_atomic(path, text):
     with atomic_open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
     return Path(path)
+
+
+def _json_safe(value):
+    """Strict-JSON form: non-finite floats as "inf" / "-inf" / "nan", numpy / torch scalars as numbers."""
+    if hasattr(value, "item") and not isinstance(value, (dict, list, tuple, str)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)  # paths and the like
+
+
+def write_json(path, data):
+    """The project's one JSON writer: strict JSON (no Infinity / NaN tokens, see _json_safe), atomic."""
+    return write_text_atomic(path, json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n")
+
+
+def json_number(value):
+    """A number read back from write_json's output ("inf" etc. included), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value in ("inf", "-inf", "nan"):
+        return float(value)
+    return None

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from srgan_kit.device import resolve_device
 from srgan_kit.errors import UserError
 
 DEFAULT_TILE_PAD = 80  # context pixels per tile side: enough for RealESRGAN_x4plus (see the docstring)
@@ -33,17 +34,6 @@ def _input_multiple(scale):
 
 def _round_up(value, multiple):
     return -(-value // multiple) * multiple
-
-
-def resolve_device(device):
-    """``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a torch.device -> torch.device; CUDA asked but absent -> UserError."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise UserError(f"unknown device {device!r} (use cpu or cuda)") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device {device!r} asked for, but CUDA is not available here (use --device cpu)")
-    return dev
 
 
 def resize_image(img, height, width):

@@ -6,10 +6,11 @@ import torch
 from torch.nn import functional as F
 from torch.nn.utils import parametrize
 
-from srgan_kit.archs.detect import build_from_weights
+from srgan_kit.archs.loading import build_from_weights
 from srgan_kit.archs.discriminators import PatchGANDiscriminator, UNetDiscriminatorSN, VGGStyleDiscriminator
 from srgan_kit.archs.generators import MSRResNet, RRDBNet
-from srgan_kit.archs.weights import load_state_dict_file, load_weights
+from srgan_kit.archs.loading import load_network
+from srgan_kit.archs.weights import load_state_dict_file
 from srgan_kit.compat import import_basicsr
 from srgan_kit.errors import OptionError
 from srgan_kit.registry import ARCHS
@@ -31,7 +32,7 @@ def _twin(ref_cls, ours_cls, ref_args, our_kwargs, seed=0):
     """BasicSR's net with seeded weights and ours loaded strictly from its state dict, both in eval mode."""
     torch.manual_seed(seed)
     ref = ref_cls(*ref_args).eval()
-    ours = load_weights(ours_cls(**our_kwargs), ref.state_dict(), strict=True).eval()
+    ours = load_network(ours_cls(**our_kwargs), ref.state_dict(), strict=True).eval()
     return ref, ours
 
 

@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from srgan_kit import evaluation as ev
-from srgan_kit.archs.detect import build_from_weights
+from srgan_kit.eval import harness as ev
+from srgan_kit.eval import reports, sets
+from srgan_kit.archs.loading import build_from_weights
 from srgan_kit.archs.generators import MSRResNet
 from srgan_kit.cli.evaluate import main
 from srgan_kit.data.degradation import imresize, imresize_uint8
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.errors import DataError
 from srgan_kit.inference import Upscaler
-from srgan_kit.metrics import calculate_niqe, calculate_psnr, calculate_ssim, stlpips_distance
+from srgan_kit.eval.metrics import calculate_niqe, calculate_psnr, calculate_ssim, stlpips_distance
 
 Y = dict(test_y_channel=True)
 
@@ -114,7 +115,7 @@ def test_identical_images_give_inf_as_strict_json(tmp_path):
     _save_u8(gt_dir / "x.png", _smooth(32, 32, 0))
     result = ev.evaluate_folders(gt_dir, gt_dir, 4, metrics="psnr,ssim")
     assert result["datasets"][tmp_path.name]["images"]["x"]["psnr"] == math.inf
-    ev.write_json(result, tmp_path / "r.json")
+    reports.write_json(result, tmp_path / "r.json")
 
     def reject(constant):
         raise AssertionError(f"non-standard JSON constant {constant}")
@@ -122,7 +123,7 @@ def test_identical_images_give_inf_as_strict_json(tmp_path):
     data = json.loads((tmp_path / "r.json").read_text(), parse_constant=reject)
     assert data["datasets"][tmp_path.name]["mean"]["psnr"] == "inf"
     assert data["datasets"][tmp_path.name]["mean"]["ssim"] == pytest.approx(1.0)
-    assert "inf" in ev.format_table(result)
+    assert "inf" in reports.format_table(result)
 
 
 @pytest.mark.parametrize("scale, psnr, ssim", [(4, 28.43, 0.8113), (2, 33.68, 0.9304)])
@@ -139,7 +140,7 @@ def test_set5_bicubic_reference_figures(shared_dir, tmp_path, scale, psnr, ssim)
 
 def test_missing_prepared_dataset_says_how_to_make_it(tmp_path):
     with pytest.raises(DataError) as info:
-        ev.resolve_datasets(["Set14"], 4, root=tmp_path)
+        sets.resolve_datasets(["Set14"], 4, root=tmp_path)
     msg = str(info.value)
     assert str(tmp_path / "Set14" / "X4") in msg and "prepare_datasets.py" in msg and "--name Set14" in msg
 
@@ -187,7 +188,7 @@ def test_model_run_equals_upscaler_plus_metrics(tiny_model_data, tmp_path, capsy
         np.testing.assert_array_equal(_u8(saved / "tiny_x2" / "tiny" / f"{stem}.png"), sr)
     assert (saved / "bicubic" / "tiny" / "im0.png").is_file()
     # the bicubic row is the bicubic_upscaler's
-    bic = ev.evaluate_model(ev.bicubic_upscaler(2), [ev.DatasetSpec("tiny", root / "LR", root / "HR")], 2)
+    bic = ev.evaluate_model(ev.bicubic_upscaler(2), [sets.DatasetSpec("tiny", root / "LR", root / "HR")], 2)
     assert data["methods"]["bicubic"]["datasets"]["tiny"]["mean"] == pytest.approx(bic["datasets"]["tiny"]["mean"])
 
 
@@ -210,7 +211,7 @@ def test_option_file_gives_network_weights_and_val_set(tiny_model_data, tmp_path
         assert images[stem]["psnr"] == pytest.approx(psnr, abs=1e-9)
     # the API the loss sweep uses: same numbers from an option dict
     fn, scale = ev.model_upscaler(opt=ev.load_eval_options(str(opt)))
-    again = ev.evaluate_model(fn, ev.datasets_from_options(ev.load_eval_options(str(opt))), scale)
+    again = ev.evaluate_model(fn, sets.datasets_from_options(ev.load_eval_options(str(opt))), scale)
     for stem, row in again["datasets"]["tinyval"]["images"].items():
         assert row == pytest.approx(images[stem], abs=1e-12)
 
@@ -253,7 +254,7 @@ def test_gt_only_set_makes_lr_like_gt_only_dataset(tmp_path):
         seen.append(lr)
         return ev.bicubic_upscaler(2)(lr)
 
-    result = ev.evaluate_model(record, [ev.DatasetSpec("g", None, gt_dir)], 2)
+    result = ev.evaluate_model(record, [sets.DatasetSpec("g", None, gt_dir)], 2)
     lr = np.round(np.clip(imresize(gt8[:42, :36] / 255.0, 0.5), 0, 1) * 255) / 255
     np.testing.assert_allclose(seen[0], lr, atol=1e-6)
     sr = np.round(np.clip(imresize(lr.astype(np.float32), 2), 0, 1) * 255)

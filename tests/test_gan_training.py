@@ -13,17 +13,18 @@ import pytest
 import torch
 import yaml
 
-from srgan_kit import options_schema as schema
+from srgan_kit.config.engine import optional_fields
 from srgan_kit.archs.discriminators import PatchGANDiscriminator, UNetDiscriminatorSN, VGGStyleDiscriminator
-from srgan_kit.archs.features import BACKBONES, TorchvisionVGG
+from srgan_kit.archs.features import TorchvisionVGG
+from srgan_kit.registry import BACKBONES
 from srgan_kit.data.imageio import save_image
 from srgan_kit.errors import OptionError
 from srgan_kit.losses.feature_matching import FeatureMatchingLoss
-from srgan_kit.options import OptionWarning, load_options
-from srgan_kit.training.gan_step import GANStep
+from srgan_kit.config.options import OptionWarning, load_options
+from srgan_kit.models.gan import GANStep
 from srgan_kit.training.optim import MultiStepRestartLR
 from srgan_kit.training.runtime import Runtime
-from srgan_kit.training.steps import STEPS
+from srgan_kit.registry import MODEL_TYPES
 from srgan_kit.training.trainer import train
 
 TINY_VGG = "gan_test_vgg"
@@ -332,7 +333,7 @@ def test_feature_matching_is_the_mean_l1_over_depths_for_every_discriminator(mak
                                + ((fake_feats[-1] - real_feats[-1]) ** 2).mean() / 2)
     got.backward()
     assert fake.grad is not None and fake.grad.abs().sum() > 0
-    with pytest.raises(OptionError, match=r"feature_matching_opt\.layers: \[99\] out of range"):
+    with pytest.raises(OptionError, match=r"^layers: \[99\] out of range"):
         FeatureMatchingLoss(layers=[99])(fake_feats, real_feats)
 
 
@@ -368,33 +369,35 @@ def test_esrgan_alias_implies_relativistic_average(workdir, model_type, relativi
     data = base(workdir)
     data["model_type"] = model_type
     opt = resolve(workdir, data)
-    assert opt["model_type"] == "gan" and STEPS.get(model_type) is GANStep
+    assert opt["model_type"] == "gan" and MODEL_TYPES.get(model_type).step is GANStep
     assert opt["train"]["gan_opt"].get("relativistic") == relativistic
     data["train"]["gan_opt"]["relativistic"] = "standard"  # an explicit choice is kept
     assert resolve(workdir, data)["train"]["gan_opt"]["relativistic"] == "standard"
 
 
-def test_default_weights_when_a_term_gives_none(workdir):
+def test_default_weights_come_from_the_loss_classes(workdir):
     data = base(workdir)
     del data["train"]["pixel_opt"]["loss_weight"]
     del data["train"]["gan_opt"]["loss_weight"]
     data["train"]["feature_matching_opt"] = {}
     opt = resolve(workdir, data)
     train_opt = opt["train"]
-    assert train_opt["pixel_opt"]["loss_weight"] == 1.0
-    assert train_opt["perceptual_opt"]["perceptual_weight"] == 1.0
-    assert train_opt["gan_opt"]["loss_weight"] == 1e-3
-    assert train_opt["feature_matching_opt"] == {"loss_weight": 1.0, "criterion": "l1", "layers": None}
     assert (train_opt["net_d_iters"], train_opt["net_d_init_iters"], train_opt["d_clip"]) == (1, 0, None)
     assert opt["path"]["param_key_d"] == "params" and opt["path"]["strict_load_d"] is True
-    step = GANStep(opt, Runtime())
-    assert (step.cri_pix.loss_weight, step.cri_perceptual.perceptual_weight, step.cri_gan.loss_weight) == (
-        1.0, 1.0, 1e-3)
-    # Each term but the adversarial one can be left out.
+    terms = dict(GANStep(opt, Runtime()).objective.terms)
+    assert terms["train.pixel_opt"].loss_weight == 1.0
+    assert terms["train.perceptual_opt"].perceptual_weight == 1.0
+    assert terms["train.gan_opt"].loss_weight == 1e-3
+    fm = terms["train.feature_matching_opt"]
+    assert (fm.loss_weight, fm.criterion_type, fm.layers) == (1.0, "l1", None)
+
+
+def test_every_term_but_the_adversarial_one_can_be_left_out(workdir):
+    data = base(workdir)
     for key in ("pixel_opt", "perceptual_opt", "feature_matching_opt"):
-        del data["train"][key]
+        data["train"].pop(key, None)
     step = GANStep(resolve(workdir, data), Runtime())
-    assert step.cri_pix is step.cri_perceptual is step.cri_fm is None
+    assert [key for key, _module in step.objective.terms] == ["train.gan_opt"]
     assert set(step.run(tiny_batch(), 1)) == {"l_g_gan"} | D_KEYS
 
 
@@ -425,7 +428,7 @@ def test_vgg_discriminator_size_must_match_the_crops(workdir):
 
 
 def test_gan_schema_defaults_are_valid_and_sr_still_warns_about_gan_keys(workdir):
-    for field in schema.optional_fields(schema.MODEL_TYPES["gan"].schema(True)):
+    for field in optional_fields(MODEL_TYPES.get("gan").schema(True)):
         assert field.coerce(copy.deepcopy(field.default)) == field.default
     data = base(workdir)
     data["model_type"] = "sr"
@@ -434,8 +437,7 @@ def test_gan_schema_defaults_are_valid_and_sr_still_warns_about_gan_keys(workdir
     with pytest.warns(OptionWarning):
         opt = load_options(path, root=workdir)
     warned = sorted(text.split(": ")[1] for text in opt["_warnings"])
-    assert warned == ["network_d", "train.feature_matching_opt", "train.gan_opt", "train.optim_d",
-                      "train.perceptual_opt"]
+    assert warned == ["network_d", "train.feature_matching_opt", "train.gan_opt", "train.optim_d"]
 
 
 # Our own text with the structure and keys of BasicSR's options/train/ESRGAN/train_ESRGAN_x4.yml.

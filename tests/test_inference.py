@@ -147,14 +147,14 @@ def test_cli_folder_with_corrupt_file(weights, lr_folder, tmp_path, capsys):
 
 
 def test_cli_output_matches_upscaler_and_tiles(weights, tmp_path):
-    from srgan_kit.archs.weights import load_weights
+    from srgan_kit.archs.loading import load_network
 
     src = tmp_path / "x.png"
     img = _image(16, 14, seed=3)
     save_image(src, img)
     assert main(["-i", str(src), "-o", str(tmp_path / "o"), "--model", str(weights), "--tile", "6", "--suffix", "sr"]) == 0
     got = load_image(tmp_path / "o" / "x_sr.png").rgb
-    net = load_weights(MSRResNet(num_feat=8, num_block=1, upscale=2), weights)
+    net = load_network(MSRResNet(num_feat=8, num_block=1, upscale=2), weights)
     want = Upscaler(net, 2).upscale(load_image(src).rgb)
     assert np.abs(got - want).max() <= 1 / 255 + 1e-6  # 8-bit rounding of the same result
 

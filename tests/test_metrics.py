@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from srgan_kit.compat import import_basicsr
-from srgan_kit.metrics import calculate_psnr, calculate_ssim, psnr_torch, rgb2y, ssim_torch
+from srgan_kit.eval.metrics import calculate_psnr, calculate_ssim, psnr_torch, rgb2y, ssim_torch
 from srgan_kit.registry import METRICS
 
 ref = import_basicsr("basicsr.metrics.psnr_ssim")
@@ -120,9 +120,9 @@ def test_shape_mismatch_is_an_error():
 
 import skimage.data  # noqa: E402
 
-from srgan_kit import metrics  # noqa: E402
+from srgan_kit.eval import metrics  # noqa: E402
 from srgan_kit.errors import UserError  # noqa: E402
-from srgan_kit.metrics import (  # noqa: E402
+from srgan_kit.eval.metrics import (  # noqa: E402
     MetricUnavailable, calculate_lpips, calculate_niqe, calculate_stlpips, get_stlpips, lpips_distance,
     lpips_trunk_file, stlpips_distance, stlpips_weights_file,
 )

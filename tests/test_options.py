@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-import srgan_kit.builtins  # noqa: F401  (real archs, datasets, losses, optimisers, schedulers, metrics)
-from srgan_kit import options_schema as schema
+from srgan_kit.config import schema
+from srgan_kit.config.engine import INT, Field, greater, optional_fields
+from srgan_kit.models.base import GeneratorStep
 from srgan_kit.errors import OptionError, UserError
-from srgan_kit.options import OptionWarning, constructor_spec, load_options, parse_override, save_options
-from srgan_kit.registry import DATASETS, METRICS
+from srgan_kit.config.options import OptionWarning, constructor_spec, load_options, parse_override, save_options
+from srgan_kit.registry import DATASETS, METRICS, MODEL_TYPES
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = ["demo.yml", "train_msrresnet_x4_psnr.yml", "train_rrdbnet_x4_psnr.yml"]
@@ -395,7 +396,7 @@ ERROR_CASES = [
     (("set", "datasets.train.gt_size", 30), ["datasets.train.gt_size: 30 is not a multiple of scale 4"]),
     (("set", "datasets.train.phase", "val"), []),  # a derived key: recomputed, one warning (tested below)
     (("set", "model_type", "RealESRGANModel"),
-     ["model_type: 'RealESRGANModel' (Real-ESRGAN training) is not supported yet", "'sr'"]),
+     ["model_type: model type 'RealESRGANModel': Real-ESRGAN training is not supported yet", "'sr'"]),
     (("set", "model_type", "SRModle"), ["model_type: unknown model type 'SRModle'", "did you mean 'SRModel'?"]),
     (("set", "name", "a/b"), ["name: expected a string usable as a folder name"]),
 ]
@@ -513,7 +514,6 @@ def test_unused_keys_warn_once_each_and_are_dropped(tmp_path):
     data["dist_params"] = {"backend": "nccl"}
     data["datasets"]["train"]["pin_memory"] = True
     data["datasets"]["val"]["gt_size"] = 64  # validation uses whole images
-    data["train"]["perceptual_opt"] = {"type": "PerceptualLoss"}  # GAN training only (next issue)
     data["train"]["net_d_iters"] = 1
     data["path"] = {"pretrain_network_d": "d.pth"}
     data["val"]["pbar"] = True
@@ -521,11 +521,10 @@ def test_unused_keys_warn_once_each_and_are_dropped(tmp_path):
     path = write(tmp_path, data)
     with pytest.warns(OptionWarning) as record:
         opt = load_options(path, root=tmp_path, check_paths=False)
-    keys = ["dist_params", "datasets.train.pin_memory", "datasets.val.gt_size", "train.perceptual_opt",
-            "train.net_d_iters", "path.pretrain_network_d", "val.pbar", "network_d"]
+    keys = ["dist_params", "datasets.train.pin_memory", "datasets.val.gt_size", "train.net_d_iters", "path.pretrain_network_d", "val.pbar", "network_d"]
     assert sorted(warned_keys(opt)) == sorted(keys)
     assert len([w for w in record if issubclass(w.category, OptionWarning)]) == len(keys)
-    assert "perceptual_opt" not in opt["train"] and "gt_size" not in opt["datasets"]["val"]
+    assert "net_d_iters" not in opt["train"] and "gt_size" not in opt["datasets"]["val"]
     assert opt["network_d"] == {"type": "VGGStyleDiscriminator", "num_feat": 16}  # validated, kept
 
 
@@ -638,7 +637,7 @@ def test_model_type_override_and_aliases(tmp_path):
     assert load(write(tmp_path, data))["model_type"] == "sr"
     del data["model_type"]
     assert load(write(tmp_path, data))["model_type"] == "sr"  # default
-    assert "'RealESRGANModel' (Real-ESRGAN training) is not supported yet" in error_of(
+    assert "model type 'RealESRGANModel': Real-ESRGAN training is not supported yet" in error_of(
         path, "model_type=RealESRGANModel")
 
 
@@ -726,43 +725,42 @@ def test_constructor_spec_keeps_only_class_arguments(tmp_path):
 def gan_like_model_type(monkeypatch):
     def prepare(raw, given):  # what an alias implies (as ESRGANModel implies a relativistic GAN)
         if given == "ToyGANModel":
-            raw["train"].setdefault("net_d_iters", 2)
+            raw["train"].setdefault("toy_iters", 2)
 
     extra = schema.ModelType(
-        "toy_gan", aliases=("ToyGANModel",),
-        fields={"train": {"net_d_iters": schema.Field(schema.INT, 1, check=schema.greater(0)),
-                          "optim_d": schema.optimizer_node()}},
+        "toy_gan", step=GeneratorStep,
+        fields={"train": {"toy_iters": Field(INT, 1, check=greater(0)), "toy_optim": schema.optimizer_node()}},
         prepare=prepare,
     )
-    monkeypatch.setitem(schema.MODEL_TYPES, "toy_gan", extra)
-    monkeypatch.setitem(schema.MODEL_ALIASES, "toy_gan", "toy_gan")
-    monkeypatch.setitem(schema.MODEL_ALIASES, "ToyGANModel", "toy_gan")
+    registered = MODEL_TYPES._load()  # the registry's map, restored after the test
+    for name in ("toy_gan", "ToyGANModel"):
+        monkeypatch.setitem(registered, name, extra)
     return extra
 
 
 def test_a_model_type_turns_unused_keys_into_validated_ones(tmp_path, gan_like_model_type):
     data = base_options()
     data["model_type"] = "ToyGANModel"
-    data["train"]["optim_d"] = {"type": "Adam", "lr": 1e-4}
+    data["train"]["toy_optim"] = {"type": "Adam", "lr": 1e-4}
     opt = load(write(tmp_path, data))
     assert opt["model_type"] == "toy_gan" and opt["_warnings"] == []
-    assert opt["train"]["net_d_iters"] == 2 and opt["train"]["optim_d"] == {"type": "Adam", "lr": 1e-4}
-    assert load(write(tmp_path, data), "model_type=toy_gan")["train"]["net_d_iters"] == 1
-    assert "train.optim_d.lr: expected a number > 0" in error_of(write(tmp_path, data), "train.optim_d.lr=0")
+    assert opt["train"]["toy_iters"] == 2 and opt["train"]["toy_optim"] == {"type": "Adam", "lr": 1e-4}
+    assert load(write(tmp_path, data), "model_type=toy_gan")["train"]["toy_iters"] == 1
+    assert "train.toy_optim.lr: expected a number > 0" in error_of(write(tmp_path, data), "train.toy_optim.lr=0")
     data["model_type"] = "sr"
-    assert warned_keys(load(write(tmp_path, data))) == ["train.optim_d"]
+    assert warned_keys(load(write(tmp_path, data))) == ["train.toy_optim"]
 
 
 def test_base_schema_is_fresh_per_model_type():
-    a, b = schema.MODEL_TYPES["sr"].schema(True), schema.MODEL_TYPES["sr"].schema(True)
-    a.fields["train"].fields["x"] = schema.Field(schema.INT)
+    a, b = MODEL_TYPES.get("sr").schema(True), MODEL_TYPES.get("sr").schema(True)
+    a.fields["train"].fields["x"] = Field(INT)
     assert "x" not in b.fields["train"].fields
 
 
 def test_every_base_schema_default_is_valid():
     """Schema defaults pass their own checks (a typo in the tables would otherwise surface at run time)."""
     for node in (schema.base_schema(True), schema.base_schema(False), schema.dataset_node("train")):
-        for field in schema.optional_fields(node):
+        for field in optional_fields(node):
             assert field.coerce(copy.deepcopy(field.default)) == field.default
 
 

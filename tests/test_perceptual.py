@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from srgan_kit.archs.features import BACKBONES, TorchvisionVGG, build_feature_extractor
+from srgan_kit.archs.features import TorchvisionVGG, build_feature_extractor
 from srgan_kit.errors import OptionError, WeightsError
 from srgan_kit.losses.perceptual import PerceptualLoss, gram_matrix
-from srgan_kit.registry import LOSSES
+from srgan_kit.registry import BACKBONES, LOSSES
 
 TINY = "tiny_vgg"
 TINY_FILE = "tinyvgg-0123abcd.pth"
@@ -185,17 +185,21 @@ def test_ground_truth_features_build_no_graph(tiny_cache):
     assert gt.grad is None
 
 
-def test_unknown_names_are_option_errors_with_nearest():
+def test_unknown_names_are_option_errors_naming_the_argument_and_the_nearest_name():
     with pytest.raises(OptionError) as err:
         PerceptualLoss({"conv5_4": 1.0, "conv5_5": 1.0})
-    assert "train.perceptual_opt.layer_weights.conv5_5" in str(err.value)
-    assert "'conv5_4'" in str(err.value)
-    with pytest.raises(OptionError, match=r"train\.perceptual_opt\.vgg_type.*'vgg19'"):
+    assert str(err.value).startswith("layer_weights.conv5_5: ") and "'conv5_4'" in str(err.value)
+    with pytest.raises(OptionError, match=r"^vgg_type: .*'vgg19'"):
         PerceptualLoss({"conv5_4": 1.0}, vgg_type="vgg_19")
-    with pytest.raises(OptionError, match=r"train\.perceptual_opt\.criterion"):
+    with pytest.raises(OptionError, match=r"^criterion"):
         PerceptualLoss({"conv5_4": 1.0}, criterion="l3")
-    with pytest.raises(OptionError, match=r"train\.perceptual_opt\.layer_weights"):
+    with pytest.raises(OptionError, match=r"^layer_weights"):
         PerceptualLoss({})
+
+
+def test_built_from_options_the_error_names_the_key_path():
+    with pytest.raises(OptionError, match=r"^train\.perceptual_opt\.layer_weights\.conv5_5: "):
+        LOSSES.build({"type": "PerceptualLoss", "layer_weights": {"conv5_5": 1.0}}, where="train.perceptual_opt")
 
 
 def test_missing_vgg19_weights_name_the_file_and_never_download(torch_home, monkeypatch):
@@ -216,8 +220,9 @@ def test_missing_vgg19_weights_name_the_file_and_never_download(torch_home, monk
 
 def test_missing_pretrained_path_names_the_key(tmp_path):
     missing = tmp_path / "nowhere" / "vgg19.pth"
-    with pytest.raises(WeightsError, match=r"train\.perceptual_opt\.pretrained_path") as err:
-        PerceptualLoss({"conv1_1": 1.0}, pretrained_path=str(missing))
+    with pytest.raises(OptionError, match=r"^train\.perceptual_opt\.pretrained_path: .*not found") as err:
+        LOSSES.build({"type": "PerceptualLoss", "layer_weights": {"conv1_1": 1.0}, "pretrained_path": str(missing)},
+                     where="train.perceptual_opt")
     assert str(missing) in str(err.value)
 
 

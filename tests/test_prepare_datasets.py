@@ -3,11 +3,11 @@ crops (BasicSR's window positions, names, coverage, HR/LR alignment) and never o
 import numpy as np
 import pytest
 
-from srgan_kit import benchmarks as bm
+from srgan_kit.data import catalogue as bm
 from srgan_kit.cli.prepare_datasets import main
 from srgan_kit.data.degradation import imresize_uint8, mod_crop
 from srgan_kit.data.imageio import load_image, save_image
-from srgan_kit.evaluation import resolve_datasets  # evaluate reads the layout prepare_datasets writes
+from srgan_kit.eval.sets import resolve_datasets  # evaluate reads the layout prepare_datasets writes
 
 SIZES = {"odd": (37, 50), "tall": (61, 45), "small": (29, 31)}  # none a multiple of 2, 3 or 4 on both sides
 

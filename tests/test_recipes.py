@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from srgan_kit.options import load_options
+from srgan_kit.config.options import load_options
 
 OPTIONS = Path(__file__).resolve().parents[1] / "options"
 

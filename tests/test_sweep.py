@@ -1,4 +1,4 @@
-"""tools/benchmark_losses.py: sweep files (grid, named variants, checks), planning before training, a real
+"""tools/sweep.py: sweep files (grid, named variants, checks), planning before training, a real
 2-variant x 2-iteration sweep with its CSV / markdown / plot, re-runs that retrain nothing, crash isolation,
 and the shipped sweep files.
 
@@ -15,13 +15,14 @@ import torch
 import yaml
 
 from srgan_kit.archs.generators import MSRResNet
-from srgan_kit.cli.benchmark_losses import main
+from srgan_kit.cli.sweep import main
 from srgan_kit.data.degradation import bicubic_pair, imresize
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.errors import OptionError
 from srgan_kit.inference import Upscaler
-from srgan_kit.metrics import calculate_psnr, calculate_ssim
-from srgan_kit.sweep import (check_metrics, load_sweep, override_text, parse_sweep, plan_sweep, resolve_eval_datasets,
+from srgan_kit.eval.metrics import calculate_psnr, calculate_ssim
+from srgan_kit.sweeps.spec import load_sweep, override_text, parse_sweep
+from srgan_kit.sweeps.runner import (check_metrics, plan_sweep, resolve_eval_datasets,
                              run_sweep)
 from srgan_kit.training.trainer import train
 
@@ -174,15 +175,15 @@ def test_named_variants_base_set_seed_and_start_reach_every_variant(workdir, tmp
 
 
 @pytest.mark.parametrize("data, words", [
-    ({"grid": {"train.total_iter": [1]}, "basee": "x.yml"}, "basee: unknown sweep key (did you mean 'base'?)"),
+    ({"grid": {"train.total_iter": [1]}, "basee": "x.yml"}, "basee: unknown key (did you mean 'base'?)"),
     ({"grid": {"train.total_iter": [1]}, "variants": [{"name": "a"}]}, "give either 'grid'"),
     ({}, "give either 'grid'"),
-    ({"grid": {"train.total_iter": 5}}, "grid.train.total_iter: expected a non-empty list of values"),
-    ({"variants": [{"name": "a"}, {"name": "a"}]}, "variants[1].name: 'a' is used twice"),
-    ({"variants": [{"name": "bicubic"}]}, "variants[0].name: variant name 'bicubic' is reserved"),
-    ({"variants": [{"name": "a b"}]}, "variants[0].name: variant name 'a b'"),
-    ({"variants": [{"name": "a", "sett": {}}]}, "variants[0].sett: unknown key"),
-    ({"variants": [{"name": "a", "set": {"name": "x"}}]}, "variants[0].set.name: cannot be set in a sweep"),
+    ({"grid": {"train.total_iter": 5}}, "grid.train.total_iter: expected a list not empty, got 5"),
+    ({"variants": [{"name": "a"}, {"name": "a"}]}, "variants.1.name: 'a' is used twice"),
+    ({"variants": [{"name": "bicubic"}]}, "variants.0.name: expected a string usable as a variant name"),
+    ({"variants": [{"name": "a b"}]}, "variants.0.name: expected a string usable as a variant name"),
+    ({"variants": [{"name": "a", "sett": {}}]}, "variants.0.sett: unknown key"),
+    ({"variants": [{"name": "a", "set": {"name": "x"}}]}, "variants.0.set.name: unexpected name 'name'"),
     ({"grid": {"train.total_iter": [1]}, "seed": "one"}, "seed: expected an integer"),
 ])
 def test_sweep_file_mistakes_name_the_file_and_key(tmp_path, data, words):

@@ -13,20 +13,23 @@ import torch
 import yaml
 
 from srgan_kit.archs.generators import MSRResNet
-from srgan_kit.archs.weights import load_weights
+from srgan_kit.archs.loading import load_network
 from srgan_kit.cli.train import main as train_main
 from srgan_kit.compat import import_basicsr
 from srgan_kit.data.datasets import GTOnlyDataset
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.errors import OptionError, WeightsError
-from srgan_kit.metrics import calculate_psnr
-from srgan_kit.options import load_options
+from srgan_kit.eval.metrics import calculate_psnr
+from srgan_kit.config.options import load_options
 from srgan_kit.training import checkpoint
 from srgan_kit.training.ema import EMA
 from srgan_kit.training.optim import CosineAnnealingRestartLR, MultiStepRestartLR, update_learning_rate
-from srgan_kit.training.runtime import EpochSampler, InfiniteLoader, Runtime, resolve_device
-from srgan_kit.training.steps import STEPS, PSNRStep
-from srgan_kit.training.trainer import to_uint8_image, train
+from srgan_kit.device import resolve_device
+from srgan_kit.training.runtime import EpochSampler, InfiniteLoader, Runtime
+from srgan_kit.models.base import GeneratorStep
+from srgan_kit.registry import MODEL_TYPES
+from srgan_kit.eval.conventions import to_levels
+from srgan_kit.training.trainer import to_image, train
 
 NET = {"num_feat": 8, "num_block": 1, "upscale": 2}
 
@@ -107,7 +110,7 @@ def net_params(path, key="params"):
 def fresh_net(state_dict=None):
     net = MSRResNet(**NET)
     if state_dict is not None:
-        load_weights(net, state_dict, strict=True)
+        load_network(net, state_dict, strict=True)
     return net.eval()
 
 
@@ -155,10 +158,10 @@ def test_short_run_lowers_loss_writes_checkpoints_and_validates(workdir):
     val_item = GTOnlyDataset(dataroot_gt=str(workdir / "data" / "val"), scale=2, phase="val")[0]
     saved = run / "visualization" / "val0" / "val0_20.png"
     assert saved.is_file() and (run / "visualization" / "val0" / "val0_10.png").is_file()
-    expected = to_uint8_image(fresh_net(ema)(val_item["lq"][None]).detach())
+    expected = to_levels(to_image(fresh_net(ema)(val_item["lq"][None]))).astype(np.uint8)
     written = np.round(load_image(saved).rgb * 255).astype(np.uint8)
     np.testing.assert_array_equal(written, expected)
-    gt = to_uint8_image(val_item["gt"][None])
+    gt = to_levels(to_image(val_item["gt"][None]))
     assert set(result.metrics) == {"tinyval"}
     assert result.metrics["tinyval"]["psnr"] == pytest.approx(calculate_psnr(written, gt, 2, test_y_channel=True))
     assert 0 < result.metrics["tinyval"]["ssim"] <= 1
@@ -402,14 +405,14 @@ def test_a_set_smaller_than_a_batch_is_repeated_within_the_epoch():
     assert all(len(b) == 16 and set(b.tolist()) == set(range(7)) for b in batches)
 
 
-def test_steps_registry_and_runtime_seams():
-    assert STEPS.get("sr") is PSNRStep and STEPS.get("SRModel") is PSNRStep
-    with pytest.raises(OptionError, match="sr"):
-        STEPS.get("sr_model")
-    assert resolve_device(0).type == "cpu"
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+def test_model_type_registry_and_device_from_num_gpu():
+    assert MODEL_TYPES.get("sr").step is GeneratorStep and MODEL_TYPES.get("SRModel") is MODEL_TYPES.get("sr")
+    with pytest.raises(OptionError, match="unknown model type 'sr_model'"):
+        MODEL_TYPES.get("sr_model")
+    assert resolve_device(num_gpu=0).type == "cpu"
+    assert resolve_device(num_gpu="auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(OptionError, match="num_gpu"):
-        resolve_device("two")
+        resolve_device(num_gpu="two")
 
     rt = Runtime(channels_last=True, amp_dtype=torch.bfloat16)
     net = rt.prepare(torch.nn.Conv2d(3, 4, 3, padding=1))

@@ -4,10 +4,12 @@ import warnings
 import pytest
 import torch
 
-from srgan_kit.archs.detect import DETECTORS, build_from_weights, detect_arch
+from srgan_kit.archs.detect import detect_arch
+from srgan_kit.archs.loading import build_from_weights, load_network
+from srgan_kit.registry import DETECTORS
 from srgan_kit.archs.discriminators import UNetDiscriminatorSN
 from srgan_kit.archs.generators import MSRResNet, RRDBNet
-from srgan_kit.archs.weights import load_state_dict_file, load_weights
+from srgan_kit.archs.weights import load_state_dict_file
 from srgan_kit.errors import WeightsError
 
 
@@ -34,7 +36,7 @@ def test_layouts_load(tmp_path, layout):
     sd = _small_msr().state_dict()
     path = _save(tmp_path, sd if layout == "bare" else {layout: sd})
     assert _same(load_state_dict_file(path), sd)
-    net = load_weights(MSRResNet(num_feat=8, num_block=2, upscale=2), path)
+    net = load_network(MSRResNet(num_feat=8, num_block=2, upscale=2), path)
     assert _same(net.state_dict(), sd)
 
 
@@ -65,15 +67,15 @@ def test_fp16_becomes_fp32(tmp_path):
     loaded = load_state_dict_file(path)
     assert all(v.dtype == torch.float32 for v in loaded.values())
     assert all(torch.equal(loaded[k], sd[k].half().float()) for k in sd)
-    net = load_weights(MSRResNet(num_feat=8, num_block=2, upscale=2), path)
+    net = load_network(MSRResNet(num_feat=8, num_block=2, upscale=2), path)
     assert net.conv_first.weight.dtype == torch.float32
 
 
 def test_in_memory_checkpoint_and_basicsr_names(tmp_path):
-    """load_weights takes a checkpoint dict too; the U-Net's spectral-norm buffers travel with it."""
+    """load_network takes a checkpoint dict too; the U-Net's spectral-norm buffers travel with it."""
     torch.manual_seed(0)
     src = UNetDiscriminatorSN(num_feat=4)
-    dst = load_weights(UNetDiscriminatorSN(num_feat=4), {"params": src.state_dict()})
+    dst = load_network(UNetDiscriminatorSN(num_feat=4), {"params": src.state_dict()})
     assert _same(dst.state_dict(), src.state_dict())
     assert "conv1.weight_orig" in dst.state_dict() and "conv1.weight_u" in dst.state_dict()
 
@@ -120,20 +122,20 @@ def test_unknown_param_key_on_non_weights(tmp_path):
 def test_key_mismatch_lists_keys(tmp_path):
     path = _save(tmp_path, {"params": _small_msr().state_dict()}, "g.pth")
     with pytest.raises(WeightsError) as err:
-        load_weights(MSRResNet(num_feat=8, num_block=3, upscale=2), path)
+        load_network(MSRResNet(num_feat=8, num_block=3, upscale=2), path)
     msg = str(err.value)
     assert "g.pth does not fit MSRResNet" in msg
     assert "missing keys (4): body.2.conv1.weight, body.2.conv1.bias" in msg
     assert "looks like MSRResNet(" in msg and "num_block=2" in msg  # points at the fix
     with pytest.raises(WeightsError, match=r"g.pth .*unexpected keys \(4\): body.1.conv1.weight"):
-        load_weights(MSRResNet(num_feat=8, num_block=1, upscale=2), path)
+        load_network(MSRResNet(num_feat=8, num_block=1, upscale=2), path)
 
 
 def test_shape_mismatch(tmp_path):
     path = _save(tmp_path, {"params": _small_msr().state_dict()}, "g.pth")
     with pytest.raises(WeightsError, match=r"g.pth .*shape mismatches .*conv_first.weight: file \(8, 3, 3, 3\) "
                                            r"vs network \(16, 3, 3, 3\)"):
-        load_weights(MSRResNet(num_feat=16, num_block=2, upscale=2), path)
+        load_network(MSRResNet(num_feat=16, num_block=2, upscale=2), path)
 
 
 def test_non_strict_skips_with_warning(tmp_path):
@@ -144,7 +146,7 @@ def test_non_strict_skips_with_warning(tmp_path):
     net = MSRResNet(num_feat=8, num_block=2, upscale=2)
     before = net.conv_last.weight.clone()
     with pytest.warns(UserWarning, match="partial.pth: skipped .*conv_last.weight"):
-        load_weights(net, path, strict=False)
+        load_network(net, path, strict=False)
     assert torch.equal(net.conv_first.weight, src.conv_first.weight)
     assert torch.equal(net.conv_last.weight, before)
 
@@ -181,7 +183,7 @@ def test_detect_round_trip(tmp_path, cls, kwargs):
 
 
 def test_detectors_are_a_table():
-    assert {d.arch for d in DETECTORS} >= {"RRDBNet", "MSRResNet"}
+    assert {d.arch for d in DETECTORS.values()} >= {"RRDBNet", "MSRResNet"}
 
 
 def test_detect_unknown(tmp_path):

@@ -1,5 +1,5 @@
-"""Loss-weighting sweeps: see ``python tools/benchmark_losses.py -h`` (same as ``srgan-kit-benchmark-losses``)."""
-from srgan_kit.cli.benchmark_losses import main
+"""The sweep tool's earlier name, kept so existing commands keep working: see tools/sweep.py."""
+from srgan_kit.cli.sweep import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

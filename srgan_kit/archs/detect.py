@@ -7,10 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-import srgan_kit.archs.generators  # noqa: F401  (registers the generators that build_from_weights builds)
-from srgan_kit.archs.weights import canonical_state_dict, load_into, load_state_dict_file
+from srgan_kit.archs.weights import canonical_state_dict
 from srgan_kit.errors import WeightsError
-from srgan_kit.registry import ARCHS
+from srgan_kit.registry import DETECTORS
 
 
 @dataclass(frozen=True)
@@ -20,12 +19,9 @@ class Detector:
     infer: Callable  # state dict -> constructor kwargs (raises WeightsError on inconsistent shapes)
 
 
-DETECTORS = []
-
-
 def register_detector(arch, *signature):
     def deco(infer):
-        DETECTORS.append(Detector(arch, tuple(signature), infer))
+        DETECTORS.register(arch)(Detector(arch, tuple(signature), infer))
         return infer
 
     return deco
@@ -86,24 +82,15 @@ def _msrresnet(sd):
 def detect_arch(state_dict, source="state dict"):
     """``{'type': name, **constructor kwargs}`` for a (possibly wrapped) state dict; WeightsError if unknown."""
     sd = canonical_state_dict(state_dict, source=source)
-    for det in DETECTORS:
+    for det in DETECTORS.values():
         if all(key in sd for key in det.signature):
             try:
                 spec = det.infer(sd)
             except WeightsError as exc:
                 raise WeightsError(f"{source}: {exc}") from None
             return {"type": det.arch, **{k: int(v) for k, v in spec.items()}}
-    known = ", ".join(d.arch for d in DETECTORS)
+    known = ", ".join(d.arch for d in DETECTORS.values())
     raise WeightsError(
         f"{source}: cannot detect the architecture (known: {known}); first keys: {', '.join(list(sd)[:5])}. "
         "Name the network in an option file (-opt) instead"
     )
-
-
-def build_from_weights(path, param_key=None):
-    """Detect the architecture of a weights file, build it and load the weights -> ``(net in eval mode, spec)``."""
-    state_dict = load_state_dict_file(path, param_key)
-    spec = detect_arch(state_dict, source=str(path))
-    net = ARCHS.build(spec, where=str(path))
-    load_into(net, state_dict, source=str(path), strict=True)
-    return net.eval(), dict(spec)

@@ -34,11 +34,10 @@ Backbones (``vgg_type`` in ``perceptual_opt``):
     pool1, conv2, relu2, pool2, conv3, relu3, conv4, relu4, conv5, relu5, pool5 (``conv<k>`` before its ReLU).
     LPIPS itself reads relu1 ... relu5. As for stlpips_vgg, LPIPS' input scaling is ``use_input_norm=True``.
     This is the trunk only: the loss is PerceptualLoss' weighted feature distance, not the calibrated LPIPS
-    distance (that one is the ``lpips`` metric in srgan_kit.metrics).
+    distance (that one is the ``lpips`` metric in srgan_kit.eval.metrics).
 
 Every extractor is frozen (``requires_grad`` False) and stays in eval mode whatever ``train()`` is called with.
 """
-import difflib
 import importlib.util
 import os
 from pathlib import Path
@@ -50,13 +49,12 @@ from torchvision.models import AlexNet_Weights
 from torchvision.models import vgg as tv_vgg
 
 from srgan_kit.archs.weights import load_state_dict_file
-from srgan_kit.errors import OptionError, WeightsError
-from srgan_kit.registry import Registry
+from srgan_kit.errors import ArgumentError, WeightsError, did_you_mean
+from srgan_kit.registry import BACKBONES
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-BACKBONES = Registry("perceptual backbone")
 
 
 def vgg_layer_names(cfg, pool_names=("pool{}",)):
@@ -252,21 +250,20 @@ class FeatureExtractor(nn.Module):
         return f"layers={list(self.layers)}, use_input_norm={self.use_input_norm}, range_norm={self.range_norm}"
 
 
-def get_backbone(vgg_type, where="train.perceptual_opt"):
-    """The registered backbone for ``vgg_type``; unknown -> OptionError naming ``<where>.vgg_type``."""
-    return BACKBONES.get(vgg_type, where=f"{where}.vgg_type")
+def get_backbone(vgg_type):
+    """The registered backbone for ``vgg_type``; unknown -> ArgumentError naming ``vgg_type``."""
+    if vgg_type not in BACKBONES:
+        raise ArgumentError("vgg_type", BACKBONES.unknown_message(vgg_type))
+    return BACKBONES.get(vgg_type)
 
 
-def check_layers(backbone, vgg_type, layers, where="train.perceptual_opt"):
-    """Every requested layer must exist in the backbone; the error names the option key and the nearest name."""
+def check_layers(backbone, vgg_type, layers):
+    """Every requested layer must exist in the backbone; the error names the argument and the nearest name."""
     for name in layers:
         if name not in backbone.layer_names:
-            close = difflib.get_close_matches(str(name), backbone.layer_names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise OptionError(
-                f"{where}.layer_weights.{name}: {vgg_type} has no layer {name!r}{hint}; "
-                f"its layers: {', '.join(backbone.layer_names)}"
-            )
+            raise ArgumentError(f"layer_weights.{name}", f"{vgg_type} has no layer {name!r}"
+                                f"{did_you_mean(name, backbone.layer_names)}; its layers: "
+                                f"{', '.join(backbone.layer_names)}")
 
 
 def _load_body(backbone, body, path):
@@ -286,22 +283,21 @@ def _load_body(backbone, body, path):
     body.load_state_dict({key: state[key] for key in expected})
 
 
-def build_feature_extractor(vgg_type, layers, use_input_norm=True, range_norm=False, pretrained_path=None,
-                            where="train.perceptual_opt"):
+def build_feature_extractor(vgg_type, layers, use_input_norm=True, range_norm=False, pretrained_path=None):
     """Build the frozen extractor for ``layers`` (truncated after the deepest one) with its real weights.
 
     Weights come from ``pretrained_path`` when given, else from the backbone's default file; a missing
     file is a WeightsError saying where to put it. A randomly initialised trunk is never returned.
     """
-    backbone = get_backbone(vgg_type, where)
+    backbone = get_backbone(vgg_type)
     layers = list(layers)
     if not layers:
-        raise OptionError(f"{where}.layer_weights: name at least one layer, e.g. {{conv5_4: 1.0}}")
-    check_layers(backbone, vgg_type, layers, where)
+        raise ArgumentError("layer_weights", "name at least one layer, e.g. {conv5_4: 1.0}")
+    check_layers(backbone, vgg_type, layers)
     if pretrained_path:
         path = Path(os.path.expanduser(str(pretrained_path)))
         if not path.is_file():
-            raise WeightsError(f"{where}.pretrained_path: {path}: weights file not found")
+            raise ArgumentError("pretrained_path", f"{path}: weights file not found")
     else:
         path = backbone.default_weights()
         if not path.is_file():

@@ -4,7 +4,6 @@ Accepted layouts (in this order unless param_key says otherwise): ``{'params_ema
 (BasicSR / Real-ESRGAN), ``{'state_dict': sd}`` (Lightning and others), or a bare state dict. Keys lose a
 ``module.`` (DataParallel) or ``_orig_mod.`` (torch.compile) prefix; floating tensors become float32.
 """
-import os
 import pickle
 import re
 import warnings
@@ -113,18 +112,6 @@ def load_state_dict_file(path, param_key=None):
     return canonical_state_dict(read_checkpoint(path), param_key, source=str(path))
 
 
-def _guess(state_dict):
-    """' (the file looks like ...)' when the architecture can be detected, to point at the fix."""
-    from srgan_kit.archs.detect import detect_arch  # detect imports this module
-
-    try:
-        spec = detect_arch(state_dict)
-    except WeightsError:
-        return ""
-    args = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")
-    return f" (the file looks like {spec['type']}({args}))"
-
-
 def load_into(net, state_dict, source="state dict", strict=True):
     """Copy a canonical state dict into ``net``; any key or shape mismatch is a WeightsError naming ``source``."""
     expected = net.state_dict()
@@ -145,7 +132,7 @@ def load_into(net, state_dict, source="state dict", strict=True):
     if strict and wrong_shape:
         problems.append(f"shape mismatches ({len(wrong_shape)}): {_short_list(wrong_shape)}")
     if problems:
-        raise WeightsError(f"{source} does not fit {name}{_guess(state_dict)}: " + "; ".join(problems))
+        raise WeightsError(f"{source} does not fit {name}: " + "; ".join(problems))
     if wrong_shape:
         # Non-strict loading skips what does not fit, like BasicSR, but says so.
         warnings.warn(f"{source}: skipped keys whose shape does not fit {name}: {_short_list(wrong_shape)}",
@@ -153,14 +140,3 @@ def load_into(net, state_dict, source="state dict", strict=True):
         state_dict = {k: v for k, v in state_dict.items() if k not in expected or v.shape == expected[k].shape}
     net.load_state_dict(state_dict, strict=strict)
     return net
-
-
-def load_weights(net, path_or_state_dict, param_key=None, strict=True):
-    """Load a weights file (or an in-memory checkpoint / state dict) into ``net`` and return ``net``."""
-    if isinstance(path_or_state_dict, (str, os.PathLike)):
-        source = str(path_or_state_dict)
-        state_dict = load_state_dict_file(path_or_state_dict, param_key)
-    else:
-        source = "given state dict"
-        state_dict = canonical_state_dict(path_or_state_dict, param_key, source)
-    return load_into(net, state_dict, source, strict)

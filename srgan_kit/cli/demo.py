@@ -5,9 +5,10 @@ import argparse
 from srgan_kit.cli import guarded
 from srgan_kit.cli.infer import main as infer_main
 from srgan_kit.data.demo import build_demo_dataset
-from srgan_kit.evaluation import (bicubic_upscaler, datasets_from_options, evaluate_model, format_table,
-                                  merge_methods, model_upscaler)
-from srgan_kit.options import load_options
+from srgan_kit.config.options import load_options
+from srgan_kit.eval.harness import bicubic_upscaler, evaluate_model, merge_methods, model_upscaler
+from srgan_kit.eval.reports import format_table
+from srgan_kit.eval.sets import datasets_from_options
 from srgan_kit.training.checkpoint import final_generator
 from srgan_kit.training.trainer import train
 

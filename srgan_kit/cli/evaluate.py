@@ -15,7 +15,7 @@ the option file's val/test sets. ``--scale`` is needed unless a model tells it.
 
 Output: a table on stdout (``--per-image`` adds a row per image), ``--json`` and ``--csv`` files. One method
 gives ``{"method": name, "datasets": {name: {"mean": {...}, "images": {...}}}, ...}`` (the full shape is in
-srgan_kit.evaluation); several give
+srgan_kit.eval.harness); several give
 ``{"methods": {method: <that>}}`` with methods named after the SR folder, the weights file (or the option
 file's name) and ``bicubic``. ``--save-sr DIR`` keeps outputs as ``DIR/<method>/<dataset>/<stem>.png``.
 Unavailable metrics (e.g. LPIPS without its AlexNet weights) print as 'n/a' with the reason; the others
@@ -24,10 +24,10 @@ are still computed. Errors print one ``error:`` line and exit 2.
 import argparse
 from pathlib import Path
 
-import torch
-
 from srgan_kit.cli import guarded
-from srgan_kit import evaluation as ev
+from srgan_kit.eval import harness as ev
+from srgan_kit.eval import reports, sets
+from srgan_kit.device import resolve_device
 from srgan_kit.errors import UserError
 from srgan_kit.inference import DEFAULT_TILE_PAD
 
@@ -82,11 +82,11 @@ def _check_args(args):
 def _data(args, opt, scale):
     """DatasetSpecs for the upscaling methods (model / bicubic)."""
     if args.datasets:
-        return ev.resolve_datasets(args.datasets, scale, args.data_root)
+        return sets.resolve_datasets(args.datasets, scale, args.data_root)
     if args.lr:
-        return [ev.DatasetSpec(args.name or ev.default_dataset_name(args.gt), args.lr, args.gt, args.lr_tmpl)]
+        return [sets.DatasetSpec(args.name or sets.default_dataset_name(args.gt), args.lr, args.gt, args.lr_tmpl)]
     if opt is not None:
-        specs = ev.datasets_from_options(opt)
+        specs = sets.datasets_from_options(opt)
         if specs:
             return specs
         raise UserError(f"{args.opt}: no val/test dataset; give --datasets or --lr/--gt")
@@ -109,7 +109,7 @@ def run(args):
     scale = args.scale
     upscalers = []
     if args.model or args.opt:
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = resolve_device(args.device)
         fn, model_scale = ev.model_upscaler(args.model, opt, tile=args.tile, tile_pad=args.tile_pad, device=device)
         if scale is not None and scale != model_scale:
             raise UserError(f"--scale {scale} does not match the model's scale {model_scale}")
@@ -132,8 +132,8 @@ def run(args):
     result = next(iter(results.values())) if len(results) == 1 else ev.merge_methods(results)
     if len(results) == 1:
         result = {"method": next(iter(results)), **result}
-    print(ev.format_table(result, per_image=args.per_image))
-    for path, write in ((args.json, ev.write_json), (args.csv, ev.write_csv)):
+    print(reports.format_table(result, per_image=args.per_image))
+    for path, write in ((args.json, reports.write_json), (args.csv, reports.write_csv)):
         if path:
             write(result, path)
             print(f"wrote {path}")

@@ -12,16 +12,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from srgan_kit.cli import guarded
-from srgan_kit.archs.detect import build_from_weights
-from srgan_kit.archs.weights import load_weights
+from srgan_kit.archs.loading import build_generator
+from srgan_kit.device import resolve_device
 from srgan_kit.data.imageio import list_images, load_image, save_image
-from srgan_kit.errors import DataError, UserError, WeightsError
+from srgan_kit.errors import DataError, UserError
 from srgan_kit.inference import DEFAULT_TILE_PAD, Upscaler
-from srgan_kit.registry import ARCHS
 
 # What the output format must be able to hold (OpenCV encoders): no alpha in JPEG, 16-bit only in PNG/TIFF.
 _NO_ALPHA = (".jpg", ".jpeg")
@@ -48,10 +46,6 @@ def build_parser():
     return p
 
 
-def _default_device():
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def collect_inputs(path):
     """An image file -> [it]; a folder -> its images (sorted). Missing -> DataError."""
     path = Path(path)
@@ -64,36 +58,14 @@ def collect_inputs(path):
 
 def build_network(model_path, opt_path=None):
     """The generator with weights loaded: from ``-opt``'s network_g if given, else detected from the weights."""
-    if opt_path is None:
-        if model_path is None:
-            raise UserError("--model WEIGHTS is required (or -opt with path.pretrain_network_g)")
-        _check_weights(model_path)
-        net, _spec = build_from_weights(model_path)
-        return net
+    if opt_path is None and model_path is None:
+        raise UserError("--model WEIGHTS is required (or -opt with path.pretrain_network_g)")
+    opt = None
+    if opt_path is not None:
+        from srgan_kit.config.options import load_options  # only -opt needs the option machinery
 
-    # Only the -opt path needs the option machinery and every registry (not plain detection from weights).
-    import srgan_kit.builtins  # noqa: F401  (fills ARCHS)
-    from srgan_kit.options import load_options
-
-    if not Path(opt_path).is_file():
-        raise UserError(f"option file {opt_path} does not exist")
-    opt = load_options(opt_path, is_train=False, check_paths=False)
-    if "network_g" not in opt:
-        raise UserError(f"{opt_path}: network_g is missing (needed to build the generator)")
-    path_opt = opt.get("path") or {}
-    model_path = model_path or path_opt.get("pretrain_network_g")
-    if model_path is None:
-        raise UserError(f"--model WEIGHTS is required ({opt_path} has no path.pretrain_network_g)")
-    _check_weights(model_path)
-    net = ARCHS.build(opt["network_g"], where=f"{opt_path}: network_g")
-    # As BasicSR's test script: the option file's param_key_g / strict_load_g (None: params_ema > params > bare).
-    load_weights(net, model_path, param_key=path_opt.get("param_key_g"), strict=path_opt.get("strict_load_g", True))
-    return net
-
-
-def _check_weights(model_path):
-    if not Path(model_path).is_file():
-        raise WeightsError(f"weights file {model_path} does not exist")
+        opt = load_options(opt_path, is_train=False, check_paths=False)
+    return build_generator(model_path, opt)
 
 
 def output_path(src, outdir, suffix, ext_choice, has_alpha, bit_depth):
@@ -148,8 +120,8 @@ def run(args):
     scale = getattr(net, "scale", None)
     if scale is None:
         raise UserError(f"network {type(net).__name__} does not tell its upscale factor (.scale)")
-    device = args.device or _default_device()
-    upscaler = Upscaler(net, scale, tile=args.tile, tile_pad=args.tile_pad, device=device, half=args.half)
+    upscaler = Upscaler(net, scale, tile=args.tile, tile_pad=args.tile_pad, device=resolve_device(args.device),
+                        half=args.half)
     outdir = _prepare_outdir(args.output)
 
     inputs = {f.resolve() for f in files}

@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from srgan_kit.cli import guarded
-from srgan_kit import benchmarks as bm
+from srgan_kit.data import catalogue as bm
 from srgan_kit.errors import UserError
 
 

@@ -23,7 +23,7 @@ def build_parser():
 
 
 def run(args):
-    from srgan_kit.options import load_options
+    from srgan_kit.config.options import load_options
     from srgan_kit.training.trainer import train
 
     opt = load_options(args.opt, overrides=args.overrides, is_train=True)

@@ -1,5 +1,3 @@
-"""Losses. pixel.py: L1 / MSE / Charbonnier (registered in srgan_kit.registry.LOSSES).
-
-Perceptual and adversarial losses join here in the GAN issue; srgan_kit.builtins imports each module
-explicitly so the registry is populated without scanning folders.
-"""
+"""Loss terms, registered in srgan_kit.registry.LOSSES: pixel.py (L1 / MSE / Charbonnier), perceptual.py
+(VGG-type feature and style distances), adversarial.py (the GAN loss zoo), feature_matching.py; objective.py
+composes the generator's loss from them as one weighted list."""

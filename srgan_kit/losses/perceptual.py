@@ -18,10 +18,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from srgan_kit.archs.features import build_feature_extractor
-from srgan_kit.errors import OptionError
+from srgan_kit.errors import ArgumentError
 from srgan_kit.registry import LOSSES
-
-OPTION_KEY = "train.perceptual_opt"
 
 
 def _frobenius(a, b):
@@ -40,16 +38,14 @@ def gram_matrix(features):
 
 def _checked_weights(layer_weights):
     if not isinstance(layer_weights, Mapping) or not layer_weights:
-        raise OptionError(
-            f"{OPTION_KEY}.layer_weights: expected a mapping of layer name to weight, e.g. {{conv5_4: 1.0}}, "
-            f"got {layer_weights!r}"
-        )
+        raise ArgumentError("layer_weights", "expected a mapping of layer name to weight, e.g. {conv5_4: 1.0}, "
+                            f"got {layer_weights!r}")
     weights = {}
     for name, weight in layer_weights.items():
         try:
             weights[str(name)] = float(weight)
         except (TypeError, ValueError):
-            raise OptionError(f"{OPTION_KEY}.layer_weights.{name}: weight must be a number, got {weight!r}") from None
+            raise ArgumentError(f"layer_weights.{name}", f"weight must be a number, got {weight!r}") from None
     return weights
 
 
@@ -61,9 +57,7 @@ class PerceptualLoss(nn.Module):
                  perceptual_weight=1.0, style_weight=0.0, criterion="l1", pretrained_path=None):
         super().__init__()
         if criterion not in CRITERIA:
-            raise OptionError(
-                f"{OPTION_KEY}.criterion: unknown criterion {criterion!r}; choose one of {', '.join(CRITERIA)}"
-            )
+            raise ArgumentError("criterion", f"unknown criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
         self.layer_weights = _checked_weights(layer_weights)
         self.perceptual_weight = float(perceptual_weight)
         self.style_weight = float(style_weight)
@@ -71,8 +65,7 @@ class PerceptualLoss(nn.Module):
         self.criterion = CRITERIA[criterion]
         # Built (and its weights checked) here, so a missing weights file stops the run before training.
         self.extractor = build_feature_extractor(
-            vgg_type, list(self.layer_weights), use_input_norm, range_norm, pretrained_path, where=OPTION_KEY
-        )
+            vgg_type, list(self.layer_weights), use_input_norm, range_norm, pretrained_path)
 
     def _weighted_sum(self, x_features, gt_features, transform):
         total = 0
@@ -91,6 +84,12 @@ class PerceptualLoss(nn.Module):
         if self.style_weight > 0:
             style = self.style_weight * self._weighted_sum(x_features, gt_features, gram_matrix)
         return percep, style
+
+    def generator_terms(self, view):
+        with view.autocast():
+            percep, style = self(view.sr, view.gt)
+        terms = {"percep": percep, "style": style}
+        return {name: value.float() for name, value in terms.items() if value is not None}
 
     def extra_repr(self):
         return (f"layer_weights={self.layer_weights}, perceptual_weight={self.perceptual_weight}, "

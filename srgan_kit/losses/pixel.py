@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from srgan_kit.errors import OptionError
+from srgan_kit.errors import ArgumentError
 from srgan_kit.registry import LOSSES
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -35,9 +35,7 @@ class _PixelLoss(nn.Module):
     def __init__(self, loss_weight=1.0, reduction="mean"):
         super().__init__()
         if reduction not in REDUCTIONS:
-            raise OptionError(
-                f"{type(self).__name__}: reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}"
-            )
+            raise ArgumentError("reduction", f"must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
         self.loss_weight = float(loss_weight)
         self.reduction = reduction
 
@@ -46,6 +44,9 @@ class _PixelLoss(nn.Module):
 
     def forward(self, pred, target, weight=None, **kwargs):
         return self.loss_weight * weight_reduce(self.elementwise(pred, target), weight, self.reduction)
+
+    def generator_terms(self, view):
+        return {"pix": self(view.sr.float(), view.gt)}  # in fp32 even under autocast
 
     def extra_repr(self):
         return f"loss_weight={self.loss_weight}, reduction={self.reduction!r}"

@@ -1,7 +1,3 @@
-"""Training: trainer.py (loop), steps.py (what one iteration does, by model_type), optim.py (optimisers,
-schedules, warm-up), ema.py, checkpoint.py (atomic files, resume), runtime.py (device, precision, rank,
-sampler), logger.py (progress bar, log file, TensorBoard).
-
-Nothing is imported here: srgan_kit.builtins imports training.optim to register optimisers and schedulers,
-and the trainer pulls in the rest.
-"""
+"""Training: trainer.py (loop, validation), optim.py (optimisers, schedules, warm-up), ema.py, checkpoint.py
+(atomic files, resume), layout.py (the run folder), runtime.py (device, precision, rank, sampler), logger.py
+(progress bar, log file, TensorBoard). What one iteration does belongs to the model type (srgan_kit.models)."""

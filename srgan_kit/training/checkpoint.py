@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from srgan_kit.archs.weights import load_weights, read_checkpoint
+from srgan_kit.archs.loading import load_network
+from srgan_kit.archs.weights import read_checkpoint
 from srgan_kit.errors import OptionError, WeightsError
 from srgan_kit.fileio import atomic_open
+from srgan_kit.training.layout import models_dir_of_state
 
 STATE_NAME = re.compile(r"^(\d+)\.state$")
 
@@ -104,12 +106,12 @@ def load_training_state(path):
 
 def resume_networks(state_file, iteration, networks):
     """Load each network's 'params' from models/<name>_<iter>.pth beside the state's run folder."""
-    models_dir = Path(state_file).resolve().parent.parent / "models"
+    models_dir = models_dir_of_state(state_file)
     for name, by_key in networks.items():
         path = network_path(models_dir, name, iteration)
         if not path.is_file():
             raise WeightsError(f"{state_file}: the matching network file {path} is missing")
-        load_weights(by_key["params"], str(path), param_key="params", strict=True)
+        load_network(by_key["params"], str(path), param_key="params", strict=True)
 
 
 def final_generator(opt):

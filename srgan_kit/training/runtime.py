@@ -7,32 +7,13 @@ trainer. Defaults: fp32, contiguous memory, a single process.
 """
 import contextlib
 import math
-import warnings
 from dataclasses import dataclass
 
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from srgan_kit.errors import DataError, OptionError
-
-
-def resolve_device(num_gpu):
-    """num_gpu 0 -> CPU; 'auto' -> CUDA when present; n > 0 -> CUDA (CPU with a warning if absent)."""
-    if num_gpu in (None, 0, "0"):
-        return torch.device("cpu")
-    if num_gpu == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        count = int(num_gpu)
-    except (TypeError, ValueError):
-        raise OptionError(f"num_gpu: expected 0, a positive integer or 'auto', got {num_gpu!r}") from None
-    if count < 0:
-        raise OptionError(f"num_gpu: expected 0, a positive integer or 'auto', got {num_gpu!r}")
-    if not torch.cuda.is_available():
-        # BasicSR option files say num_gpu: 1; they should still run on a CPU-only machine.
-        warnings.warn(f"num_gpu is {num_gpu} but CUDA is not available: training on the CPU", stacklevel=2)
-        return torch.device("cpu")
-    return torch.device("cuda")
+from srgan_kit.device import resolve_device
+from srgan_kit.errors import DataError
 
 
 @dataclass
@@ -45,7 +26,7 @@ class Runtime:
 
     @classmethod
     def from_options(cls, opt):
-        return cls(device=resolve_device(opt.get("num_gpu", 0)))
+        return cls(device=resolve_device(num_gpu=opt.get("num_gpu", 0)))
 
     @property
     def is_main(self):

@@ -7,7 +7,6 @@ files in checkpoint.py; reporting in logger.py. Everything with side effects on 
 main process only (``runtime.is_main``).
 """
 import copy
-import inspect
 import random
 import time
 from dataclasses import dataclass, field
@@ -17,16 +16,16 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-import srgan_kit.builtins  # noqa: F401  (fills ARCHS, DATASETS, LOSSES, METRICS, OPTIMIZERS, SCHEDULERS)
+from srgan_kit.config.options import constructor_spec, save_options
 from srgan_kit.data.imageio import save_image
 from srgan_kit.errors import OptionError
-from srgan_kit.options import constructor_spec, save_options
-from srgan_kit.registry import DATASETS, METRICS
+from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
+from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit.training import checkpoint
+from srgan_kit.training.layout import RUN_KEYS
 from srgan_kit.training.logger import TrainLogger
 from srgan_kit.training.optim import update_learning_rate
 from srgan_kit.training.runtime import Runtime
-from srgan_kit.training.steps import STEPS
 
 
 @dataclass
@@ -41,21 +40,39 @@ class TrainResult:
 
 
 def train(opt, auto_resume=False, progress=True):
-    """Run (or resume) PSNR/GAN training described by a resolved options dict; return a TrainResult."""
+    """Run (or resume) the training described by a resolved options dict; return a TrainResult.
+
+    Everything that can fail on the user's input (datasets, networks, losses and their weights files, the
+    pretrained or resumed weights) is built before the run folder is touched, so a run that cannot start
+    leaves an earlier run of the same name as it was."""
     opt = copy.deepcopy(opt)
     runtime = Runtime.from_options(opt)
     paths = opt["path"]
+    seed = seed_everything(opt, runtime.rank)
+    model_type = MODEL_TYPES.get(opt.get("model_type", "sr"), where="model_type")
     state_file = find_resume_state(paths, auto_resume)
     state = checkpoint.load_training_state(state_file) if state_file else None
-    archived = prepare_run_folder(paths, resuming=state is not None) if runtime.is_main else None
-    seed = seed_everything(opt, runtime.rank)
+    if state and state.get("model_type", "sr") != model_type.name:
+        raise OptionError(f"model_type: {model_type.name!r}, but {state_file} was saved by a "
+                          f"{state.get('model_type')!r} run")
+    loader = build_train_loader(opt, runtime, seed)
+    val_loaders = build_val_loaders(opt) if opt.get("val") else {}  # no val section: no validation
+    scorer = Scorer(opt["val"].get("metrics") or DEFAULT_METRICS, opt["scale"], where="val.metrics") if val_loaders else None
+    step = model_type.step(opt, runtime)
+    start_iter, total_iter = (int(state["iter"]) if state else 0), int(opt["train"]["total_iter"])
+    if state:
+        checkpoint.resume_networks(state_file, start_iter, step.networks_to_save())
+        step.load_state_dict(state["step"])
+        loader.load_state_dict(state["loader"])
+        checkpoint.restore_rng(state["rng"])  # last, after building consumed random numbers
+    else:
+        step.load_pretrained()
 
+    archived = prepare_run_folder(paths, resuming=state is not None) if runtime.is_main else None
     name, root = opt["name"], Path(paths["experiments_root"])
     stamp = time.strftime("%Y%m%d_%H%M%S")
-    log_opt, train_opt = opt.get("logger") or {}, opt["train"]
-    start_iter, total_iter = (int(state["iter"]) if state else 0), int(train_opt["total_iter"])
     log = TrainLogger(log_file=root / f"train_{name}_{stamp}.log",
-                      tb_dir=root / "tb_logger" if log_opt.get("use_tb_logger") else None,
+                      tb_dir=root / "tb_logger" if opt["logger"]["use_tb_logger"] else None,
                       start_iter=start_iter, total_iter=total_iter, progress=progress, enabled=runtime.is_main)
     try:
         if archived:
@@ -64,41 +81,27 @@ def train(opt, auto_resume=False, progress=True):
             log.warning(text, file_only=True)
         if runtime.is_main:
             save_options(opt, root / f"train_{name}_{stamp}.yml")
-        loader = build_train_loader(opt, runtime, seed)
-        val_loaders = build_val_loaders(opt) if opt.get("val") else {}  # no val section: no validation
-        step = STEPS.get(opt.get("model_type", "sr"), where="model_type")(opt, runtime)
         if state:
-            if state.get("model_type", "sr") != opt.get("model_type", "sr"):
-                raise OptionError(f"model_type: {opt.get('model_type')!r}, but {state_file} was saved by a "
-                                  f"{state.get('model_type')!r} run")
-            checkpoint.resume_networks(state_file, start_iter, step.networks_to_save())
-            step.load_state_dict(state["step"])
-            loader.load_state_dict(state["loader"])
-            checkpoint.restore_rng(state["rng"])  # last, after building consumed random numbers
             log.info(f"Resumed from {state_file} at iteration {start_iter} (epoch {loader.epoch})")
-        else:
-            step.load_pretrained()
         repeats = getattr(loader.sampler, "repeats", 1)
-        log.info(f"Training {name} ({opt.get('model_type', 'sr')}) on {runtime.device}, seed {seed}: "
+        log.info(f"Training {name} ({model_type.name}) on {runtime.device}, seed {seed}: "
                  f"{len(loader.dataset)} training samples" + (f" (x{repeats} per epoch to fill a batch)" if
                  repeats > 1 else "") + f", iterations {start_iter + 1}..{total_iter}")
-        return Loop(opt, runtime, step, loader, val_loaders, log).run(start_iter, total_iter)
+        return Loop(opt, runtime, step, loader, val_loaders, scorer, log).run(start_iter, total_iter)
     finally:
         log.close()
 
 
 class Loop:
-    def __init__(self, opt, runtime, step, loader, val_loaders, log):
-        self.opt, self.runtime, self.step, self.loader, self.val_loaders, self.log = (
-            opt, runtime, step, loader, val_loaders, log)
+    def __init__(self, opt, runtime, step, loader, val_loaders, scorer, log):
+        self.opt, self.runtime, self.step, self.loader, self.val_loaders, self.scorer, self.log = (
+            opt, runtime, step, loader, val_loaders, scorer, log)
         self.paths = opt["path"]
-        log_opt, val_opt = opt.get("logger") or {}, opt.get("val") or {}
-        self.print_freq = int(log_opt.get("print_freq") or 100)
-        self.save_freq = int(log_opt.get("save_checkpoint_freq") or 5000)
-        self.val_freq = int(val_opt.get("val_freq") or 0) if val_loaders else 0
-        self.save_img = bool(val_opt.get("save_img"))
-        self.metric_specs = metric_specs(val_opt.get("metrics"), opt["scale"])
-        self.warmup_iter = int(opt["train"].get("warmup_iter") or -1)
+        self.print_freq = opt["logger"]["print_freq"]
+        self.save_freq = opt["logger"]["save_checkpoint_freq"]
+        self.val_freq = opt["val"]["val_freq"] if val_loaders else 0
+        self.save_img = bool(val_loaders) and opt["val"]["save_img"]
+        self.warmup_iter = opt["train"]["warmup_iter"]
 
     def run(self, start_iter, total_iter):
         losses, lrs, metrics = {}, {}, {}
@@ -140,56 +143,36 @@ class Loop:
         if not self.runtime.is_main:
             return {}
         vis_dir = Path(self.paths["visualization"]) if self.save_img else None
-        metrics = validate(self.step.eval_network(), self.val_loaders, self.metric_specs, iteration,
-                           self.runtime, vis_dir)
+        metrics = validate(self.step.eval_network(), self.val_loaders, self.scorer, iteration, self.runtime,
+                           vis_dir)
         for name, values in metrics.items():
             self.log.metrics(iteration, name, values)
         return metrics
 
 
-def metric_specs(specs, scale):
-    """val.metrics, or PSNR and SSIM on Y; a required crop_border defaults to the scale."""
-    if not specs:
-        specs = {"psnr": {"type": "calculate_psnr", "test_y_channel": True},
-                 "ssim": {"type": "calculate_ssim", "test_y_channel": True}}
-    out = {}
-    for key, spec in specs.items():
-        name = spec.get("type")
-        fn = METRICS.get(name, where=f"val.metrics.{key}")
-        accepted = METRICS.arguments(name)
-        kwargs = constructor_spec(spec, METRICS)  # drops option-only keys such as 'better'
-        del kwargs["type"]
-        if accepted.get("crop_border", 0) is inspect.Parameter.empty:  # PSNR/SSIM: BasicSR requires it
-            kwargs.setdefault("crop_border", scale)  # LPIPS-like metrics keep their whole-image default
-        out[key] = (fn, kwargs)
-    return out
-
-
-def to_uint8_image(tensor):
-    """First image of an NCHW batch in [0, 1] -> HxWx3 uint8 RGB, rounded like BasicSR's tensor2img."""
-    img = tensor[0].detach().float().clamp_(0, 1).permute(1, 2, 0).cpu().numpy()
-    return (img * 255.0).round().astype(np.uint8)
+def to_image(tensor):
+    """First image of an NCHW batch -> HxWx3 float32 numpy array (values as the network gave them)."""
+    return tensor[0].detach().float().permute(1, 2, 0).cpu().numpy()
 
 
 @torch.no_grad()
-def validate(net, loaders, specs, iteration, runtime, vis_dir=None):
-    """Mean of each metric over each validation set; saves visualization/<img>/<img>_<iter>.png if asked."""
+def validate(net, loaders, scorer, iteration, runtime, vis_dir=None):
+    """Mean of each metric over each validation set, scored as srgan_kit.eval.conventions says (the same
+    numbers tools/evaluate.py gives); saves visualization/<img>/<img>_<iter>.png if asked."""
     net.eval()
     results = {}
     for set_name, loader in loaders.items():
-        sums, count = dict.fromkeys(specs, 0.0), 0
+        images = {}
         for batch in loader:
             batch = runtime.to_device(batch)
             with runtime.autocast():
-                sr = to_uint8_image(net(batch["lq"]))
-            gt = to_uint8_image(batch["gt"])
-            for key, (fn, kwargs) in specs.items():
-                sums[key] += fn(sr, gt, **kwargs)
+                sr = to_image(net(batch["lq"]))
+            img_name = Path(batch["lq_path"][0]).stem  # BasicSR names images after the LQ file
+            images[img_name] = scorer.score(sr, to_image(batch["gt"]), batch["gt_path"][0], f"SR of {img_name}")
             if vis_dir is not None:
-                img_name = Path(batch["lq_path"][0]).stem  # BasicSR names images after the LQ file
-                save_image(vis_dir / img_name / f"{img_name}_{iteration}.png", sr.astype(np.float32) / 255.0)
-            count += 1
-        results[set_name] = {k: v / max(count, 1) for k, v in sums.items()}
+                save_image(vis_dir / img_name / f"{img_name}_{iteration}.png", to_levels(sr) / 255.0)
+        means = scorer.finish({"datasets": {set_name: {"images": images}}})["datasets"][set_name]["mean"]
+        results[set_name] = {k: v for k, v in means.items() if v is not None}  # unavailable metrics: not logged
     return results
 
 
@@ -216,7 +199,7 @@ def prepare_run_folder(paths, resuming):
         root.rename(target)
     else:
         target = None
-    for key in ("experiments_root", "models", "training_states", "log", "visualization"):
+    for key in RUN_KEYS:
         if paths.get(key):
             Path(paths[key]).mkdir(parents=True, exist_ok=True)
     return target
@@ -224,10 +207,7 @@ def prepare_run_folder(paths, resuming):
 
 def seed_everything(opt, rank=0):
     """Seed python, numpy and torch from manual_seed (a random one, recorded in opt, when absent)."""
-    seed = opt.get("manual_seed")
-    if seed is None:
-        seed = opt["manual_seed"] = random.randint(1, 10000)
-    seed = int(seed) + rank
+    seed = int(opt["manual_seed"]) + rank  # load_options draws one when the file has none
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -1,12 +1,12 @@
-"""``srgan-kit-benchmark-losses`` / ``tools/benchmark_losses.py``: train variants of an option file (a loss
+"""``srgan-kit-sweep`` / ``tools/sweep.py``: train variants of an option file (a loss
 weight, a GAN type, ...) from the same start and lay out the perception-distortion trade-off.
 
-    python tools/benchmark_losses.py -opt options/demo_gan.yml --sweep options/sweeps/demo_gan_weight.yml
-    python tools/benchmark_losses.py -opt options/train_esrgan_x4.yml --sweep options/sweeps/esrgan_gan_weight.yml \\
+    python tools/sweep.py -opt options/demo_gan.yml --sweep options/sweeps/demo_gan_weight.yml
+    python tools/sweep.py -opt options/train_esrgan_x4.yml --sweep options/sweeps/esrgan_gan_weight.yml \\
         --datasets Set5,Set14 --data-root datasets --out results/esrgan_gan_weight
 
 Writes OUT/results.csv, OUT/results.md, OUT/tradeoff.png, OUT/variants/<variant>.json and the runs under
-OUT/experiments/. Running it again skips finished variants. The sweep file format: srgan_kit/sweep.py.
+OUT/experiments/. Running it again skips finished variants. The sweep file format: srgan_kit/sweeps/spec.py.
 Exit status: 0 all variants finished, 1 some variant failed (see the table), 2 bad input (nothing trained).
 """
 import argparse
@@ -21,7 +21,7 @@ def _names(text):
 
 def build_parser():
     p = argparse.ArgumentParser(
-        prog="srgan-kit-benchmark-losses", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="srgan-kit-sweep", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train variants of an option file (a loss weight, a GAN type, ...) from the same start and "
                     "score them on the same data:\nPSNR/SSIM against LPIPS/ST-LPIPS/NIQE in a table and a plot.",
         epilog=__doc__.split("\n\n", 1)[1])
@@ -31,7 +31,7 @@ def build_parser():
                    "(<Name>/X<scale>/{LR,HR}); 'val' = the option file's validation sets (default: the sweep "
                    "file's datasets, else val)")
     p.add_argument("--data-root", default="datasets", help="folder of the benchmark sets (default: datasets)")
-    p.add_argument("--out", help="output folder (default: results/benchmark_losses/<sweep name>)")
+    p.add_argument("--out", help="output folder (default: results/sweeps/<sweep name>)")
     p.add_argument("--metrics", type=_names, help="comma-separated metrics, e.g. psnr,ssim,lpips,stlpips,niqe "
                    "(default: the sweep file's metrics, else psnr,ssim,stlpips,niqe)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -48,7 +48,7 @@ def _log(text):
 
 
 def run(args):
-    from srgan_kit.sweep import prepare_sweep, run_prepared
+    from srgan_kit.sweeps.runner import prepare_sweep, run_prepared
 
     prep = prepare_sweep(args.sweep, base_path=args.opt, out_dir=args.out, datasets=args.datasets,
                          data_root=args.data_root, metrics=args.metrics, overrides=args.overrides,

@@ -1,15 +1,15 @@
 """A finished sweep laid out: results.csv (one row per method and dataset), results.md (one table per dataset)
 and tradeoff.png (distortion on x, perception on y, one labelled point per variant plus the references).
 
-Rows come from the records srgan_kit.sweep writes (variants/<name>.json, references/<name>.json).
+Rows come from the records srgan_kit.sweeps.runner writes (variants/<name>.json, references/<name>.json).
 """
 import csv
 import io
 import math
 from pathlib import Path
 
-import srgan_kit.metrics  # noqa: F401  (registers the metrics whose 'better' direction is read here)
-from srgan_kit.fileio import atomic_open, write_text_atomic
+import srgan_kit.eval.metrics  # noqa: F401  (registers the metrics whose 'better' direction is read here)
+from srgan_kit.fileio import atomic_open, json_number, write_text_atomic
 from srgan_kit.registry import METRICS
 
 LABELS = {"psnr": "PSNR (dB)", "calculate_psnr": "PSNR (dB)", "ssim": "SSIM", "calculate_ssim": "SSIM",
@@ -64,7 +64,7 @@ def rows(result, evaluation, context):
                 row[key] = settings.get(key, "") if value is None else value
             means = (sets.get(spec.name) or {}).get("mean") or {}
             for metric in evaluation.metrics:
-                value = means.get(metric)
+                value = json_number(means.get(metric))  # identical images: PSNR "inf"
                 row[metric] = value if _number(value) or value == math.inf else None
                 if row[metric] is None and metric in unavailable and record["status"] == "ok":
                     row[metric] = f"n/a ({unavailable[metric]})"

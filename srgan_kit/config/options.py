@@ -1,7 +1,7 @@
 """Option files: YAML with BasicSR's structure -> validated, typed options (a nested dict).
 
 load_options reads the file, applies ``--set key.path=value`` overrides (typed by the schema in
-srgan_kit.options_schema), validates everything, then adds the keys the rest of srgan_kit reads:
+srgan_kit.config.schema), validates everything, then adds the keys the rest of srgan_kit reads:
   opt['is_train'], opt['model_type'] (canonical: 'sr'), opt['manual_seed'] (drawn when ~, like BasicSR),
   opt['datasets'][k]['phase'] ('train' | 'val') and ['scale'],
   opt['path'] experiments_root, models, training_states, log, visualization (training) or
@@ -10,7 +10,6 @@ srgan_kit.options_schema), validates everything, then adds the keys the rest of 
   opt['_warnings'] (one text per BasicSR key srgan_kit does not use), opt['_file'].
 Every problem ends the run with one OptionError naming the file and the key path.
 """
-import difflib
 import os
 import random
 import warnings
@@ -18,11 +17,11 @@ from pathlib import Path
 
 import yaml
 
-from srgan_kit import options_schema as schema
+from srgan_kit.config import engine
+from srgan_kit.config.engine import dotted
 from srgan_kit.errors import OptionError
 from srgan_kit.fileio import atomic_open
-from srgan_kit.options_schema import dotted
-from srgan_kit.registry import ARCHS
+from srgan_kit.registry import ARCHS, MODEL_TYPES
 
 
 class OptionWarning(UserWarning):
@@ -107,9 +106,9 @@ def _convert(node, text):
         loaded = yaml.safe_load(text) if text else None
     except yaml.YAMLError:
         loaded = text
-    if not isinstance(node, schema.Field):
+    if not isinstance(node, engine.Field):
         return loaded
-    if node.kind is schema.STR and isinstance(loaded, (str, int, float, bool)) and text[:1] not in "'\"":
+    if node.kind is engine.STR and isinstance(loaded, (str, int, float, bool)) and text[:1] not in "'\"":
         loaded = text  # a name like 001 or true stays the text the user typed
     return node.coerce(loaded)
 
@@ -117,10 +116,10 @@ def _convert(node, text):
 def _store(raw, keys, value, fail):
     target = raw
     for i, key in enumerate(keys[:-1]):
-        child = target.get(key)
+        child = target[key] if isinstance(key, int) else target.get(key)  # an int indexes a list item
         if child is None:
             child = target[key] = {}
-        elif not isinstance(child, dict):
+        elif not isinstance(child, (dict, list)):
             fail(f"{dotted(keys[: i + 1])} is {child!r} in the file, not a mapping")
         target = child
     target[keys[-1]] = value
@@ -133,12 +132,12 @@ def _apply_override(tree, raw, keys, text, file, sources):
         raise OptionError(f"{label}: {message}")
 
     try:
-        node, canonical = schema.node_at(tree, raw, list(keys))
-    except schema.UnknownPath as exc:
+        node, canonical = engine.node_at(tree, raw, list(keys))
+    except engine.UnknownPath as exc:
         fail(exc.args[0])
     try:
         value = _convert(node, text)
-    except schema.Mismatch:
+    except engine.Mismatch:
         fail(f"{dotted(canonical)}: expected {node.expect()}, got {text!r}")
     _store(raw, canonical, value, fail)
     sources[tuple(canonical)] = f"--set {dotted(keys)}={text}"
@@ -148,23 +147,12 @@ def _apply_override(tree, raw, keys, text, file, sources):
 # Loading.
 
 
-def _import_builtins():
-    import srgan_kit.builtins  # noqa: F401  (populates every registry the schema checks types against)
-
-
 def _model_type(raw, file):
+    """The registered ModelType the file asks for (BasicSR's class names are aliases)."""
     name = raw.get("model_type", "sr")
-    known = sorted(schema.MODEL_ALIASES)
-    if isinstance(name, str) and name in schema.MODEL_ALIASES:
-        return schema.MODEL_TYPES[schema.MODEL_ALIASES[name]]
-    use = ", ".join(repr(n) for n in known)
-    if isinstance(name, str) and name in schema.PENDING_MODEL_TYPES:
-        raise OptionError(
-            f"{file}: model_type: {name!r} ({schema.PENDING_MODEL_TYPES[name]}) is not supported yet; use one of {use}"
-        )
-    close = difflib.get_close_matches(str(name), known + sorted(schema.PENDING_MODEL_TYPES), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise OptionError(f"{file}: model_type: unknown model type {name!r}{hint}; expected one of {use}")
+    if isinstance(name, str) and name in MODEL_TYPES:
+        return MODEL_TYPES.get(name)
+    raise OptionError(f"{file}: model_type: {MODEL_TYPES.unknown_message(name)}")
 
 
 def load_options(path, overrides=(), is_train=True, root=None, check_paths=None):
@@ -178,7 +166,6 @@ def load_options(path, overrides=(), is_train=True, root=None, check_paths=None)
     root = os.path.abspath(os.path.expanduser(str(root))) if root is not None else os.getcwd()
     check_paths = is_train if check_paths is None else check_paths
     raw = read_yaml(file)
-    _import_builtins()
 
     if isinstance(overrides, str):
         overrides = [overrides]
@@ -197,39 +184,25 @@ def load_options(path, overrides=(), is_train=True, root=None, check_paths=None)
     if model.prepare is not None:
         model.prepare(raw, raw.get("model_type", model.name))
 
-    ctx = schema.Context(is_train=is_train)
-    opt = schema.validate(tree, raw, (), ctx)
+    ctx = engine.Context(is_train=is_train)
+    opt = engine.validate(tree, raw, (), ctx)
     if not ctx.problems:
         opt["model_type"] = model.name
         _cross_check(opt, ctx)
         if model.check is not None:
             model.check(opt, ctx)
-    _raise_problems(file, ctx, sources)
+    engine.raise_problems(file, ctx, sources)
 
     _derive(opt, ctx, root, is_train)
     if check_paths:
         _check_paths(opt, ctx)
-        _raise_problems(file, ctx, sources)
+        engine.raise_problems(file, ctx, sources)
 
     opt["_warnings"] = [f"{file}: {dotted(p) + ': ' if p else ''}{m}" for p, m in ctx.warnings]
     for text in opt["_warnings"]:
         warnings.warn(text, OptionWarning, stacklevel=2)
     opt["_file"] = str(file)
     return opt
-
-
-def _raise_problems(file, ctx, sources):
-    if not ctx.problems:
-        return
-
-    def origin(path):
-        hits = [src for keys, src in sources.items() if path[: len(keys)] == keys]
-        return f" (from {hits[0]})" if hits else ""
-
-    lines = [f"{dotted(p)}: {m}{origin(p)}" for p, m in ctx.problems]
-    if len(lines) == 1:
-        raise OptionError(f"{file}: {lines[0]}")
-    raise OptionError(f"{file}: {len(lines)} problems:\n" + "\n".join(f"  - {line}" for line in lines))
 
 
 def _cross_check(opt, ctx):

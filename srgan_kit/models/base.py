@@ -1,9 +1,9 @@
-"""Training steps, chosen by ``model_type`` through STEPS.
+"""What every model type's training step shares.
 
 A step owns the networks, losses, optimisers, schedulers and EMA of one kind of model and performs
 one update per iteration. The trainer only sees this interface:
 
-    step = STEPS.get(opt['model_type'])(opt, runtime)
+    step = model_type.step(opt, runtime)
     step.load_pretrained()               # fresh runs only
     losses = step.run(batch, iteration)  # {'l_pix': float, ...}
     step.optimizers, step.schedulers     # {'g': ..., 'd': ...}: the trainer drives lr (schedule + warm-up)
@@ -11,19 +11,17 @@ one update per iteration. The trainer only sees this interface:
     step.networks_to_save()              # {'net_g': {'params': net, 'params_ema': ema}, ...}
     step.state_dict() / load_state_dict()
 
-GeneratorStep holds what every model shares (G, its EMA, optimisers with their schedulers and grad
-scalers, pretrained loading, saving, resume); PSNRStep ('sr') adds the pixel loss, GANStep ('gan',
-training/gan_step.py) a discriminator with its own optimiser and scheduler.
+GeneratorStep holds G, its EMA, its loss (srgan_kit.losses.objective), optimisers with their schedulers and
+grad scalers, pretrained loading, saving and resume; on its own it is BasicSR's SRModel (models/sr.py).
 """
 import torch
 
-from srgan_kit.archs.weights import load_weights
+from srgan_kit.archs.loading import load_network
 from srgan_kit.errors import OptionError
-from srgan_kit.registry import ARCHS, LOSSES, Registry
+from srgan_kit.losses.objective import GeneratorView, build_objective
+from srgan_kit.registry import ARCHS
 from srgan_kit.training.ema import EMA
 from srgan_kit.training.optim import build_optimizer, build_scheduler
-
-STEPS = Registry("model_type")
 
 
 def build_network(spec, runtime, where):
@@ -39,12 +37,15 @@ def losses_to_floats(losses):
 
 
 class GeneratorStep:
-    """The generator, its EMA, optimiser 'g' and everything a step saves and resumes."""
+    """The generator, its loss, its EMA, optimiser 'g' and everything a step saves and resumes."""
+
+    has_discriminator = False
 
     def __init__(self, opt, runtime):
         self.opt, self.runtime = opt, runtime
         train = opt["train"]
         self.net_g = build_network(opt["network_g"], runtime, "network_g")
+        self.objective = build_objective(train, runtime.prepare, self.has_discriminator)
         decay = float(train.get("ema_decay") or 0)
         self.ema = EMA(runtime.bare(self.net_g), decay) if decay > 0 else None
         self.optimizers, self.schedulers, self.scalers = {}, {}, {}
@@ -75,7 +76,7 @@ class GeneratorStep:
         path = self.opt.get("path", {})
         if not path.get(f"pretrain_network_{which}"):
             return False
-        load_weights(self.runtime.bare(net), path[f"pretrain_network_{which}"],
+        load_network(self.runtime.bare(net), path[f"pretrain_network_{which}"],
                      param_key=path.get(f"param_key_{which}"), strict=path.get(f"strict_load_{which}", True))
         return True
 
@@ -120,23 +121,13 @@ class GeneratorStep:
                 scaler.load_state_dict(saved_scalers[key])
 
 
-@STEPS.register("sr", aliases=("SRModel",))
-class PSNRStep(GeneratorStep):
-    """Generator-only training with a pixel loss (BasicSR's SRModel)."""
-
-    def __init__(self, opt, runtime):
-        super().__init__(opt, runtime)
-        train = opt["train"]
-        if not train.get("pixel_opt"):
-            raise OptionError("train.pixel_opt: PSNR training (model_type sr) needs a pixel loss")
-        self.cri_pix = LOSSES.build(train["pixel_opt"], where="train.pixel_opt").to(runtime.device)
-
     def run(self, batch, iteration):
+        """One generator update (BasicSR's SRModel): every term of the objective, summed."""
         batch = self.runtime.to_device(batch)
         self.net_g.train()
         self.optimizers["g"].zero_grad(set_to_none=True)
         with self.runtime.autocast():
             output = self.net_g(batch["lq"])
-        l_pix = self.cri_pix(output.float(), batch["gt"])  # the loss in fp32 even under autocast
-        self.optimize_generator(l_pix)
-        return {"l_pix": l_pix.item()}
+        losses = self.objective(GeneratorView(output, batch["gt"], self.runtime.autocast))
+        self.optimize_generator(sum(losses.values()))
+        return losses_to_floats({f"l_{name}": value for name, value in losses.items()})

@@ -1,214 +1,33 @@
 """Loss-weighting sweeps: train variants of one option file from the same start, score them all the same way.
 
-A sweep file (YAML) says which option keys change::
-
-    base: options/demo_gan.yml            # optional; -opt on the command line wins
-    start: experiments/demo_msrresnet_x4_psnr/models/net_g_latest.pth   # path.pretrain_network_g of every variant
-    seed: 0                               # optional; default: the base file's manual_seed, else 0
-    base_set:                             # overrides applied to every variant (and to the start reference)
-      train.total_iter: 100
-    grid:                                 # cartesian product -> one variant per combination ...
-      train.gan_opt.loss_weight: [0, 1.0e-3, 1.0e-2]
-    variants:                             # ... or named variants (give grid or variants, not both)
-      - {name: ragan, set: {train.gan_opt.relativistic: average}}
-    datasets: [val]                       # optional defaults for --datasets / --metrics
-    metrics: [psnr, ssim, stlpips, niqe]
-
-Every variant becomes ``<base name>_<variant>``; its options are the base file plus ``--set`` overrides
-(base_set, seed, start, the variant's own keys, in that order), all validated before anything trains. Runs go
-to ``OUT/experiments/<name>`` and results to ``OUT/variants/<variant>.json``: written atomically once the
-variant is evaluated, keyed by a hash of its resolved options and start weights (``train_key``) and of the
-evaluation set-up (``eval_key``). A re-run skips variants whose keys match, re-scores a trained variant when
-only the evaluation changed, and trains again when a setting changed or the variant failed. A variant that
-raises is recorded as ``failed: <reason>`` and the others still run. Tables and the plot: sweep_report.py.
+Every variant of a sweep file (srgan_kit.sweeps.spec) becomes ``<base name>_<variant>``; its options are the
+base file plus ``--set`` overrides (base_set, seed, start, the variant's own keys, in that order), all validated
+before anything trains. Runs go to ``OUT/experiments/<name>`` and results to ``OUT/variants/<variant>.json``:
+written atomically once the variant is evaluated, keyed by a hash of its resolved options and start weights
+(``train_key``) and of the evaluation set-up (``eval_key``). A re-run skips variants whose keys match,
+re-scores a trained variant when only the evaluation changed, and trains again when a setting changed or the
+variant failed. A variant that raises is recorded as ``failed: <reason>`` and the others still run. Tables and
+the plot: srgan_kit.sweeps.report.
 """
-import difflib
 import hashlib
-import itertools
 import json
 import math
 import os
-import re
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from srgan_kit.config.options import load_options, parse_override, read_yaml
+from srgan_kit.device import resolve_device
 from srgan_kit.errors import DataError, OptionError
-from srgan_kit.fileio import atomic_open
-from srgan_kit.evaluation import (bicubic_upscaler, datasets_from_options, evaluate_model, model_upscaler,
-                                  resolve_datasets)
-from srgan_kit.options import load_options, parse_override, read_yaml
-from srgan_kit.registry import METRICS
-from srgan_kit.training.runtime import resolve_device
+from srgan_kit.eval.conventions import TRADEOFF_METRICS, metric_plan
+from srgan_kit.eval.harness import bicubic_upscaler, evaluate_model, model_upscaler
+from srgan_kit.eval.sets import datasets_from_options, resolve_datasets
+from srgan_kit.fileio import write_json
+from srgan_kit.sweeps.spec import SweepSpec, Variant, load_sweep, override_text
 from srgan_kit.training.checkpoint import final_generator
-
-SWEEP_KEYS = ("description", "base", "start", "seed", "base_set", "grid", "variants", "datasets", "metrics")
-VARIANT_KEYS = ("name", "set")
-DEFAULT_METRICS = ("psnr", "ssim", "stlpips", "niqe")
-RESERVED_NAMES = ("bicubic", "start")  # the reference rows of the table
-# Keys the sweep sets itself for every variant.
-OWNED_KEYS = {"name": "the sweep names each run <base name>_<variant>"}
-# Keys of opt['path'] that follow from the run folder, not from the settings (left out of train_key).
-RUN_PATH_KEYS = ("experiments_root", "models", "training_states", "log", "visualization")
-_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-
-
-# ---------------------------------------------------------------------------------------------------
-# The sweep file.
-
-
-@dataclass
-class Variant:
-    name: str
-    settings: dict  # {dotted key: value as the sweep file gives it}, in file order
-
-
-@dataclass
-class SweepSpec:
-    file: str
-    variants: list
-    base: str | None = None
-    start: str | None = None
-    seed: int | None = None
-    base_set: dict = field(default_factory=dict)
-    datasets: list | None = None
-    metrics: list | None = None
-    description: str = ""
-
-
-def override_text(value):
-    """A sweep value as --set text: strings as written, everything else as YAML 1.1 reads it back (1.0e-03)."""
-    if isinstance(value, str):
-        return value
-    text = yaml.safe_dump(value, default_flow_style=True, width=float("inf")).strip()
-    return text[: -len("...")].strip() if text.endswith("...") else text
-
-
-def _slug(text):
-    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-") or "x"
-
-
-def expand_grid(grid):
-    """{key: [values]} -> one Variant per combination (first key varies slowest), named '<key>-<value>_...'.
-
-    A key is named by its last part (loss_weight) unless two grid keys share it, then by the whole path.
-    """
-    keys = list(grid)
-    last = [k.split(".")[-1] for k in keys]
-    short = {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
-    variants, used = [], set()
-    for combo in itertools.product(*(grid[k] for k in keys)):
-        settings = dict(zip(keys, combo))
-        name = base = "_".join(f"{short[k]}-{_slug(override_text(v))}" for k, v in settings.items())
-        n = 2
-        while name in used:  # values that differ only in characters the slug drops
-            name, n = f"{base}_{n}", n + 1
-        used.add(name)
-        variants.append(Variant(name, settings))
-    return variants
-
-
-def _fail(file, where, message):
-    raise OptionError(f"{file}: {where + ': ' if where else ''}{message}")
-
-
-def _settings(file, where, value):
-    """A mapping of dotted option keys -> values (base_set, a variant's set)."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        _fail(file, where, f"expected a mapping of option keys to values (train.total_iter: 100), "
-                           f"got {type(value).__name__}")
-    out = {}
-    for key, item in value.items():
-        if not isinstance(key, str):
-            _fail(file, where, f"option key {key!r} is not text (write it as a.b.c)")
-        try:
-            parse_override(f"{key}=")
-        except OptionError:
-            _fail(file, f"{where}.{key}", "expected an option key path such as train.gan_opt.loss_weight")
-        if key in OWNED_KEYS:
-            _fail(file, f"{where}.{key}", f"cannot be set in a sweep: {OWNED_KEYS[key]}")
-        out[key] = item
-    return out
-
-
-def _name_list(file, where, value):
-    """A list of names, or one comma-separated string."""
-    if value is None:
-        return None
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items) or not items:
-        _fail(file, where, f"expected a list of names (or 'a,b'), got {value!r}")
-    return [v.strip() for v in items]
-
-
-def _check_name(file, where, name):
-    if not isinstance(name, str) or not _NAME_OK.match(name):
-        _fail(file, where, f"variant name {name!r}: use letters, digits and _ . + - (it names files and runs)")
-    if name in RESERVED_NAMES:
-        _fail(file, where, f"variant name {name!r} is reserved for the reference rows {RESERVED_NAMES}")
-
-
-def parse_sweep(data, file="<sweep>"):
-    """A sweep file's mapping -> SweepSpec; OptionError naming the file and key for every problem."""
-    if not isinstance(data, dict):
-        _fail(file, "", "the top level must be a mapping (grid: ... or variants: ...)")
-    for key in data:
-        if key not in SWEEP_KEYS:
-            close = difflib.get_close_matches(str(key), SWEEP_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            _fail(file, str(key), f"unknown sweep key{hint}; valid keys: {', '.join(SWEEP_KEYS)}")
-    grid, named = data.get("grid"), data.get("variants")
-    if (grid is None) == (named is None):
-        _fail(file, "", "give either 'grid' (values to combine) or 'variants' (a list of named settings)")
-    if grid is not None:
-        grid = _settings(file, "grid", grid)
-        if not grid:
-            _fail(file, "grid", "is empty")
-        for key, values in grid.items():
-            if not isinstance(values, list) or not values:
-                _fail(file, f"grid.{key}", f"expected a non-empty list of values, got {values!r}")
-        variants = expand_grid(grid)
-    else:
-        if not isinstance(named, list) or not named:
-            _fail(file, "variants", "expected a non-empty list of {name: ..., set: {key: value}}")
-        variants, seen = [], set()
-        for i, item in enumerate(named):
-            where = f"variants[{i}]"
-            if not isinstance(item, dict):
-                _fail(file, where, f"expected a mapping with name and set, got {item!r}")
-            for key in item:
-                if key not in VARIANT_KEYS:
-                    _fail(file, f"{where}.{key}", f"unknown key; a variant has {', '.join(VARIANT_KEYS)}")
-            if "name" not in item:
-                _fail(file, where, "missing 'name'")
-            _check_name(file, f"{where}.name", item["name"])
-            if item["name"] in seen:
-                _fail(file, f"{where}.name", f"{item['name']!r} is used twice")
-            seen.add(item["name"])
-            variants.append(Variant(item["name"], _settings(file, f"{where}.set", item.get("set"))))
-    for variant in variants:
-        _check_name(file, "grid", variant.name)
-    seed = data.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        _fail(file, "seed", f"expected an integer, got {seed!r}")
-    for key in ("base", "start", "description"):
-        if data.get(key) is not None and not isinstance(data[key], str):
-            _fail(file, key, f"expected text, got {data[key]!r}")
-    return SweepSpec(file=str(file), variants=variants, base=data.get("base"), start=data.get("start"), seed=seed,
-                     base_set=_settings(file, "base_set", data.get("base_set")),
-                     datasets=_name_list(file, "datasets", data.get("datasets")),
-                     metrics=_name_list(file, "metrics", data.get("metrics")),
-                     description=data.get("description") or "")
-
-
-def load_sweep(path):
-    """Read and check a sweep file (same strict YAML reading as option files)."""
-    return parse_sweep(read_yaml(path), file=str(path))
+from srgan_kit.training.layout import RUN_KEYS, run_paths
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -245,7 +64,7 @@ def train_key(opt):
     """Hash of what a trained variant depends on: its resolved options (without its run folders) and the
     bytes of any weights it starts from."""
     data = {k: v for k, v in opt.items() if not str(k).startswith("_")}
-    data["path"] = {k: v for k, v in opt["path"].items() if k not in RUN_PATH_KEYS}
+    data["path"] = {k: v for k, v in opt["path"].items() if k not in RUN_KEYS}
     weights = {k: file_digest(v) for k, v in opt["path"].items()
                if k.startswith("pretrain_network") and isinstance(v, str) and os.path.isfile(v)}
     return _hash({"options": data, "weights": weights})
@@ -253,10 +72,7 @@ def train_key(opt):
 
 def relocate_runs(opt, experiments_dir):
     """Point a resolved training run's folders at experiments_dir/<name> (instead of <root>/experiments)."""
-    run = os.path.join(os.path.abspath(experiments_dir), opt["name"])
-    opt["path"].update(experiments_root=run, models=os.path.join(run, "models"),
-                       training_states=os.path.join(run, "training_states"), log=run,
-                       visualization=os.path.join(run, "visualization"))
+    opt["path"].update(run_paths(Path(experiments_dir) / opt["name"]))
     return opt
 
 
@@ -325,14 +141,8 @@ def resolve_eval_datasets(names, opt, data_root="datasets"):
 
 
 def check_metrics(names):
-    """Metric names as evaluate_model keys them (the shortest registered alias: psnr, stlpips, ...)."""
-    out = []
-    for name in names:
-        fn = METRICS.get(name.lower() if name.lower() in METRICS else name, where="--metrics")
-        short = min((n for n in METRICS.names() if METRICS.get(n) is fn), key=len, default=name)
-        if short not in out:
-            out.append(short)
-    return out
+    """Metric names as the evaluation keys them (the shortest registered alias: psnr, stlpips, ...)."""
+    return [key for key, _fn, _kwargs in metric_plan(names, scale=1, where="--metrics")]
 
 
 @dataclass
@@ -362,19 +172,6 @@ def generator_upscaler(opt, weights, param_key, tile=0, device="cpu"):
 
 # ---------------------------------------------------------------------------------------------------
 # Running.
-
-
-def write_json_atomic(path, data):
-    with atomic_open(path, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, default=_json_default)  # inf PSNR stays a number (Infinity)
-        handle.write("\n")
-    return Path(path)
-
-
-def _json_default(obj):
-    if hasattr(obj, "item"):  # numpy / torch scalars
-        return obj.item()
-    return str(obj)
 
 
 def read_record(path):
@@ -431,7 +228,7 @@ def run_variant(plan, evaluation, record_path, train_fn, progress, log):
         record["status"] = f"failed: {one_line(exc)}"
         record["error"] = traceback.format_exc()
         log(f"{name}: FAILED: {one_line(exc)}")
-    write_json_atomic(record_path, record)
+    write_json(record_path, record)
     return record
 
 
@@ -448,7 +245,7 @@ def run_reference(name, make_upscaler, key, evaluation, record_path, log, extra=
         record["status"] = f"failed: {one_line(exc)}"
         record["error"] = traceback.format_exc()
         log(f"{name} (reference): FAILED: {one_line(exc)}")
-    write_json_atomic(record_path, record)
+    write_json(record_path, record)
     return record
 
 
@@ -490,12 +287,12 @@ def prepare_sweep(sweep_path, base_path=None, out_dir=None, datasets=None, data_
     base_path = base_path or spec.base
     if not base_path:
         raise OptionError(f"{sweep_path}: no base option file: pass -opt BASE.yml or add 'base:' to the sweep")
-    out_dir = Path(out_dir or Path("results") / "benchmark_losses" / Path(sweep_path).stem)
+    out_dir = Path(out_dir or Path("results") / "sweeps" / Path(sweep_path).stem)
     reference_opt, plans = plan_sweep(spec, base_path, out_dir, overrides, root=root)
     eval_sets = resolve_eval_datasets(datasets or spec.datasets or ["val"], reference_opt, data_root)
-    metric_names = check_metrics(metrics or spec.metrics or DEFAULT_METRICS)
+    metric_names = check_metrics(metrics or spec.metrics or TRADEOFF_METRICS)
     if device is None:
-        device = str(resolve_device(reference_opt.get("num_gpu", 0)))
+        device = str(resolve_device(num_gpu=reference_opt.get("num_gpu", 0)))
     evaluation = Evaluation(eval_sets, metric_names, reference_opt["scale"], device=device, tile=tile)
     return PreparedSweep(spec, str(base_path), out_dir, reference_opt, plans, evaluation,
                          common_overrides(spec, base_path, overrides))
@@ -503,7 +300,7 @@ def prepare_sweep(sweep_path, base_path=None, out_dir=None, datasets=None, data_
 
 def run_prepared(prep, progress=True, train_fn=None, log=print):
     """Score the references, train + score each variant not done yet, write the tables and the plot."""
-    from srgan_kit import sweep_report  # matplotlib only when a sweep really runs
+    from srgan_kit.sweeps import report as sweep_report  # matplotlib only when a sweep really runs
     from srgan_kit.training.trainer import train
 
     train_fn = train_fn or train

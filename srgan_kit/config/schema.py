@@ -1,0 +1,235 @@
+"""srgan_kit's option schema (BasicSR's structure and key names) in the nodes of srgan_kit.config.engine.
+
+``base_schema`` is the tree every model type shares; a model type (srgan_kit.models.*) adds its own keys
+as a ``ModelType`` fragment and registers it in srgan_kit.registry.MODEL_TYPES. A key that only another
+model type uses is read with one warning ("used by model_type 'gan' only"), so a file can switch types.
+"""
+import re
+from dataclasses import dataclass, field
+
+from srgan_kit import registry as reg
+from srgan_kit.config.engine import (BOOL, FLOAT, INT, MAPPING, NUMBER, REQUIRED, STR, Check, Field, ListOf,
+                                     MapOf, NON_EMPTY, Section, Typed, at_least, count_or, each, greater, half_open, list_of)
+
+SCALES = (1, 2, 3, 4, 8)
+TEMPLATE = Check(lambda v: "{}" in v, "containing '{}' where the GT name goes")
+RUN_NAME = Check(lambda v: bool(re.fullmatch(r"[^/\\]+", v)) and v not in (".", ".."), "usable as a folder name")
+TOP_UNUSED = {
+    "dist_params": "BasicSR's distributed settings; srgan_kit reads them from torchrun's environment",
+    "find_unused_parameters": "BasicSR's DistributedDataParallel flag, not used by srgan_kit",
+}
+DATASET_UNUSED = {
+    "meta_info_file": "BasicSR's file list; srgan_kit pairs every image in the folders",
+    "dataset_enlarge_ratio": "BasicSR's epoch-length multiplier; srgan_kit counts iterations, not epochs",
+    "prefetch_mode": "BasicSR's CUDA/CPU prefetcher, not used by srgan_kit",
+    "pin_memory": "BasicSR's data loader flag, not used by srgan_kit",
+    "persistent_workers": "BasicSR's data loader flag, not used by srgan_kit",
+    "num_prefetch_queue": "BasicSR's prefetcher queue, not used by srgan_kit",
+    "color": "BasicSR's grayscale mode, not used by srgan_kit (images are read as RGB)",
+    "mean": "BasicSR's input normalisation, not used by srgan_kit",
+    "std": "BasicSR's input normalisation, not used by srgan_kit",
+}
+
+
+def _io_backend_ok(value):
+    return value.get("type", "disk") == "disk" and set(value) <= {"type"}
+
+
+IO_BACKEND = Check(_io_backend_ok, "with type: disk (lmdb and other backends are not supported)")
+
+
+def arch_node(required):
+    size = Field(INT, check=greater(0))
+    scale = Field(INT, choices=SCALES)
+    known = {k: size for k in ("num_in_ch", "num_out_ch", "num_feat", "num_block", "num_grow_ch")}
+    return Typed(reg.ARCHS, required=required, known={**known, "scale": scale, "upscale": scale})
+
+
+def dataset_node(phase):
+    """A dataset entry; ``phase`` 'train' (crops, batches) or 'val' (whole images, one at a time)."""
+    path = Field(STR, check=NON_EMPTY)
+    known = {
+        "name": Field(STR), "dataroot_gt": path, "dataroot_lq": path,
+        "filename_tmpl": Field(STR, check=TEMPLATE),
+        "io_backend": Field(MAPPING, check=IO_BACKEND, nullable=True),
+        "use_hflip": Field(BOOL), "use_rot": Field(BOOL), "skip_small": Field(BOOL),
+        "gt_size": Field(INT, check=greater(0)),
+    }
+    unused = dict(DATASET_UNUSED)
+    extra, require = {}, ()
+    if phase == "train":
+        require = ("gt_size",)
+        extra = {"batch_size_per_gpu": Field(INT, REQUIRED, check=greater(0)),
+                 "num_worker_per_gpu": Field(INT, 0, check=at_least(0)),
+                 "use_shuffle": Field(BOOL, True)}
+    else:
+        why = "not used for validation (whole images, one at a time, no augmentation, as in BasicSR)"
+        unused.update({k: why for k in ("gt_size", "use_hflip", "use_rot", "skip_small",
+                                        "batch_size_per_gpu", "num_worker_per_gpu", "use_shuffle")})
+    return Typed(reg.DATASETS, supplied=("scale", "phase"), derived=("scale", "phase"), known=known,
+                 require=require, extra=extra, unused=unused, aliases={"use_flip": "use_hflip"})
+
+
+def metric_node():
+    return Typed(
+        reg.METRICS,
+        supplied=("img", "img1", "img2"),
+        known={"crop_border": Field(INT, check=at_least(0)), "test_y_channel": Field(BOOL),
+               "input_order": Field(STR, choices=("HWC", "CHW", "HW")),
+               "net": Field(STR, choices=("alex", "vgg")),  # ST-LPIPS backbone
+               "convert_to": Field(STR, choices=("y", "gray"))},  # NIQE colour conversion
+        extra={"better": Field(STR, "higher", choices=("higher", "lower"))},
+    )
+
+
+def optimizer_node(required=True):
+    return Typed(reg.OPTIMIZERS, required=required, supplied=("params",), known={
+        "lr": Field(FLOAT, check=greater(0)),
+        "weight_decay": Field(NUMBER, check=at_least(0)),
+        "betas": Field(list_of(FLOAT, 2), check=each(half_open(0, 1))),
+        "eps": Field(FLOAT, check=greater(0)),
+    })
+
+
+def scheduler_node():
+    return Typed(reg.SCHEDULERS, required=False, supplied=("optimizer",), known={
+        "milestones": Field(list_of(INT), check=each(at_least(0))),
+        "gamma": Field(NUMBER, check=greater(0)),
+        "periods": Field(list_of(INT), check=each(greater(0))),
+        "restart_weights": Field(list_of(NUMBER), check=each(at_least(0))),
+        "eta_min": Field(NUMBER, check=at_least(0)),
+    })
+
+
+def loss_node(required=False, known=None, default_type=None):
+    return Typed(reg.LOSSES, required=required, default_type=default_type, known={
+        "loss_weight": Field(NUMBER, check=at_least(0)),
+        "reduction": Field(STR, choices=("none", "mean", "sum")),
+        **(known or {}),
+    })
+
+
+def perceptual_loss_node():
+    return Typed(reg.LOSSES, required=False, known={
+        "layer_weights": Field(MAPPING),
+        "vgg_type": Field(STR),
+        "use_input_norm": Field(BOOL),
+        "range_norm": Field(BOOL),
+        "perceptual_weight": Field(NUMBER, check=at_least(0)),
+        "style_weight": Field(NUMBER, check=at_least(0)),
+        "pretrained_path": Field(STR, nullable=True),
+    })
+
+
+def base_schema(is_train):
+    """The tree shared by every model type. Built fresh per call so model types can extend it safely."""
+    dataset_names = r"train|(val|test)(_.*)?" if not is_train else r"train|val(_.*)?"
+    path = Section(
+        {
+            "pretrain_network_g": Field(STR, None, nullable=True),
+            # BasicSR's training default; for inference ~ = auto (params_ema > params > a bare state dict).
+            "param_key_g": Field(STR, "params" if is_train else None, nullable=True),
+            "strict_load_g": Field(BOOL, True),
+            "resume_state": Field(STR, None, nullable=True),
+        },
+        aliases={"pretrain_model_g": "pretrain_network_g", "strict_load": "strict_load_g"},
+        derived=("experiments_root", "results_root", "models", "training_states", "log", "visualization"),
+    )
+    train = Section(
+        {
+            "ema_decay": Field(FLOAT, 0.0, check=half_open(0, 1)),
+            "optim_g": optimizer_node(),
+            "scheduler": scheduler_node(),
+            "total_iter": Field(INT, check=greater(0)),
+            "warmup_iter": Field(INT, -1, check=at_least(-1)),
+            # The generator's loss terms (srgan_kit.losses.objective): BasicSR's named ones, then any others.
+            "pixel_opt": loss_node(),
+            "perceptual_opt": perceptual_loss_node(),
+            "losses": ListOf(loss_node(required=True)),
+        },
+        required=is_train,
+        absent=None,
+    )
+    val = Section(
+        {
+            "val_freq": Field(INT, check=greater(0)),
+            "save_img": Field(BOOL, False),
+            "metrics": MapOf(metric_node(), key_pattern=r"[\w-]+",
+                           key_expect="metric names (letters, digits, _ or -)"),
+        },
+        absent=None,
+        unused={"pbar": "BasicSR's validation progress bar, not used by srgan_kit",
+                "suffix": "BasicSR's test-image suffix, not used during training"},
+    )
+    logger = Section(
+        {
+            "print_freq": Field(INT, 100, check=greater(0)),
+            "save_checkpoint_freq": Field(INT, 5000, check=greater(0)),
+            "use_tb_logger": Field(BOOL, False),
+        },
+        unused={"wandb": "Weights & Biases logging is not supported by srgan_kit (use_tb_logger writes TensorBoard)"},
+    )
+    return Section(
+        {
+            "name": Field(STR, check=RUN_NAME),
+            "model_type": Field(STR, "sr"),
+            "scale": Field(INT, choices=SCALES),
+            "num_gpu": Field(count_or("auto"), "auto"),
+            "manual_seed": Field(INT, None, check=half_open(0, 2**32), nullable=True),
+            "datasets": MapOf(
+                lambda key: dataset_node("train" if key == "train" else "val"),
+                required=is_train,
+                key_pattern=dataset_names,
+                key_expect="'train', 'val' or 'val_<anything>'" + (", 'test_<anything>'" if not is_train else ""),
+            ),
+            "network_g": arch_node(required=True),
+            "network_d": arch_node(required=False),
+            "path": path,
+            "train": train,
+            "val": val,
+            "logger": logger,
+        },
+        required=True,
+        unused=TOP_UNUSED,
+        derived=("is_train",),
+    )
+
+
+
+# ---------------------------------------------------------------------------------------------------
+# Model types.
+
+
+@dataclass
+class ModelType:
+    """A kind of training (``model_type``), defined by its own module in srgan_kit.models.
+
+    fields: {section ('' = top level, 'train', 'path', ...): {key: node}} added to the base schema.
+    step: the class that performs one training iteration (``step(opt, runtime)``, see models/base.py).
+    prepare(raw, given): optional; edits the raw option dict before validation (after --set), e.g. to
+        fill what an alias implies (``given`` is the model_type as written, such as 'ESRGANModel').
+    check(opt, ctx): optional cross-key checks on the validated dict (ctx.problem / ctx.warn).
+    """
+
+    name: str
+    step: type
+    fields: dict = field(default_factory=dict)
+    prepare: object = None
+    check: object = None
+
+    def schema(self, is_train):
+        root = base_schema(is_train)
+        for other in reg.MODEL_TYPES.values():
+            if other is self:
+                continue
+            for section, nodes in other.fields.items():
+                target = root if section == "" else root.fields[section]
+                for key in nodes:
+                    if key not in self.fields.get(section, {}) and key not in target.fields:
+                        target.unused[key] = f"used by model_type {other.name!r} only, not by {self.name!r}"
+        for section, nodes in self.fields.items():
+            target = root if section == "" else root.fields[section]
+            target.fields.update(nodes)
+            for key in nodes:
+                target.unused.pop(key, None)
+        return root

@@ -1,0 +1,203 @@
+"""model_type 'gan' (BasicSR's SRGANModel and ESRGANModel): G and D trained alternately.
+
+Per iteration, in BasicSR's order:
+
+1. Generator step, when ``iteration % net_d_iters == 0 and iteration > net_d_init_iters`` (n_critic
+   D steps per G step, and a D-only warm-up): D's parameters are frozen (requires_grad off), then G's
+   objective (pixel + perceptual + style + adversarial + feature matching + ``train.losses``, each weighted
+   inside its term) is backpropagated, G steps, and the EMA of G follows it. Terms that need D(real)
+   (relativistic losses, feature matching) get it without a graph.
+2. Discriminator step, every iteration: D on the real batch and on the generator's output *detached*
+   (so G gets no gradient), ``gan_opt``'s D loss (+ the gradient penalty for wgan_gp), D steps, then its
+   weights are clipped to [-d_clip, d_clip] when train.d_clip is set (WGAN).
+
+On iterations without a G step the fake batch is made without a graph. D has its own optimiser
+(train.optim_d) and scheduler (train.scheduler_d, else a separate instance of train.scheduler); both,
+and D's weights (models/net_d_<iter>.pth), are saved and resumed by the trainer through
+``optimizers`` / ``schedulers`` / ``networks_to_save()``.
+
+``run`` returns the losses present this iteration: l_g_pix, l_g_percep, l_g_style, l_g_gan, l_g_fm
+(G steps only), l_d_real, l_d_fake, l_d_gp, and out_d_real / out_d_fake (mean D logits).
+"""
+import torch
+
+from srgan_kit.config.engine import BOOL, INT, NON_EMPTY, NUMBER, STR, Field, at_least, greater, list_of
+from srgan_kit.config.schema import ModelType, loss_node, optimizer_node, scheduler_node
+from srgan_kit.losses.adversarial import GAN_TYPES, GP_TYPES, RELATIVISTIC, GANLoss, clip_weights
+from srgan_kit.losses.feature_matching import CRITERIA
+from srgan_kit.losses.objective import GeneratorView
+from srgan_kit.models.base import GeneratorStep, build_network, losses_to_floats
+from srgan_kit.registry import ARCHS, LOSSES, MODEL_TYPES
+
+
+class GANStep(GeneratorStep):
+    has_discriminator = True
+
+    def __init__(self, opt, runtime):
+        self.net_d = build_network(opt["network_d"], runtime, "network_d")
+        super().__init__(opt, runtime)
+        train = opt["train"]
+        # The parameters D trains; only these are frozen / unfrozen around the G step.
+        self.d_params = [p for p in self.net_d.parameters() if p.requires_grad]
+        self.cri_gan = self.objective.term("train.gan_opt")
+        self.d_clip = train.get("d_clip") or 0
+        self.net_d_iters = train["net_d_iters"]
+        self.net_d_init_iters = train["net_d_init_iters"]
+        if train.get("scheduler_d"):
+            sched_spec, sched_where = train["scheduler_d"], "train.scheduler_d"
+        else:
+            sched_spec, sched_where = train.get("scheduler"), "train.scheduler"
+        self.add_optimizer("d", self.net_d, train["optim_d"], sched_spec, sched_where)
+
+    # ------------------------------------------------------------------------------------- schedule
+
+    def updates_generator(self, iteration):
+        """BasicSR's rule: G steps every net_d_iters iterations, after net_d_init_iters D-only ones."""
+        return iteration % self.net_d_iters == 0 and iteration > self.net_d_init_iters
+
+    def run(self, batch, iteration):
+        batch = self.runtime.to_device(batch)
+        self.net_g.train()
+        self.net_d.train()
+        losses = {}
+        if self.updates_generator(iteration):
+            output, g_losses = self.generator_step(batch["lq"], batch["gt"])
+            losses.update(g_losses)
+        else:
+            with torch.no_grad(), self.runtime.autocast():
+                output = self.net_g(batch["lq"])
+        losses.update(self.discriminator_step(batch["gt"], output))
+        return losses_to_floats(losses)
+
+    # ------------------------------------------------------------------------------------ sub-steps
+
+    def _set_d_trainable(self, flag):
+        for p in self.d_params:
+            p.requires_grad_(flag)
+
+    def _discriminate(self, x, no_graph, features):
+        """(logits, feature list or None) under autocast; ``no_graph`` for targets (D(real) in the G step)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not no_graph), self.runtime.autocast():
+            if features:
+                return self.net_d(x, return_features=True)
+            return self.net_d(x), None
+
+    def generator_step(self, lq, gt):
+        """One G update with D frozen; returns (G's output before the update, {loss name: tensor})."""
+        self._set_d_trainable(False)
+        self.optimizers["g"].zero_grad(set_to_none=True)
+        with self.runtime.autocast():
+            output = self.net_g(lq)
+        view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features)
+        losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
+        self.optimize_generator(sum(losses.values()))
+        return output.detach(), losses
+
+    def discriminator_step(self, gt, fake):
+        """One D update on the real batch and the detached fake one; returns {loss name: tensor}."""
+        self._set_d_trainable(True)
+        fake = fake.detach()  # G gets no gradient from D's loss
+        self.optimizers["d"].zero_grad(set_to_none=True)
+        with self.runtime.autocast():
+            real_logits = self.net_d(gt)
+            fake_logits = self.net_d(fake)
+        l_real, l_fake = self.cri_gan.d_loss(real_logits, fake_logits)
+        losses = {"l_d_real": l_real, "l_d_fake": l_fake}
+        if self.cri_gan.needs_gradient_penalty:
+            # Outside autocast: a double backward in fp32.
+            losses["l_d_gp"] = self.cri_gan.gradient_penalty(self.net_d, gt, fake)
+        self.optimize("d", sum(losses.values()))
+        if self.d_clip:
+            clip_weights(self.runtime.bare(self.net_d), self.d_clip)
+        losses["out_d_real"] = real_logits.detach().float().mean()
+        losses["out_d_fake"] = fake_logits.detach().float().mean()
+        return losses
+
+    # ------------------------------------------------------------------------------ save / restore
+
+    def load_pretrained(self):
+        """path.pretrain_network_g into G (and its EMA), path.pretrain_network_d into D."""
+        super().load_pretrained()
+        self.load_network(self.net_d, "d")
+
+    def networks_to_save(self):
+        return {**super().networks_to_save(), "net_d": {"params": self.net_d}}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Options: the keys this model type adds, what its aliases imply, and its cross-checks.
+
+
+def _prepare(raw, given):
+    """ESRGANModel means the relativistic average GAN (ESRGAN's RaGAN) unless the file says otherwise."""
+    train = raw.get("train")
+    gan_opt = train.get("gan_opt") if isinstance(train, dict) else None
+    if given == "ESRGANModel" and isinstance(gan_opt, dict):
+        gan_opt.setdefault("relativistic", "average")
+
+
+def _check(opt, ctx):
+    if not ctx.is_train:
+        return
+    if opt.get("network_d") is None:
+        ctx.problem(("network_d",), "missing required section (GAN training needs a discriminator: a mapping "
+                    "with 'type': VGGStyleDiscriminator, PatchGANDiscriminator or UNetDiscriminatorSN)")
+    train = opt.get("train")
+    if not train:
+        return
+    gan_opt = train.get("gan_opt")
+    if gan_opt is None:
+        ctx.problem(("train", "gan_opt"), "missing required section (GAN training needs an adversarial loss: "
+                    "a mapping with 'type': GANLoss, e.g. gan_type: vanilla)")
+    elif not issubclass(LOSSES.get(gan_opt["type"]), GANLoss):
+        ctx.problem(("train", "gan_opt", "type"), f"expected GANLoss (the adversarial loss), got {gan_opt['type']!r}")
+    elif train.get("d_clip") and gan_opt.get("gan_type") in GP_TYPES:
+        ctx.problem(("train", "d_clip"), f"{train['d_clip']} together with train.gan_opt.gan_type="
+                    f"{gan_opt['gan_type']}: weight clipping and the gradient penalty are two alternative ways "
+                    "to keep the critic Lipschitz and are never combined; remove train.d_clip (WGAN-GP) or set "
+                    "gan_type: wgan (WGAN with clipping)")
+    _check_discriminator_size(opt, ctx)
+
+
+def _check_discriminator_size(opt, ctx):
+    """A discriminator with a fixed input size (VGG-style) must see crops of exactly that size."""
+    net_d, train_set = opt.get("network_d"), opt["datasets"].get("train")
+    if net_d is None or not train_set:
+        return
+    args = ARCHS.arguments(net_d["type"])
+    if "input_size" in args and "gt_size" in train_set:
+        size = net_d.get("input_size", args["input_size"])
+        if size != train_set["gt_size"]:
+            ctx.problem(("datasets", "train", "gt_size"),
+                        f"{train_set['gt_size']} does not match network_d.input_size {size} "
+                        f"({net_d['type']} sees the ground-truth crops whole)")
+
+
+MODEL_TYPES.register("gan", aliases=("SRGANModel", "ESRGANModel"))(ModelType(
+    "gan",
+    step=GANStep,
+    fields={
+        "train": {
+            "optim_d": optimizer_node(),
+            "scheduler_d": scheduler_node(),  # absent: D gets its own instance of train.scheduler
+            "gan_opt": loss_node(known={
+                "gan_type": Field(STR, choices=tuple(GAN_TYPES)), "relativistic": Field(STR, choices=tuple(RELATIVISTIC)),
+                "real_label_val": Field(NUMBER), "fake_label_val": Field(NUMBER),
+                "gp_weight": Field(NUMBER, check=at_least(0))}),
+            # One loss without a 'type' in BasicSR-style files.
+            "feature_matching_opt": loss_node(default_type="FeatureMatchingLoss", known={
+                "criterion": Field(STR, choices=tuple(CRITERIA)),
+                "layers": Field(list_of(INT), nullable=True, check=NON_EMPTY)}),
+            "net_d_iters": Field(INT, 1, check=greater(0)),
+            "net_d_init_iters": Field(INT, 0, check=at_least(0)),
+            "d_clip": Field(NUMBER, None, nullable=True, check=at_least(0)),
+        },
+        "path": {
+            "pretrain_network_d": Field(STR, None, nullable=True),
+            "param_key_d": Field(STR, "params", nullable=True),
+            "strict_load_d": Field(BOOL, True),
+        },
+    },
+    prepare=_prepare,
+    check=_check,
+))

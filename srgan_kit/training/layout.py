@@ -1,0 +1,23 @@
+"""The run folder of a training run, in one place (BasicSR's layout)::
+
+    experiments/<name>/                  experiments_root, log: train_<name>_<time>.log / .yml, tb_logger/
+    experiments/<name>/models/           net_g_<iter>.pth, net_g_latest.pth, net_d_<iter>.pth
+    experiments/<name>/training_states/  <iter>.state
+    experiments/<name>/visualization/    validation images
+"""
+import os
+
+RUN_KEYS = ("experiments_root", "models", "training_states", "log", "visualization")
+
+
+def run_paths(run_dir):
+    """``opt['path']`` entries of a run whose folder is ``run_dir`` (absolute)."""
+    run = os.path.abspath(str(run_dir))
+    return {"experiments_root": run, "models": os.path.join(run, "models"),
+            "training_states": os.path.join(run, "training_states"), "log": run,
+            "visualization": os.path.join(run, "visualization")}
+
+
+def models_dir_of_state(state_file):
+    """The models/ folder that belongs with a training_states/<iter>.state file."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(str(state_file)))), "models")
