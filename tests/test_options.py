@@ -385,7 +385,6 @@ ERROR_CASES = [
     (("del", "datasets.train.gt_size"), ["datasets.train.gt_size: missing required key"]),
     (("del", "datasets.train.batch_size_per_gpu"), ["datasets.train.batch_size_per_gpu: missing required key"]),
     (("del", "train.scheduler.milestones"), ["train.scheduler.milestones: missing required key"]),
-    (("del", "val.metrics.psnr.crop_border"), ["val.metrics.psnr.crop_border: missing required key"]),
     (("del", "train.optim_g"), ["train.optim_g: missing required section"]),
     (("del", "train.pixel_opt"), ["train.pixel_opt: missing required section", "pixel loss"]),
     (("del", "val.val_freq"), ["val.val_freq: missing required key"]),

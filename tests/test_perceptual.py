@@ -255,7 +255,7 @@ def test_vgg19_loads_explicit_pretrained_path(tmp_path, torch_home):
         feats.append(t)
     torch.testing.assert_close(loss(x, gt)[0], (feats[0] - feats[1]).abs().mean(), rtol=1e-5, atol=1e-6)
     # Deeper layers than the file holds: a WeightsError naming the file and the missing layer.
-    with pytest.raises(WeightsError, match=r"my_vgg19\.pth.*missing 5\.weight"):
+    with pytest.raises(WeightsError, match=r"my_vgg19\.pth does not fit .*missing keys \(2\): 5\.weight"):
         PerceptualLoss({"conv2_1": 1.0}, pretrained_path=str(path))
 
 

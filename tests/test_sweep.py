@@ -7,6 +7,7 @@ checkpoint saved here and a 2-image benchmark set laid out like tools/prepare_da
 """
 import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,12 @@ from srgan_kit.cli.sweep import main
 from srgan_kit.data.degradation import bicubic_pair, imresize
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.errors import OptionError
+from srgan_kit.eval.reports import write_json
+from srgan_kit.fileio import json_number
 from srgan_kit.inference import Upscaler
 from srgan_kit.eval.metrics import calculate_psnr, calculate_ssim
 from srgan_kit.sweeps.spec import load_sweep, override_text, parse_sweep
-from srgan_kit.sweeps.runner import (check_metrics, plan_sweep, resolve_eval_datasets,
+from srgan_kit.sweeps.runner import (check_metrics, plan_sweep, resolve_eval_datasets, run_reference,
                              run_sweep)
 from srgan_kit.training.trainer import train
 
@@ -342,3 +345,25 @@ def test_shipped_sweeps_validate(name, tmp_path):
     else:
         assert [p.opt["train"]["gan_opt"]["loss_weight"] for p in plans][0] == 0
     assert check_metrics(spec.metrics) == spec.metrics
+
+
+class _PerfectEvaluation:
+    """An evaluation whose method reproduces the GT exactly: PSNR is infinite."""
+
+    metrics = ["psnr"]
+
+    def run(self, upscale_fn):
+        return {"datasets": {"Tiny": {"mean": {"psnr": math.inf}, "images": {"img_0": {"psnr": math.inf}}}},
+                "unavailable": {}}
+
+
+def test_records_are_strict_json_like_evaluate_s_and_inf_reads_back(tmp_path):
+    record = run_reference("perfect", lambda: None, "key", _PerfectEvaluation(), tmp_path / "perfect.json",
+                           log=lambda text: None)
+    text = (tmp_path / "perfect.json").read_text()
+    assert "Infinity" not in text and '"psnr": "inf"' in text
+    json.loads(text, parse_constant=lambda token: pytest.fail(f"non-standard JSON token {token}"))
+    evaluated = tmp_path / "evaluate.json"
+    write_json(record["results"], evaluated)  # tools/evaluate.py's writer: the same text for the same values
+    assert json.loads(evaluated.read_text()) == json.loads(text)["results"]
+    assert json_number(json.loads(text)["results"]["datasets"]["Tiny"]["mean"]["psnr"]) == math.inf

@@ -18,7 +18,7 @@ from srgan_kit.cli.train import main as train_main
 from srgan_kit.compat import import_basicsr
 from srgan_kit.data.datasets import GTOnlyDataset
 from srgan_kit.data.imageio import load_image, save_image
-from srgan_kit.errors import OptionError, WeightsError
+from srgan_kit.errors import OptionError, UserError, WeightsError
 from srgan_kit.eval.metrics import calculate_psnr
 from srgan_kit.config.options import load_options
 from srgan_kit.training import checkpoint
@@ -222,6 +222,27 @@ def test_new_run_archives_the_existing_folder_and_loads_the_pretrained_generator
     got = net_params(run / "models" / "net_g_1.pth")
     for name in pre:
         torch.testing.assert_close(got[name], pre[name], rtol=0, atol=1e-20)
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("train.perceptual_opt={type: PerceptualLoss, layer_weights: {conv9_9: 1.0}}",
+     "train.perceptual_opt.layer_weights.conv9_9: vgg19 has no layer"),
+    ("network_g.num_feat=6", "does not fit MSRResNet"),  # the pretrained weights have 8 features
+    ("datasets.train.dataroot_gt=data/empty", "holds no image"),
+])
+def test_a_run_that_cannot_start_leaves_the_finished_run_as_it_was(workdir, bad, words):
+    """Checked before anything is written: no archive, no new files; the message names the option file."""
+    (workdir / "data" / "empty").mkdir(exist_ok=True)
+    torch.manual_seed(3)
+    torch.save({"params": MSRResNet(**NET).state_dict()}, workdir / "pre.pth")
+    path, opt = options(workdir, "kept", sets=["train.total_iter=1", "path.pretrain_network_g=pre.pth"])
+    train(opt, progress=False)
+    before = sorted(p.relative_to(workdir) for p in (workdir / "experiments").rglob("*"))
+    _, broken = options(workdir, "kept", sets=["train.total_iter=1", "path.pretrain_network_g=pre.pth", bad])
+    with pytest.raises(UserError) as info:
+        train(broken, progress=False)
+    assert str(info.value).startswith(f"{path}: ") and words in str(info.value)
+    assert sorted(p.relative_to(workdir) for p in (workdir / "experiments").rglob("*")) == before
 
 
 def test_cli_trains_resumes_and_reports_user_errors(workdir, monkeypatch, capsys):

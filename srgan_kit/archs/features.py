@@ -48,7 +48,7 @@ from torch.nn import functional as F
 from torchvision.models import AlexNet_Weights
 from torchvision.models import vgg as tv_vgg
 
-from srgan_kit.archs.weights import load_state_dict_file
+from srgan_kit.archs.weights import load_into, load_state_dict_file
 from srgan_kit.errors import ArgumentError, WeightsError, did_you_mean
 from srgan_kit.registry import BACKBONES
 
@@ -266,23 +266,6 @@ def check_layers(backbone, vgg_type, layers):
                                 f"{', '.join(backbone.layer_names)}")
 
 
-def _load_body(backbone, body, path):
-    """Fill ``body`` from the weights file; keys past the truncation are ignored, missing ones are an error."""
-    state = backbone.to_body_keys(load_state_dict_file(path))
-    expected = body.state_dict()
-    missing = [key for key in expected if key not in state]
-    wrong = [f"{key} {tuple(state[key].shape)} != {tuple(value.shape)}"
-             for key, value in expected.items() if key in state and state[key].shape != value.shape]
-    if missing or wrong:
-        found = ", ".join(list(state)[:6]) or "none"
-        detail = f"missing {', '.join(missing[:6])}" if missing else f"shape mismatch {', '.join(wrong[:6])}"
-        raise WeightsError(
-            f"{path}: does not hold {backbone.title} weights for the requested layers ({detail}; "
-            f"file keys start with: {found})"
-        )
-    body.load_state_dict({key: state[key] for key in expected})
-
-
 def build_feature_extractor(vgg_type, layers, use_input_norm=True, range_norm=False, pretrained_path=None):
     """Build the frozen extractor for ``layers`` (truncated after the deepest one) with its real weights.
 
@@ -304,5 +287,7 @@ def build_feature_extractor(vgg_type, layers, use_input_norm=True, range_norm=Fa
             raise WeightsError(backbone.missing_message(path))
     depth = max(backbone.layer_names.index(name) for name in layers) + 1
     body = backbone.body(depth)
-    _load_body(backbone, body, path)
+    # Keys past the truncation are not needed; every layer kept must be in the file with its shape.
+    load_into(body, backbone.to_body_keys(load_state_dict_file(path)), source=str(path), extra_ok=True,
+              what=f"{backbone.title} up to {layers[-1] if len(layers) == 1 else 'the requested layers'}")
     return FeatureExtractor(body, backbone.layer_names, layers, use_input_norm, range_norm)

@@ -112,9 +112,15 @@ def load_state_dict_file(path, param_key=None):
     return canonical_state_dict(read_checkpoint(path), param_key, source=str(path))
 
 
-def load_into(net, state_dict, source="state dict", strict=True):
-    """Copy a canonical state dict into ``net``; any key or shape mismatch is a WeightsError naming ``source``."""
-    expected = net.state_dict()
+def load_into(net, state_dict, source="state dict", strict=True, keep=(), extra_ok=False, what=None):
+    """Copy a canonical state dict into ``net``; any key or shape mismatch is a WeightsError naming ``source``.
+
+    keep: prefixes of ``net``'s keys the file need not hold (they keep their values); extra_ok: keys of the file
+    that ``net`` lacks are ignored (a truncated trunk, a file that also holds other heads); what: how messages
+    name the network (default: its class)."""
+    expected = {k: v for k, v in net.state_dict().items() if not k.startswith(tuple(keep))}
+    if extra_ok:
+        state_dict = {k: v for k, v in state_dict.items() if k in expected}
     # Keys listed in network order, so the first layer that disagrees comes first.
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
@@ -123,7 +129,7 @@ def load_into(net, state_dict, source="state dict", strict=True):
         for k, v in expected.items()
         if k in state_dict and state_dict[k].shape != v.shape
     ]
-    name = type(net).__name__
+    name = what or type(net).__name__
     problems = []
     if strict and missing:
         problems.append(f"missing keys ({len(missing)}): {_short_list(missing)}")
@@ -138,5 +144,5 @@ def load_into(net, state_dict, source="state dict", strict=True):
         warnings.warn(f"{source}: skipped keys whose shape does not fit {name}: {_short_list(wrong_shape)}",
                       stacklevel=3)
         state_dict = {k: v for k, v in state_dict.items() if k not in expected or v.shape == expected[k].shape}
-    net.load_state_dict(state_dict, strict=strict)
+    net.load_state_dict(state_dict, strict=strict and not keep)
     return net

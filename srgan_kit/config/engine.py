@@ -228,9 +228,10 @@ class Typed:
     toolkits have it, srgan_kit not yet) is dropped after one warning.
     """
 
-    def __init__(self, registry, *, required=True, supplied=(), known=None, require=(), extra=None, unused=None,
-                 aliases=None, derived=(), default_type=None):
+    def __init__(self, registry, *, required=True, supplied=(), known=None, require=(), optional=(), extra=None,
+                 unused=None, aliases=None, derived=(), default_type=None):
         self.registry = registry
+        self.optional = tuple(optional)  # parameters without a default that srgan_kit fills when absent
         self.default_type = default_type  # the type of an entry that gives none
         self.require = tuple(require)
         self.required = required
@@ -251,7 +252,7 @@ class Typed:
         for name, default in self.registry.arguments(type_name).items():
             if name in self.supplied:
                 continue
-            required = name in self.require or default is inspect.Parameter.empty
+            required = name in self.require or (default is inspect.Parameter.empty and name not in self.optional)
             known = self.known.get(name)
             if known is None:
                 fields[name] = _field_from_default(REQUIRED if required else default)

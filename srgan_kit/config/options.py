@@ -22,6 +22,7 @@ from srgan_kit.config.engine import dotted
 from srgan_kit.errors import OptionError
 from srgan_kit.fileio import atomic_open
 from srgan_kit.registry import ARCHS, MODEL_TYPES
+from srgan_kit.training.layout import run_paths
 
 
 class OptionWarning(UserWarning):
@@ -252,10 +253,7 @@ def _derive(opt, ctx, root, is_train):
         if (name.startswith("pretrain_network") or name == "resume_state") and isinstance(value, str):
             paths[name] = _join(root, value)
     if is_train:
-        run = os.path.join(root, "experiments", opt["name"])
-        paths.update(experiments_root=run, models=os.path.join(run, "models"),
-                     training_states=os.path.join(run, "training_states"), log=run,
-                     visualization=os.path.join(run, "visualization"))
+        paths.update(run_paths(os.path.join(root, "experiments", opt["name"])))
     else:
         run = os.path.join(root, "results", opt["name"])
         paths.update(results_root=run, log=run, visualization=os.path.join(run, "visualization"))

@@ -74,6 +74,7 @@ def metric_node():
     return Typed(
         reg.METRICS,
         supplied=("img", "img1", "img2"),
+        optional=("crop_border",),  # srgan_kit.eval.conventions: the scale
         known={"crop_border": Field(INT, check=at_least(0)), "test_y_channel": Field(BOOL),
                "input_order": Field(STR, choices=("HWC", "CHW", "HW")),
                "net": Field(STR, choices=("alex", "vgg")),  # ST-LPIPS backbone

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from srgan_kit.archs.features import BACKBONES
-from srgan_kit.archs.weights import load_state_dict_file
+from srgan_kit.archs.weights import load_into, load_state_dict_file
 from srgan_kit.compat import import_basicsr
 from srgan_kit.errors import UserError, WeightsError
 from srgan_kit.registry import METRICS
@@ -188,22 +188,6 @@ class MetricUnavailable(UserError):
 # ---- LPIPS and ST-LPIPS ------------------------------------------------------------------------------------
 
 
-def _copy_checked(model, state, source, skip_prefixes=()):
-    """Copy ``state`` into ``model``: every model key except ``skip_prefixes`` must be there with its shape.
-
-    The packages load their own files with ``strict=False``, which would silently keep random weights for a
-    missing key; this refuses instead.
-    """
-    own = {k: v for k, v in model.state_dict().items() if not k.startswith(tuple(skip_prefixes))}
-    missing = [k for k in own if k not in state]
-    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in own.items()
-             if k in state and state[k].shape != v.shape]
-    if missing or wrong:
-        detail = f"missing {', '.join(missing[:6])}" if missing else f"shape mismatch {', '.join(wrong[:6])}"
-        raise WeightsError(f"{source}: does not fit {type(model).__module__}.{type(model).__name__} ({detail})")
-    model.load_state_dict({k: state[k] for k in own}, strict=False)
-
-
 def _as_batch(img, what):
     """numpy HxWx3 / torch (N,)3xHxW RGB in [0, 1] -> float32 NCHW tensor."""
     if isinstance(img, torch.Tensor):
@@ -271,7 +255,7 @@ def _stlpips_scorer(net, device):
     # we load the shipped file ourselves, strictly.
     model = package.LPIPS(pretrained=False, net=net, variant="shift_tolerant", verbose=False)
     # 'lins.<k>' is the same module as 'lin<k>' registered twice; the file names it 'lin<k>'.
-    _copy_checked(model, load_state_dict_file(path), str(path), skip_prefixes=("lins.",))
+    load_into(model, load_state_dict_file(path), str(path), keep=("lins.",))
     return LPIPSScorer(f"stlpips ({net})", model, device)
 
 
@@ -326,7 +310,7 @@ def _lpips_scorer(trunk_path, stamp, device):
         # load the package's v0.1 heads ourselves, strictly, then the trunk from torchvision's cached file.
         model = package.LPIPS(pretrained=False, net="alex", version="0.1", pnet_rand=True, verbose=False)
     heads = Path(package.__file__).parent / "weights" / "v0.1" / "alex.pth"
-    _copy_checked(model, load_state_dict_file(heads), str(heads), skip_prefixes=("lins.", "net.", "scaling_layer."))
+    load_into(model, load_state_dict_file(heads), str(heads), keep=("lins.", "net.", "scaling_layer."))
     trunk = load_state_dict_file(trunk_path)
     # torchvision names the layers 'features.<i>.*'; lpips keeps the same indices inside 'slice<k>.<i>.*'.
     renamed = {}
@@ -334,7 +318,7 @@ def _lpips_scorer(trunk_path, stamp, device):
         _, index, param = key.split(".")
         if f"features.{index}.{param}" in trunk:
             renamed[key] = trunk[f"features.{index}.{param}"]
-    _copy_checked(model.net, renamed, trunk_path)
+    load_into(model.net, renamed, str(trunk_path))
     return LPIPSScorer("lpips (alex)", model, device)
 
 

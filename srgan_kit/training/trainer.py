@@ -6,6 +6,7 @@ What each iteration does lives in steps.py (chosen by model_type); device and pr
 files in checkpoint.py; reporting in logger.py. Everything with side effects on disk is done by the
 main process only (``runtime.is_main``).
 """
+import contextlib
 import copy
 import random
 import time
@@ -18,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from srgan_kit.config.options import constructor_spec, save_options
 from srgan_kit.data.imageio import save_image
-from srgan_kit.errors import OptionError
+from srgan_kit.errors import OptionError, UserError
 from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
 from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit.training import checkpoint
@@ -49,24 +50,9 @@ def train(opt, auto_resume=False, progress=True):
     runtime = Runtime.from_options(opt)
     paths = opt["path"]
     seed = seed_everything(opt, runtime.rank)
-    model_type = MODEL_TYPES.get(opt.get("model_type", "sr"), where="model_type")
-    state_file = find_resume_state(paths, auto_resume)
-    state = checkpoint.load_training_state(state_file) if state_file else None
-    if state and state.get("model_type", "sr") != model_type.name:
-        raise OptionError(f"model_type: {model_type.name!r}, but {state_file} was saved by a "
-                          f"{state.get('model_type')!r} run")
-    loader = build_train_loader(opt, runtime, seed)
-    val_loaders = build_val_loaders(opt) if opt.get("val") else {}  # no val section: no validation
-    scorer = Scorer(opt["val"].get("metrics") or DEFAULT_METRICS, opt["scale"], where="val.metrics") if val_loaders else None
-    step = model_type.step(opt, runtime)
+    with naming(opt.get("_file")):
+        model_type, step, loader, val_loaders, scorer, state, state_file = build_run(opt, runtime, seed, auto_resume)
     start_iter, total_iter = (int(state["iter"]) if state else 0), int(opt["train"]["total_iter"])
-    if state:
-        checkpoint.resume_networks(state_file, start_iter, step.networks_to_save())
-        step.load_state_dict(state["step"])
-        loader.load_state_dict(state["loader"])
-        checkpoint.restore_rng(state["rng"])  # last, after building consumed random numbers
-    else:
-        step.load_pretrained()
 
     archived = prepare_run_folder(paths, resuming=state is not None) if runtime.is_main else None
     name, root = opt["name"], Path(paths["experiments_root"])
@@ -90,6 +76,43 @@ def train(opt, auto_resume=False, progress=True):
         return Loop(opt, runtime, step, loader, val_loaders, scorer, log).run(start_iter, total_iter)
     finally:
         log.close()
+
+
+@contextlib.contextmanager
+def naming(file):
+    """User errors raised inside get the option file in front, so the message says where to fix it."""
+    try:
+        yield
+    except UserError as exc:
+        if file and not str(exc).startswith(str(file)):
+            exc.args = (f"{file}: {exc}",)
+        raise
+
+
+def build_run(opt, runtime, seed, auto_resume):
+    """Everything a run needs, built and loaded before anything is written: model type, step (networks,
+    losses, optimisers; pretrained or resumed weights), data loaders and the validation scorer."""
+    paths = opt["path"]
+    model_type = MODEL_TYPES.get(opt.get("model_type", "sr"), where="model_type")
+    state_file = find_resume_state(paths, auto_resume)
+    state = checkpoint.load_training_state(state_file) if state_file else None
+    if state and state.get("model_type", "sr") != model_type.name:
+        raise OptionError(f"model_type: {model_type.name!r}, but {state_file} was saved by a "
+                          f"{state.get('model_type')!r} run")
+    loader = build_train_loader(opt, runtime, seed)
+    val_loaders = build_val_loaders(opt) if opt.get("val") else {}  # no val section: no validation
+    scorer = None
+    if val_loaders:
+        scorer = Scorer(opt["val"].get("metrics") or DEFAULT_METRICS, opt["scale"], where="val.metrics")
+    step = model_type.step(opt, runtime)
+    if state:
+        checkpoint.resume_networks(state_file, int(state["iter"]), step.networks_to_save())
+        step.load_state_dict(state["step"])
+        loader.load_state_dict(state["loader"])
+        checkpoint.restore_rng(state["rng"])  # last, after building consumed random numbers
+    else:
+        step.load_pretrained()
+    return model_type, step, loader, val_loaders, scorer, state, state_file
 
 
 class Loop:

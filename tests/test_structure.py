@@ -1,0 +1,67 @@
+"""The package's shape: the config layer runs without torch, module imports form no cycle, and every
+registry lives in srgan_kit.registry."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import srgan_kit.registry as registry
+from srgan_kit.registry import Registry
+
+PACKAGE = Path(__file__).resolve().parents[1] / "srgan_kit"
+
+
+def test_loading_an_option_file_engine_needs_no_torch():
+    code = ("import sys; import srgan_kit.config.engine, srgan_kit.config.schema, srgan_kit.config.options; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def _module_imports():
+    """{module: {srgan_kit modules it imports}}, at module level or inside functions (a lazy import is still
+    a dependency)."""
+    graph = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("srgan_kit"))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("srgan_kit"):
+                deps.update(f"{node.module}.{a.name}" for a in node.names)
+                deps.add(node.module)
+        graph[name] = deps
+    return {m: {d for d in deps if d in graph and d != m} for m, deps in graph.items()}
+
+
+def test_module_imports_form_no_cycle():
+    graph, done, path = _module_imports(), set(), []
+
+    def visit(module):
+        if module in path:
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(module):] + [module]))
+        if module in done:
+            return
+        path.append(module)
+        for dep in sorted(graph[module]):
+            visit(dep)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+
+
+def test_every_registry_is_defined_in_the_registry_module():
+    defined_elsewhere = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "registry.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Registry":
+                defined_elsewhere.append(str(path.relative_to(PACKAGE)))
+    assert defined_elsewhere == []
+    kinds = {v.kind for v in vars(registry).values() if isinstance(v, Registry)}
+    assert {"network", "loss", "dataset", "metric", "model", "perceptual backbone", "architecture detector"} <= kinds
