@@ -7,7 +7,7 @@ never imports the metrics, and one broken optional module cannot break unrelated
 import importlib
 import inspect
 
-from srgan_kit.errors import ArgumentError, OptionError, closest, did_you_mean
+from srgan_kit.errors import ArgumentError, OptionError, did_you_mean
 
 
 class Registry:
@@ -46,9 +46,6 @@ class Registry:
     def values(self):
         """Each registered object once (aliases folded), in registration order."""
         return list({id(v): v for v in self._load().values()}.values())
-
-    def nearest(self, name):
-        return closest(name, self.names())
 
     def unknown_message(self, name):
         """'unknown <kind> type 'x' (did you mean 'y'?); known: ...' (or why a known-elsewhere name is missing)."""

@@ -18,3 +18,22 @@ def shared_dir():
     if os.environ.get("CI") == "true":
         pytest.fail(f"{SHARED} is missing: CI must have ../shared beside the checkout")
     pytest.skip(f"{SHARED} is absent: this test reads the shared Set5 data / Real-ESRGAN weights")
+
+
+# A VGG-like perceptual backbone small enough for CPU tests: conv(3->4), relu, pool, conv(4->6), relu.
+TINY_VGG = "tiny_test_vgg"
+
+
+def tiny_vgg_weights(path, seed=0):
+    """Register the tiny backbone (once) and write torchvision-style weights for it to ``path``."""
+    from srgan_kit.archs.features import TorchvisionVGG
+    from srgan_kit.registry import BACKBONES
+
+    if TINY_VGG not in BACKBONES:
+        BACKBONES.register(TINY_VGG)(TorchvisionVGG("tiny test VGG", (4, "M", 6), "tiny-test-vgg.pth"))
+    g = torch.Generator().manual_seed(seed)
+    torch.save({"features.0.weight": torch.randn(4, 3, 3, 3, generator=g) * 0.5,
+                "features.0.bias": torch.randn(4, generator=g) * 0.1,
+                "features.3.weight": torch.randn(6, 4, 3, 3, generator=g) * 0.5,
+                "features.3.bias": torch.randn(6, generator=g) * 0.1}, path)
+    return path

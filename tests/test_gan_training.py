@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import TINY_VGG, tiny_vgg_weights
 
 from srgan_kit.config.engine import optional_fields
 from srgan_kit.archs.discriminators import PatchGANDiscriminator, UNetDiscriminatorSN, VGGStyleDiscriminator
-from srgan_kit.archs.features import TorchvisionVGG
-from srgan_kit.registry import BACKBONES
 from srgan_kit.data.imageio import save_image
 from srgan_kit.errors import OptionError
 from srgan_kit.losses.feature_matching import FeatureMatchingLoss
@@ -27,9 +26,6 @@ from srgan_kit.training.runtime import Runtime
 from srgan_kit.registry import MODEL_TYPES
 from srgan_kit.training.trainer import train
 
-TINY_VGG = "gan_test_vgg"
-if TINY_VGG not in BACKBONES:
-    BACKBONES.register(TINY_VGG)(TorchvisionVGG("tiny GAN-test VGG", (4, "M", 6), "gan-test-vgg.pth"))
 
 UNET = {"type": "UNetDiscriminatorSN", "num_feat": 8}
 PATCH = {"type": "PatchGANDiscriminator", "num_feat": 8}  # 3 layers: needs crops of 32 or more
@@ -52,11 +48,7 @@ def workdir(tmp_path_factory):
     for folder, size, count in (("gt", 32, 4), ("gt128", 128, 2)):
         for i in range(count):
             save_image(root / "data" / folder / f"{folder}_{i}.png", _smooth_image(rng, size))
-    g = torch.Generator().manual_seed(0)
-    torch.save({"features.0.weight": torch.randn(4, 3, 3, 3, generator=g) * 0.5,
-                "features.0.bias": torch.randn(4, generator=g) * 0.1,
-                "features.3.weight": torch.randn(6, 4, 3, 3, generator=g) * 0.5,
-                "features.3.bias": torch.randn(6, generator=g) * 0.1}, root / "tiny_vgg.pth")
+    tiny_vgg_weights(root / "tiny_vgg.pth")
     return root
 
 

@@ -7,20 +7,17 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import TINY_VGG, tiny_vgg_weights
 from torch import nn
 
-from srgan_kit.archs.features import TorchvisionVGG
 from srgan_kit.config.options import OptionWarning, load_options
 from srgan_kit.data.imageio import save_image
 from srgan_kit.errors import OptionError
 from srgan_kit.losses.objective import GeneratorView
 from srgan_kit.losses.perceptual import PerceptualLoss
-from srgan_kit.registry import BACKBONES, LOSSES, MODEL_TYPES
+from srgan_kit.registry import LOSSES, MODEL_TYPES
 from srgan_kit.training.runtime import Runtime
 
-TINY_VGG = "objective_test_vgg"
-if TINY_VGG not in BACKBONES:
-    BACKBONES.register(TINY_VGG)(TorchvisionVGG("tiny objective-test VGG", (4, "M", 6), "objective-test-vgg.pth"))
 
 
 class MeanBrightnessLoss(nn.Module):
@@ -44,11 +41,7 @@ def workdir(tmp_path_factory):
     rng = np.random.default_rng(0)
     for i in range(2):
         save_image(root / "data" / f"gt_{i}.png", rng.uniform(0.1, 0.9, (16, 16, 3)).astype(np.float32))
-    g = torch.Generator().manual_seed(0)
-    torch.save({"features.0.weight": torch.randn(4, 3, 3, 3, generator=g) * 0.5,
-                "features.0.bias": torch.randn(4, generator=g) * 0.1,
-                "features.3.weight": torch.randn(6, 4, 3, 3, generator=g) * 0.5,
-                "features.3.bias": torch.randn(6, generator=g) * 0.1}, root / "tiny_vgg.pth")
+    tiny_vgg_weights(root / "tiny_vgg.pth")
     return root
 
 

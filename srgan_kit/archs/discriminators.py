@@ -9,7 +9,7 @@ from torch.nn import functional as F
 from torch.nn.utils import parametrizations
 from torch.nn.utils import spectral_norm as legacy_spectral_norm
 
-from srgan_kit.errors import OptionError
+from srgan_kit.errors import ArgumentError
 from srgan_kit.registry import ARCHS
 
 
@@ -24,7 +24,7 @@ class VGGStyleDiscriminator(nn.Module):
     def __init__(self, num_in_ch=3, num_feat=64, input_size=128):
         super().__init__()
         if input_size not in (128, 256):
-            raise OptionError(f"VGGStyleDiscriminator: input_size must be 128 or 256, got {input_size!r}")
+            raise ArgumentError("input_size", f"must be 128 or 256, got {input_size!r}")
         self.input_size = input_size
         widths = [num_feat, num_feat * 2, num_feat * 4, num_feat * 8, num_feat * 8, num_feat * 8]
         self.num_stages = 5 if input_size == 128 else 6
@@ -56,10 +56,8 @@ class VGGStyleDiscriminator(nn.Module):
     def forward(self, x, return_features=False):
         size = self.input_size
         if tuple(x.shape[-2:]) != (size, size):
-            raise OptionError(
-                f"VGGStyleDiscriminator: expects {size}x{size} inputs (network_d.input_size), got "
-                f"{x.shape[-2]}x{x.shape[-1]}; make datasets.train.gt_size equal to input_size"
-            )
+            raise ValueError(f"VGGStyleDiscriminator built for {size}x{size} inputs (input_size) got "
+                             f"{x.shape[-2]}x{x.shape[-1]}")
         features = []
         feat = x
         for i in range(self.num_stages):
@@ -81,7 +79,7 @@ class PatchGANDiscriminator(nn.Module):
     def __init__(self, num_in_ch=3, num_feat=64, num_layers=3, spectral_norm=False):
         super().__init__()
         if not isinstance(num_layers, int) or num_layers < 1:
-            raise OptionError(f"PatchGANDiscriminator: num_layers must be an integer >= 1, got {num_layers!r}")
+            raise ArgumentError("num_layers", f"must be an integer >= 1, got {num_layers!r}")
         self.spectral_norm = bool(spectral_norm)
 
         def conv(cin, cout, stride, norm):

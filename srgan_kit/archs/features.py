@@ -109,7 +109,7 @@ class TorchvisionVGG:
             f"{self.title} weights not found: expected {path} (torchvision's cache, "
             f"TORCH_HOME={_torch_home()}). Nothing is downloaded during training: {source}on a machine with "
             f"network access and copy the file into {path.parent}/ (or set TORCH_HOME to the folder whose "
-            f"hub/checkpoints/ holds it), or point train.perceptual_opt.pretrained_path at a copy of it"
+            f"hub/checkpoints/ holds it), or point the loss's pretrained_path at a copy of it"
         )
 
     def to_body_keys(self, state_dict):
@@ -192,7 +192,7 @@ class ShiftTolerantVGG16:
     def missing_message(self, path):
         return (
             f"{self.title} weights not found: expected {path}, shipped with the stlpips-pytorch package. "
-            "Install it (pip install stlpips-pytorch) or point train.perceptual_opt.pretrained_path at a copy "
+            "Install it (pip install stlpips-pytorch) or point the loss's pretrained_path at a copy "
             f"of {self.weights_subpath.name}"
         )
 

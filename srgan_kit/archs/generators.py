@@ -6,13 +6,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from srgan_kit.archs.blocks import RRDB, ResidualBlockNoBN, conv3x3, scaled_kaiming_init, stack
-from srgan_kit.errors import OptionError
+from srgan_kit.errors import ArgumentError
 from srgan_kit.registry import ARCHS
 
 
 def _check_choice(arch, key, value, choices):
     if value not in choices:
-        raise OptionError(f"{arch}: {key} must be one of {list(choices)}, got {value!r}")
+        raise ArgumentError(key, f"{arch} takes one of {list(choices)}, got {value!r}")
 
 
 @ARCHS.register()

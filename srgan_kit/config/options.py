@@ -20,7 +20,7 @@ import yaml
 from srgan_kit.config import engine
 from srgan_kit.config.engine import dotted
 from srgan_kit.errors import OptionError
-from srgan_kit.fileio import atomic_open
+from srgan_kit.fileio import write_text_atomic
 from srgan_kit.registry import ARCHS, MODEL_TYPES
 from srgan_kit.training.layout import run_paths
 
@@ -309,9 +309,6 @@ _Dumper.add_representer(tuple, yaml.SafeDumper.represent_list)
 
 def save_options(opt, path):
     """Write the resolved options as YAML (keys starting with '_' left out); atomic. Returns the Path."""
-    path = Path(path)
     data = {k: v for k, v in opt.items() if not str(k).startswith("_")}
-    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None)
-    with atomic_open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    return path
+    return write_text_atomic(path, yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                                             default_flow_style=None))

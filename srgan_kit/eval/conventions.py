@@ -7,6 +7,8 @@ rounded to 8-bit levels (what a saved PNG holds), GT rounded to 8-bit levels, an
 when it is up to ``scale - 1`` pixels larger (not mod-cropped). A value given explicitly (``val.metrics``
 entries, ``--crop-border``) replaces the convention.
 """
+import math
+
 import numpy as np
 
 from srgan_kit.errors import DataError, UserError
@@ -15,6 +17,10 @@ from srgan_kit.registry import METRICS
 
 DEFAULT_METRICS = ("psnr", "ssim")  # evaluation and training validation when none are named
 TRADEOFF_METRICS = ("psnr", "ssim", "stlpips", "niqe")  # sweeps: distortion and perception side by side
+
+# How tables and plots show each metric (keyed by short name; others: their name, 4 decimals).
+LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lpips": "LPIPS", "stlpips": "ST-LPIPS", "niqe": "NIQE"}
+DIGITS = {"psnr": 2}
 
 BORDER = object()  # in the table: "the crop border of this evaluation" (the scale unless given)
 CONVENTIONS = {
@@ -37,6 +43,28 @@ def short_name(fn, given=None):
     """The shortest registered name of a metric function (psnr for calculate_psnr)."""
     names = [n for n in METRICS.names() if METRICS.get(n) is fn]
     return min(names, key=len) if names else given
+
+
+def _short(name):
+    return short_name(METRICS.get(name), name) if name in METRICS else name
+
+
+def metric_label(name):
+    return LABELS.get(_short(name), name)
+
+
+def better(name):
+    """'higher' or 'lower' (the registered metric's tag; higher when it has none)."""
+    return getattr(METRICS.get(name), "better", "higher") if name in METRICS else "higher"
+
+
+def format_value(name, value):
+    """A metric value as tables show it: 'n/a' for None, 'inf' for identical images, fixed decimals."""
+    if value is None:
+        return "n/a"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.{DIGITS.get(_short(name), 4)}f}"
 
 
 def _convention(fn, border):

@@ -9,6 +9,7 @@ import csv
 import io
 import math
 
+from srgan_kit.eval.conventions import format_value
 from srgan_kit.fileio import write_json as _write_json
 from srgan_kit.fileio import write_text_atomic
 
@@ -52,14 +53,6 @@ def write_csv(result, path):
     return write_text_atomic(path, buf.getvalue())
 
 
-def _fmt(key, value):
-    if value is None:
-        return "n/a"
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.2f}" if key == "psnr" else f"{value:.4f}"
-
-
 def _settings_line(blocks):
     _method, first = blocks[0]
     parts = [f"x{first['scale']}"]
@@ -99,10 +92,10 @@ def format_table(result, per_image=False):
             if entry is None:
                 continue
             who = [method] if merged else []
-            rows.append([dataset] + who + [str(len(entry["images"]))] + [_fmt(k, entry["mean"].get(k)) for k in keys])
+            rows.append([dataset] + who + [str(len(entry["images"]))] + [format_value(k, entry["mean"].get(k)) for k in keys])
             if per_image:
                 for image, row in entry["images"].items():
-                    rows.append([f"  {image}"] + who + [""] + [_fmt(k, row.get(k)) for k in keys])
+                    rows.append([f"  {image}"] + who + [""] + [format_value(k, row.get(k)) for k in keys])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     text_cols = 2 if merged else 1  # left-aligned columns
 

@@ -8,27 +8,13 @@ import io
 import math
 from pathlib import Path
 
-import srgan_kit.eval.metrics  # noqa: F401  (registers the metrics whose 'better' direction is read here)
+from srgan_kit.eval.conventions import better, format_value, metric_label
 from srgan_kit.fileio import atomic_open, json_number, write_text_atomic
-from srgan_kit.registry import METRICS
 
-LABELS = {"psnr": "PSNR (dB)", "calculate_psnr": "PSNR (dB)", "ssim": "SSIM", "calculate_ssim": "SSIM",
-          "lpips": "LPIPS", "calculate_lpips": "LPIPS", "stlpips": "ST-LPIPS", "calculate_stlpips": "ST-LPIPS",
-          "niqe": "NIQE", "calculate_niqe": "NIQE"}
-DIGITS = {"psnr": 2, "calculate_psnr": 2, "niqe": 3, "calculate_niqe": 3}
 # Reference methods are drawn apart from the variants (marker, colour), so the eye finds them at once.
 REFERENCE_STYLE = {"bicubic": dict(marker="s", color="0.45"), "start": dict(marker="^", color="black")}
 VARIANT_STYLE = dict(marker="o")
 LABEL_OFFSETS = ((5, 4), (5, -11), (-5, 9), (-5, -16))
-
-
-def metric_label(name):
-    return LABELS.get(name, name)
-
-
-def better(name):
-    """'higher' or 'lower' (the registered metric's tag; higher when it has none)."""
-    return getattr(METRICS.get(name), "better", "higher") if name in METRICS else "higher"
 
 
 def _number(value):
@@ -88,11 +74,7 @@ def write_csv(path, table, columns, metrics):
 def _cell(metric, value):
     if value is None:
         return "–"
-    if isinstance(value, str):
-        return "n/a"
-    if value == math.inf:
-        return "inf"
-    return f"{value:.{DIGITS.get(metric, 4)}f}"
+    return "n/a" if isinstance(value, str) else format_value(metric, value)
 
 
 def _duration(seconds):

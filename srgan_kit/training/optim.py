@@ -57,10 +57,6 @@ def update_learning_rate(iteration, optimizers, schedulers, warmup_iter=-1):
                 group["lr"] = group["initial_lr"] * iteration / warmup_iter
 
 
-def current_lrs(optimizer):
-    return [group["lr"] for group in optimizer.param_groups]
-
-
 class ClosedFormLR:
     """Minimal scheduler base: step() sets every group's lr to ``lr_at(last_epoch, initial_lr)``.
 
