@@ -220,72 +220,88 @@ def test_a_bad_option_key_fails_before_any_training(workdir, tmp_path, capsys, m
 # ------------------------------------------------------------------------------------------ real runs
 
 
-def test_two_variant_sweep_writes_tables_and_plot_and_a_rerun_trains_nothing(workdir, tmp_path):
-    path = write_sweep(tmp_path, "weights", {"base_set": {"train.total_iter": 2},
-                                             "grid": {"train.gan_opt.loss_weight": [0, 1.0e-2]}})
-    out = tmp_path / "out"
-    spy = Spy()
+NAMES = ["loss_weight-0", "loss_weight-0.01"]
+
+
+@pytest.fixture(scope="module")
+def two_variants(workdir, tmp_path_factory):
+    """A real 2-variant x 2-iteration sweep: (sweep file, out folder, result, training spy, results.csv rows)."""
+    folder = tmp_path_factory.mktemp("two_variants")
+    path = write_sweep(folder, "weights", {"base_set": {"train.total_iter": 2},
+                                           "grid": {"train.gan_opt.loss_weight": [0, 1.0e-2]}})
+    out, spy = folder / "out", Spy()
     result = sweep(workdir, path, out, spy)
-    names = ["loss_weight-0", "loss_weight-0.01"]
-    assert spy.names == [f"{BASE_NAME}_{n}" for n in names] and result.failed == []
-    # Same start, seed and iterations for every variant; runs under OUT only.
+    return path, out, result, spy, read_csv(out / "results.csv")
+
+
+def test_every_variant_trains_from_the_same_start_seed_and_length_under_out(workdir, two_variants):
+    _path, _out, result, spy, _rows = two_variants
+    assert spy.names == [f"{BASE_NAME}_{n}" for n in NAMES] and result.failed == []
     assert {(o["path"]["pretrain_network_g"], o["manual_seed"], o["train"]["total_iter"]) for o in spy.opts} == {
         (str(workdir / "start.pth"), 0, 2)}
     assert [o["train"]["gan_opt"]["loss_weight"] for o in spy.opts] == [0, 1.0e-2]
     assert not (workdir / "experiments").exists()
 
-    rows = read_csv(out / "results.csv")
+
+def test_results_csv_rows_and_settings(two_variants):
+    rows = two_variants[4]
     assert [(r["variant"], r["kind"], r["dataset"], r["status"]) for r in rows] == [
         ("bicubic", "reference", "Tiny", "ok"), ("start", "reference", "Tiny", "ok"),
-        *((n, "variant", "Tiny", "ok") for n in names)]
+        *((n, "variant", "Tiny", "ok") for n in NAMES)]
     assert [r["train.gan_opt.loss_weight"] for r in rows] == ["", "", "0", "0.01"]
     assert [r["total_iter"] for r in rows[2:]] == ["2", "2"]
     assert all(float(r["train_time_s"]) > 0 for r in rows[2:])
-    # Every number checked against an independent computation with the same weights.
+
+
+def test_every_score_equals_an_independent_computation_with_the_same_weights(workdir, two_variants):
+    _path, out, _result, _spy, rows = two_variants
     expected = {"bicubic": scores(lambda lr: imresize(lr, 2), workdir),
                 "start": scores(net_from(workdir / "start.pth", "params_ema"), workdir)}
-    for n in names:
+    for n in NAMES:
         ckpt = out / "experiments" / f"{BASE_NAME}_{n}" / "models" / "net_g_latest.pth"
         expected[n] = scores(net_from(ckpt, "params_ema"), workdir)
-        assert (ckpt.parent / "net_g_2.pth").is_file()
     for r in rows:
         assert float(r["psnr"]) == pytest.approx(expected[r["variant"]][0], abs=1e-6)
         assert float(r["ssim"]) == pytest.approx(expected[r["variant"]][1], abs=1e-6)
         assert 0 < float(r["stlpips"]) < 1
     assert expected["loss_weight-0"] != expected["start"]  # the variants did train
+    record = json.loads((out / "variants" / "loss_weight-0.01.json").read_text())
+    assert record["status"] == "ok" and record["settings"] == {"train.gan_opt.loss_weight": "0.01"}
+    assert record["results"]["datasets"]["Tiny"]["mean"]["psnr"] == pytest.approx(expected["loss_weight-0.01"][0])
 
+
+def test_results_md_tables(two_variants):
+    _path, out, _result, _spy, rows = two_variants
     md = (out / "results.md").read_text()
     assert "| variant | train.gan_opt.loss_weight | PSNR (dB) ↑ | SSIM ↑ | ST-LPIPS ↓ | training time | status |" in md
     assert f"| bicubic (reference) |  | {float(rows[0]['psnr']):.2f} |" in md
     assert "| loss_weight-0.01 | 0.01 |" in md
 
-    png = (out / "tradeoff.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+def test_tradeoff_plot_shows_every_method_at_its_scores(two_variants):
+    _path, out, result, _spy, rows = two_variants
+    assert (out / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     points = result.points["Tiny"]
     assert [(label, kind) for label, _x, _y, kind in points] == [
-        ("bicubic", "bicubic"), ("start", "start"), *((n, "variant") for n in names)]
+        ("bicubic", "bicubic"), ("start", "start"), *((n, "variant") for n in NAMES)]
     assert [(x, y) for _l, x, y, _k in points] == [(float(r["psnr"]), float(r["stlpips"])) for r in rows]
 
-    record = json.loads((out / "variants" / "loss_weight-0.01.json").read_text())
-    assert record["status"] == "ok" and record["settings"] == {"train.gan_opt.loss_weight": "0.01"}
-    assert record["results"]["datasets"]["Tiny"]["mean"]["psnr"] == pytest.approx(expected["loss_weight-0.01"][0])
 
-    # Re-run: nothing is trained, the tables are the same.
-    spy2 = Spy()
-    sweep(workdir, path, out, spy2)
-    assert spy2.opts == [] and read_csv(out / "results.csv") == rows
-    # A changed setting is not "done": only that variant trains again.
-    write_sweep(tmp_path, "weights", {"base_set": {"train.total_iter": 2},
-                                      "grid": {"train.gan_opt.loss_weight": [0, 2.0e-2]}})
-    spy3 = Spy()
-    sweep(workdir, path, out, spy3)
-    assert spy3.names == [f"{BASE_NAME}_loss_weight-0.02"]
-    # Another metric re-scores the trained runs without training them.
-    spy4 = Spy()
-    sweep(workdir, path, out, spy4, metrics=["psnr", "ssim"])
-    rows4 = read_csv(out / "results.csv")
-    assert spy4.opts == [] and "stlpips" not in rows4[0] and [r["psnr"] for r in rows4[:3]] == [
-        r["psnr"] for r in rows[:3]]
+def test_a_rerun_trains_nothing_a_changed_setting_retrains_only_it_a_new_metric_only_rescores(workdir, two_variants):
+    path, out, _result, _spy, rows = two_variants
+    spy = Spy()
+    sweep(workdir, path, out, spy)
+    assert spy.opts == [] and read_csv(out / "results.csv") == rows
+    write_sweep(path.parent, "weights", {"base_set": {"train.total_iter": 2},
+                                         "grid": {"train.gan_opt.loss_weight": [0, 2.0e-2]}})
+    spy = Spy()
+    sweep(workdir, path, out, spy)
+    assert spy.names == [f"{BASE_NAME}_loss_weight-0.02"]
+    spy = Spy()
+    sweep(workdir, path, out, spy, metrics=["psnr", "ssim"])
+    rescored = read_csv(out / "results.csv")
+    assert spy.opts == [] and "stlpips" not in rescored[0]
+    assert [r["psnr"] for r in rescored[:3]] == [r["psnr"] for r in rows[:3]]
 
 
 def test_a_crashing_variant_is_recorded_and_the_others_still_run(workdir, tmp_path, capsys, monkeypatch):

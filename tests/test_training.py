@@ -88,13 +88,17 @@ def _pattern(rng, size=32):
     return np.stack(chans, -1).astype(np.float32)
 
 
-@pytest.fixture
-def workdir(tmp_path):
+def _write_data(root):
     rng = np.random.default_rng(0)
     for folder, count in (("gt", 4), ("val", 1)):
         for i in range(count):
-            save_image(tmp_path / "data" / folder / f"{folder}{i}.png", _pattern(rng))
-    return tmp_path
+            save_image(root / "data" / folder / f"{folder}{i}.png", _pattern(rng))
+    return root
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    return _write_data(tmp_path)
 
 
 def options(root, name="tiny", sets=()):
@@ -122,22 +126,25 @@ def l1_on(net, dataset):
 # --------------------------------------------------------------------------------------------- runs
 
 
-def test_short_run_lowers_loss_writes_checkpoints_and_validates(workdir):
-    # Start from a deliberately bad generator so 20 iterations have something to fix.
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """20 iterations from a deliberately bad generator (so there is something to fix), validating at 10 and 20:
+    (data root, run folder, result, the bad starting weights)."""
+    root = _write_data(tmp_path_factory.mktemp("short_run"))
     torch.manual_seed(0)
     bad = MSRResNet(**NET)
     with torch.no_grad():
         for p in bad.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    torch.save({"params": bad.state_dict()}, workdir / "bad.pth")
-    _, opt = options(workdir, sets=["path.pretrain_network_g=bad.pth", "train.warmup_iter=-1"])
-
+    torch.save({"params": bad.state_dict()}, root / "bad.pth")
+    _, opt = options(root, sets=["path.pretrain_network_g=bad.pth", "train.warmup_iter=-1"])
     result = train(opt, progress=False)
+    return root, root / "experiments" / "tiny", result, bad.state_dict()
 
-    run = workdir / "experiments" / "tiny"
-    assert result.start_iteration == 0 and result.iteration == 20
-    assert set(result.losses) == {"l_pix"} and math.isfinite(result.losses["l_pix"])
-    # Checkpoints: BasicSR's format, loadable strictly, EMA distinct from the raw weights.
+
+def test_a_run_writes_basicsr_checkpoints_and_training_states(short_run):
+    _root, run, result, _bad = short_run
+    assert result.start_iteration == 0 and result.iteration == 20 and set(result.losses) == {"l_pix"}
     for it in (10, 20):
         ckpt = torch.load(run / "models" / f"net_g_{it}.pth", map_location="cpu", weights_only=True)
         assert set(ckpt) == {"params", "params_ema"}
@@ -145,17 +152,23 @@ def test_short_run_lowers_loss_writes_checkpoints_and_validates(workdir):
         fresh_net(ckpt["params_ema"])
         state = torch.load(run / "training_states" / f"{it}.state", map_location="cpu", weights_only=True)
         assert state["iter"] == it and "g" in state["step"]["optimizers"] and state["step"]["ema"]["decay"] == 0.9
-    final = net_params(run / "models" / "net_g_20.pth")
-    ema = net_params(run / "models" / "net_g_20.pth", "params_ema")
+    final, ema = net_params(run / "models" / "net_g_20.pth"), net_params(run / "models" / "net_g_20.pth", "params_ema")
     assert any(not torch.equal(final[k], ema[k]) for k in final)
     assert (run / "models" / "net_g_latest.pth").is_file()
-    # The loss went down: the trained generator beats the one it started from on the training images.
-    train_set = GTOnlyDataset(dataroot_gt=str(workdir / "data" / "gt"), scale=2, phase="val")
-    before, after = l1_on(fresh_net(bad.state_dict()), train_set), l1_on(fresh_net(final), train_set)
+
+
+def test_a_short_run_lowers_the_loss_on_its_training_images(short_run):
+    root, run, _result, bad = short_run
+    train_set = GTOnlyDataset(dataroot_gt=str(root / "data" / "gt"), scale=2, phase="val")
+    before = l1_on(fresh_net(bad), train_set)
+    after = l1_on(fresh_net(net_params(run / "models" / "net_g_20.pth")), train_set)
     assert after < 0.8 * before, (before, after)
 
-    # Validation ran with the EMA generator, saved its image, and its PSNR is that image's PSNR.
-    val_item = GTOnlyDataset(dataroot_gt=str(workdir / "data" / "val"), scale=2, phase="val")[0]
+
+def test_validation_scores_the_ema_generator_s_saved_image(short_run):
+    root, run, result, _bad = short_run
+    ema = net_params(run / "models" / "net_g_20.pth", "params_ema")
+    val_item = GTOnlyDataset(dataroot_gt=str(root / "data" / "val"), scale=2, phase="val")[0]
     saved = run / "visualization" / "val0" / "val0_20.png"
     assert saved.is_file() and (run / "visualization" / "val0" / "val0_10.png").is_file()
     expected = to_levels(to_image(fresh_net(ema)(val_item["lq"][None]))).astype(np.uint8)
@@ -166,7 +179,9 @@ def test_short_run_lowers_loss_writes_checkpoints_and_validates(workdir):
     assert result.metrics["tinyval"]["psnr"] == pytest.approx(calculate_psnr(written, gt, 2, test_y_channel=True))
     assert 0 < result.metrics["tinyval"]["ssim"] <= 1
 
-    # Log file, resolved options.
+
+def test_a_run_keeps_its_log_and_resolved_options(short_run):
+    _root, run, _result, _bad = short_run
     logs = list(run.glob("train_tiny_*.log"))
     assert len(logs) == 1 and re.search(r"iter:\s+20, lr:", logs[0].read_text())
     saved_opts = yaml.safe_load(next(run.glob("train_tiny_*.yml")).read_text())
