@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -6,6 +7,9 @@ import torch
 
 # Two cores on CI: keep torch from oversubscribing them.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+# The record of images already decoded goes to a folder of this test session, not the user's ~/.cache.
+os.environ["SRGAN_KIT_CACHE"] = tempfile.mkdtemp(prefix="srgan_kit_cache_")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -1,5 +1,6 @@
 """Datasets: pairing by filename_tmpl, aligned crops, identical augmentation, on-the-fly LQ, bad-input messages."""
 import random
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -181,13 +182,12 @@ def test_corrupt_file_names_it(folders):
         GTOnlyDataset(dataroot_gt=gt_dir, scale=4)
 
 
-def test_truncated_file_fails_at_read_naming_it(folders):
+def test_truncated_file_fails_when_the_dataset_is_built_naming_it(folders):
     gt_dir, lq_dir, _ = folders
     data = (gt_dir / "bird.png").read_bytes()
     (gt_dir / "bird.png").write_bytes(data[: len(data) // 2])  # header intact: passes the size scan
-    ds = PairedImageDataset(dataroot_gt=gt_dir, dataroot_lq=lq_dir, scale=4, filename_tmpl="{}x4", phase="val")
-    with pytest.raises(DataError, match="bird.png"):
-        ds[1]
+    with pytest.raises(DataError, match=r"cannot be decoded: .*bird\.png"):
+        PairedImageDataset(dataroot_gt=gt_dir, dataroot_lq=lq_dir, scale=4, filename_tmpl="{}x4", phase="val")
 
 
 @pytest.mark.parametrize("cls", ["paired", "gt_only"])
@@ -298,3 +298,24 @@ def test_dataloader_batches(folders):
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=2)))
     assert batch["gt"].shape == (2, 3, 16, 16) and batch["lq"].shape == (2, 3, 4, 4)
     assert len(batch["gt_path"]) == 2
+
+
+def test_every_image_is_decoded_once_and_remembered_until_it_changes(tmp_path, monkeypatch):
+    from srgan_kit.data import verify
+
+    monkeypatch.setenv("SRGAN_KIT_CACHE", str(tmp_path / "cache"))
+    for i in range(3):
+        save_image(tmp_path / "gt" / f"{i}.png", np.full((16, 16, 3), 0.1 * i, np.float32))
+    decoded = []
+    real = verify.decode_image
+    monkeypatch.setattr(verify, "decode_image", lambda path: decoded.append(Path(path).name) or real(path))
+    GTOnlyDataset(dataroot_gt=str(tmp_path / "gt"), scale=2, phase="val")
+    assert sorted(decoded) == ["0.png", "1.png", "2.png"]
+    decoded.clear()
+    GTOnlyDataset(dataroot_gt=str(tmp_path / "gt"), scale=2, phase="val")
+    assert decoded == []  # a second start checks nothing again
+    data = (tmp_path / "gt" / "1.png").read_bytes()
+    (tmp_path / "gt" / "1.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"1 image\(s\) cannot be decoded: cannot read image .*1\.png"):
+        GTOnlyDataset(dataroot_gt=str(tmp_path / "gt"), scale=2, phase="val")
+    assert decoded == ["1.png"]  # only the changed file was decoded again

@@ -244,10 +244,14 @@ def test_new_run_archives_the_existing_folder_and_loads_the_pretrained_generator
      "train.perceptual_opt.layer_weights.conv9_9: vgg19 has no layer"),
     ("network_g.num_feat=6", "does not fit MSRResNet"),  # the pretrained weights have 8 features
     ("datasets.train.dataroot_gt=data/empty", "holds no image"),
+    ("datasets.train.dataroot_gt=data/cut", "1 image(s) cannot be decoded: cannot read image"),
 ])
 def test_a_run_that_cannot_start_leaves_the_finished_run_as_it_was(workdir, bad, words):
     """Checked before anything is written: no archive, no new files; the message names the option file."""
     (workdir / "data" / "empty").mkdir(exist_ok=True)
+    save_image(workdir / "data" / "cut" / "whole.png", _pattern(np.random.default_rng(1)))
+    data = (workdir / "data" / "gt" / "gt0.png").read_bytes()
+    (workdir / "data" / "cut" / "truncated.png").write_bytes(data[: len(data) // 2])  # header intact
     torch.manual_seed(3)
     torch.save({"params": MSRResNet(**NET).state_dict()}, workdir / "pre.pth")
     path, opt = options(workdir, "kept", sets=["train.total_iter=1", "path.pretrain_network_g=pre.pth"])

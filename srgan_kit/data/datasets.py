@@ -1,7 +1,8 @@
 """Training/validation datasets: GT/LQ folder pairs, or GT folders with LQ made by MATLAB bicubic on the fly.
 
-Both check the whole folder when built (pairing, sizes against the scale, sizes against gt_size; headers
-only), so a bad dataset stops the run before training starts with a message naming the files. Items are
+Both check the whole folder when built (pairing, sizes against the scale, sizes against gt_size, and every
+file decoded once: srgan_kit.data.verify), so a bad dataset stops the run before training starts with a
+message naming the files. Items are
 ``{'lq': 3xhxw, 'gt': 3xHxW float32 tensors in [0, 1], 'lq_path': str, 'gt_path': str}``; alpha is dropped.
 Keyword arguments equal BasicSR's option keys so BasicSR option files work unchanged.
 """
@@ -14,6 +15,7 @@ from torch.utils.data import Dataset
 
 from srgan_kit.data.degradation import downsample_crop, imresize, mod_crop
 from srgan_kit.data.imageio import image_size, list_images, load_image
+from srgan_kit.data.verify import verify_images
 from srgan_kit.data.transforms import augment, check_gt_size, check_pair_shapes, paired_random_crop, to_tensor
 from srgan_kit.errors import DataError, OptionError
 from srgan_kit.registry import DATASETS
@@ -109,6 +111,7 @@ class PairedImageDataset(_SRDataset):
             gt_hw, lq_hw = image_size(it["gt_path"]), image_size(it["lq_path"])
             sizes[it["gt_path"]] = check_pair_shapes(gt_hw, lq_hw, scale, it["gt_path"], it["lq_path"])
         self.items = self._drop_small(items, lambda it: sizes[it["gt_path"]])
+        verify_images([p for it in self.items for p in (it["gt_path"], it["lq_path"])], self.label)
 
     def _check_tmpl(self, tmpl):
         try:
@@ -188,6 +191,7 @@ class GTOnlyDataset(_SRDataset):
         if tiny:
             raise DataError(f"{self.label}: GT image(s) smaller than the scale {scale}: {_listing(tiny)}")
         self.items = self._drop_small(items, lambda it: sizes[it["gt_path"]])
+        verify_images([it["gt_path"] for it in self.items], self.label)
 
     def __getitem__(self, index):
         item = self.items[index]

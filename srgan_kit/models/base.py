@@ -46,7 +46,7 @@ class GeneratorStep:
         train = opt["train"]
         self.net_g = build_network(opt["network_g"], runtime, "network_g")
         self.objective = build_objective(train, runtime.prepare, self.has_discriminator)
-        decay = float(train.get("ema_decay") or 0)
+        decay = train["ema_decay"]
         self.ema = EMA(runtime.bare(self.net_g), decay) if decay > 0 else None
         self.optimizers, self.schedulers, self.scalers = {}, {}, {}
         self.add_optimizer("g", self.net_g, train["optim_g"], train.get("scheduler"))

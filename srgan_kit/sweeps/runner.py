@@ -292,7 +292,7 @@ def prepare_sweep(sweep_path, base_path=None, out_dir=None, datasets=None, data_
     eval_sets = resolve_eval_datasets(datasets or spec.datasets or ["val"], reference_opt, data_root)
     metric_names = check_metrics(metrics or spec.metrics or TRADEOFF_METRICS)
     if device is None:
-        device = str(resolve_device(num_gpu=reference_opt.get("num_gpu", 0)))
+        device = str(resolve_device(num_gpu=reference_opt["num_gpu"]))
     evaluation = Evaluation(eval_sets, metric_names, reference_opt["scale"], device=device, tile=tile)
     return PreparedSweep(spec, str(base_path), out_dir, reference_opt, plans, evaluation,
                          common_overrides(spec, base_path, overrides))

@@ -117,5 +117,5 @@ def resume_networks(state_file, iteration, networks):
 def final_generator(opt):
     """(weights file, param_key) a finished run is judged by: models/net_g_latest.pth, and its EMA weights
     when the run kept an EMA (as BasicSR's validation does)."""
-    key = "params_ema" if float((opt.get("train") or {}).get("ema_decay") or 0) > 0 else "params"
+    key = "params_ema" if opt["train"]["ema_decay"] > 0 else "params"
     return Path(opt["path"]["models"]) / "net_g_latest.pth", key

@@ -26,7 +26,7 @@ class Runtime:
 
     @classmethod
     def from_options(cls, opt):
-        return cls(device=resolve_device(num_gpu=opt.get("num_gpu", 0)))
+        return cls(device=resolve_device(num_gpu=opt["num_gpu"]))
 
     @property
     def is_main(self):

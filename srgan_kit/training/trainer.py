@@ -93,7 +93,7 @@ def build_run(opt, runtime, seed, auto_resume):
     """Everything a run needs, built and loaded before anything is written: model type, step (networks,
     losses, optimisers; pretrained or resumed weights), data loaders and the validation scorer."""
     paths = opt["path"]
-    model_type = MODEL_TYPES.get(opt.get("model_type", "sr"), where="model_type")
+    model_type = MODEL_TYPES.get(opt["model_type"], where="model_type")
     state_file = find_resume_state(paths, auto_resume)
     state = checkpoint.load_training_state(state_file) if state_file else None
     if state and state.get("model_type", "sr") != model_type.name:
@@ -156,7 +156,7 @@ class Loop:
     def save(self, iteration):
         if self.runtime.is_main:
             state = {"epoch": self.loader.epoch, "loader": self.loader.state_dict(),
-                     "model_type": self.opt.get("model_type", "sr"), "step": self.step.state_dict(),
+                     "model_type": self.opt["model_type"], "step": self.step.state_dict(),
                      "rng": checkpoint.capture_rng()}
             checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state)
             self.log.info(f"Saved models and training state of iteration {iteration}")
@@ -243,12 +243,10 @@ def build_dataset(spec, where):
 
 
 def build_train_loader(opt, runtime, seed):
-    spec = (opt.get("datasets") or {}).get("train")
-    if not spec:
-        raise OptionError("datasets.train: training needs a train dataset")
+    spec = opt["datasets"]["train"]
     dataset = build_dataset(spec, "datasets.train")
-    return runtime.train_loader(dataset, int(spec.get("batch_size_per_gpu") or 1),
-                                int(spec.get("num_worker_per_gpu") or 0), spec.get("use_shuffle", True), seed)
+    return runtime.train_loader(dataset, spec["batch_size_per_gpu"], spec["num_worker_per_gpu"], spec["use_shuffle"],
+                                seed)
 
 
 def build_val_loaders(opt):

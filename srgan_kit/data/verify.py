@@ -1,0 +1,73 @@
+"""Decode every image of a dataset once before training starts: a truncated or corrupt file passes the header
+checks and would otherwise stop a run at a random iteration, hours in.
+
+Files that decoded are remembered by absolute path, size and modification time in
+``$SRGAN_KIT_CACHE/verified_images.json`` (default ``~/.cache/srgan_kit``), so the next start checks only new or
+changed files. Decoding runs on several threads (OpenCV releases the GIL) with a progress bar for large sets.
+"""
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tqdm import tqdm
+
+from srgan_kit.data.imageio import decode_image
+from srgan_kit.errors import DataError
+from srgan_kit.fileio import write_json
+
+_LISTED = 5
+
+
+def cache_file():
+    root = os.environ.get("SRGAN_KIT_CACHE") or os.path.join("~", ".cache", "srgan_kit")
+    return Path(root).expanduser() / "verified_images.json"
+
+
+def _stamp(path):
+    stat = os.stat(path)
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _read_cache(path):
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _problem(path):
+    try:
+        decode_image(path)
+    except DataError as exc:
+        return str(exc)
+    return None
+
+
+def verify_images(paths, what):
+    """DataError naming every file among ``paths`` that does not decode; ``what`` names the set in messages."""
+    cache_path = cache_file()
+    cache = _read_cache(cache_path)
+    todo = []
+    for path in dict.fromkeys(os.path.abspath(str(p)) for p in paths):
+        if cache.get(path) != _stamp(path):
+            todo.append(path)
+    if not todo:
+        return
+    bad = []
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool, \
+            tqdm(total=len(todo), desc=f"decoding {what}", unit="img", disable=len(todo) < 64, leave=False) as bar:
+        for path, problem in zip(todo, pool.map(_problem, todo)):
+            if problem:
+                bad.append(problem)
+            else:
+                cache[path] = _stamp(path)
+            bar.update()
+    try:
+        write_json(cache_path, cache)
+    except OSError:  # a read-only home only costs the next start the same check
+        pass
+    if bad:
+        shown = "; ".join(bad[:_LISTED]) + (f"; ... and {len(bad) - _LISTED} more" if len(bad) > _LISTED else "")
+        raise DataError(f"{what}: {len(bad)} image(s) cannot be decoded: {shown}")
