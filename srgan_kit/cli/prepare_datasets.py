@@ -98,7 +98,3 @@ def run(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     return guarded(lambda: run(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -73,7 +73,3 @@ def run(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     return guarded(lambda: run(args), "run the same command again to continue (finished variants are kept)")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

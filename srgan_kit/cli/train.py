@@ -35,7 +35,3 @@ def run(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     return guarded(lambda: run(args), "run again with --auto_resume to continue from the last saved state")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

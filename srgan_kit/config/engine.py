@@ -42,10 +42,10 @@ class Mismatch(Exception):
 # Kinds: how a raw YAML value becomes a typed one.
 
 
+@dataclass(frozen=True)
 class Kind:
-    def __init__(self, expect, coerce):
-        self.expect = expect
-        self.coerce = coerce
+    expect: str  # how messages describe a fitting value
+    coerce: object  # raw value -> typed value, or raise Mismatch
 
 
 def _number_text(value):
@@ -89,30 +89,21 @@ def _to_number(value):
     return _to_float(value)
 
 
-def _to_bool(value):
-    if isinstance(value, bool):
-        return value
-    raise Mismatch
+def _exactly(kind):
+    def coerce(value):
+        if isinstance(value, kind):
+            return value
+        raise Mismatch
 
-
-def _to_str(value):
-    if isinstance(value, str):
-        return value
-    raise Mismatch
-
-
-def _to_mapping(value):
-    if isinstance(value, dict):
-        return value
-    raise Mismatch
+    return coerce
 
 
 INT = Kind("an integer", _to_int)
 FLOAT = Kind("a number", _to_float)
 NUMBER = Kind("a number", _to_number)
-BOOL = Kind("true or false", _to_bool)
-STR = Kind("a string", _to_str)
-MAPPING = Kind("a mapping", _to_mapping)
+BOOL = Kind("true or false", _exactly(bool))
+STR = Kind("a string", _exactly(str))
+MAPPING = Kind("a mapping", _exactly(dict))
 ANY = Kind("any value", lambda value: value)
 
 
@@ -223,16 +214,18 @@ class Typed:
     supplied: constructor parameters srgan_kit passes itself (dataset scale/phase, optimizer params ...);
     known: stricter Fields for common parameters (used only when the class has that parameter; their
     defaults are ignored: the class's apply); require: parameters that must be given here even though
-    the class has a default (a training set's gt_size); extra: non-constructor keys
-    (e.g. batch_size_per_gpu), filled with their defaults. A type the registry lists as unavailable (other
-    toolkits have it, srgan_kit not yet) is dropped after one warning.
+    the class has a default (a training set's gt_size); optional: parameters without a default that
+    srgan_kit fills when absent (a metric's crop_border); extra: non-constructor keys (e.g.
+    batch_size_per_gpu), filled with their defaults; default_type: the type of an entry that names none. A
+    type the registry lists as unavailable (other toolkits have it, srgan_kit not yet) is dropped after one
+    warning.
     """
 
     def __init__(self, registry, *, required=True, supplied=(), known=None, require=(), optional=(), extra=None,
                  unused=None, aliases=None, derived=(), default_type=None):
         self.registry = registry
-        self.optional = tuple(optional)  # parameters without a default that srgan_kit fills when absent
-        self.default_type = default_type  # the type of an entry that gives none
+        self.optional = tuple(optional)
+        self.default_type = default_type
         self.require = tuple(require)
         self.required = required
         self.supplied = tuple(supplied)
@@ -265,14 +258,14 @@ class Typed:
         return fields, implicit
 
 
+@dataclass
 class MapOf:
     """A mapping of free names to nodes; ``value`` is a node or a function name -> node."""
 
-    def __init__(self, value, *, required=False, key_pattern=r".+", key_expect="a name"):
-        self.value = value
-        self.required = required
-        self.key_pattern = key_pattern
-        self.key_expect = key_expect
+    value: object
+    required: bool = False
+    key_pattern: str = r".+"
+    key_expect: str = "a name"
 
     def node_for(self, key):
         return self.value(key) if callable(self.value) else self.value
@@ -281,12 +274,12 @@ class MapOf:
         return isinstance(key, str) and re.fullmatch(self.key_pattern, key) is not None
 
 
+@dataclass
 class ListOf:
     """A list whose items all follow ``item`` (absent or ~ = an empty list)."""
 
-    def __init__(self, item, *, required=False):
-        self.item = item
-        self.required = required
+    item: object
+    required: bool = False
 
 
 def optional_fields(node):

@@ -33,7 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from srgan_kit.data.degradation import imresize_uint8, mod_crop
-from srgan_kit.data.imageio import image_size, list_images, load_image, save_image
+from srgan_kit.data.imageio import image_size, list_images, load_image, quantize, save_image
 from srgan_kit.errors import DataError, UserError
 
 # ---- catalogue -----------------------------------------------------------------------------------------------
@@ -158,11 +158,6 @@ def _sources(hr_dir, name, scales):
 # ---- writing -------------------------------------------------------------------------------------------------
 
 
-def _as_uint8(img):
-    """float RGB in [0, 1] on 8-bit levels (load_image of an 8-bit file) -> uint8 RGB."""
-    return np.round(np.clip(img, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def write_new(path, pixels):
     """Write uint8 RGB ``pixels`` to ``path`` unless it exists. Returns 'written' or 'kept' (same pixels).
 
@@ -171,7 +166,7 @@ def write_new(path, pixels):
     path = Path(path)
     if path.exists():
         try:
-            same = np.array_equal(_as_uint8(load_image(path).rgb), pixels)
+            same = np.array_equal(quantize(load_image(path).rgb), pixels)
         except DataError:
             same = False
         if same:
@@ -236,7 +231,7 @@ def _prepare_one(job):
     src, root, scales, copy_hr, sub = job
     counts = {"written": 0, "kept": 0, "too_small": 0}
     img = load_image(src)
-    hr = _as_uint8(img.rgb)
+    hr = quantize(img.rgb)
     if copy_hr:
         counts[write_new(root / "HR" / f"{src.stem}.png", hr)] += 1
     for s in scales:
@@ -318,7 +313,7 @@ def _prepare_sub_one(job):
     img = load_image(src)
     suffix = f"x{scale}" if scale > 1 and src.stem.endswith(f"x{scale}") else ""
     base = src.stem[: len(src.stem) - len(suffix)]
-    if not _write_subimages(_as_uint8(img.rgb), out_dir, base, suffix, crop, counts):
+    if not _write_subimages(quantize(img.rgb), out_dir, base, suffix, crop, counts):
         counts["too_small"] += 1
     return str(src), counts, img.bit_depth, img.alpha is not None
 

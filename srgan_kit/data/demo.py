@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from srgan_kit.data.degradation import imresize_uint8
-from srgan_kit.data.imageio import load_image, save_image
+from srgan_kit.data.imageio import load_image, quantize, save_image
 from srgan_kit.errors import OptionError
 
 # Natural RGB photos that skimage.data holds locally. "cat" is the same photo as "chelsea", so it is not used.
@@ -47,7 +47,7 @@ def _build_split(hr_dir, lr_dir, names, scale):
         lr_path = lr_dir / f"{name}x{scale}.png"
         if not lr_path.is_file():
             # from the file, so the LR always matches the HR on disk; bit-exact MATLAB like benchmark sets
-            hr = np.round(load_image(hr_path).rgb * 255.0).astype(np.uint8)
+            hr = quantize(load_image(hr_path).rgb)
             save_image(lr_path, imresize_uint8(hr, 1.0 / scale).astype(np.float32) / 255.0)
 
 

@@ -140,7 +140,8 @@ def image_size(path):
         return img.shape[0], img.shape[1]
 
 
-def _quantize(x, bit_depth):
+def quantize(x, bit_depth=8):
+    """Float pixels in [0, 1] -> unsigned integers on 8- or 16-bit levels (what a saved file holds)."""
     peak = 65535.0 if bit_depth == 16 else 255.0
     dtype = np.uint16 if bit_depth == 16 else np.uint8
     # round, not truncate (BasicSR's tensor2img convention)
@@ -168,9 +169,9 @@ def save_image(path, rgb, alpha=None, bit_depth=8):
     if rgb.ndim == 3 and rgb.shape[2] == 1:
         rgb = rgb[:, :, 0]
     if rgb.ndim == 2:
-        out = _quantize(rgb, bit_depth)[:, :, None]
+        out = quantize(rgb, bit_depth)[:, :, None]
     elif rgb.ndim == 3 and rgb.shape[2] == 3:
-        out = _quantize(rgb[:, :, ::-1], bit_depth)  # RGB -> BGR for OpenCV
+        out = quantize(rgb[:, :, ::-1], bit_depth)  # RGB -> BGR for OpenCV
     else:
         raise DataError(f"cannot write image {path}: expected HxWx3 or HxW pixels, got shape {rgb.shape}")
     if alpha is not None:
@@ -179,7 +180,7 @@ def save_image(path, rgb, alpha=None, bit_depth=8):
             raise DataError(f"cannot write image {path}: alpha shape {alpha.shape} != image shape {out.shape[:2]}")
         if out.shape[2] == 1:
             out = np.repeat(out, 3, axis=2)
-        out = np.concatenate([out, _quantize(alpha, bit_depth)[:, :, None]], axis=2)
+        out = np.concatenate([out, quantize(alpha, bit_depth)[:, :, None]], axis=2)
     if out.shape[2] == 1:
         out = out[:, :, 0]
 

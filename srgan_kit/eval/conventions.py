@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from srgan_kit.data.imageio import quantize
 from srgan_kit.errors import DataError, UserError
 from srgan_kit.eval.metrics import MetricUnavailable, metric_unavailable_reason
 from srgan_kit.registry import METRICS
@@ -102,7 +103,7 @@ def metric_plan(metrics, scale, crop_border=None, where="metrics"):
 
 def to_levels(img):
     """Float RGB in [0, 1] -> float64 array in [0, 255] on 8-bit levels (what a saved PNG holds)."""
-    return np.round(np.clip(np.asarray(img, dtype=np.float64), 0.0, 1.0) * 255.0)
+    return quantize(img).astype(np.float64)
 
 
 def fit_gt(sr, gt, scale, gt_path, sr_label):

@@ -56,9 +56,6 @@ class _PixelLoss(nn.Module):
 class L1Loss(_PixelLoss):
     """Mean absolute error."""
 
-    def __init__(self, loss_weight=1.0, reduction="mean"):
-        super().__init__(loss_weight, reduction)
-
     def elementwise(self, pred, target):
         return F.l1_loss(pred, target, reduction="none")
 
@@ -66,9 +63,6 @@ class L1Loss(_PixelLoss):
 @LOSSES.register()
 class MSELoss(_PixelLoss):
     """Mean squared error (L2)."""
-
-    def __init__(self, loss_weight=1.0, reduction="mean"):
-        super().__init__(loss_weight, reduction)
 
     def elementwise(self, pred, target):
         return F.mse_loss(pred, target, reduction="none")

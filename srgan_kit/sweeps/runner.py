@@ -189,6 +189,11 @@ def one_line(exc):
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def _failed(record, exc, log, label):
+    record.update(status=f"failed: {one_line(exc)}", error=traceback.format_exc())
+    log(f"{label}: FAILED: {one_line(exc)}")
+
+
 def _summary(results, metrics):
     parts = []
     for name, data in (results or {}).get("datasets", {}).items():
@@ -225,9 +230,7 @@ def run_variant(plan, evaluation, record_path, train_fn, progress, log):
         record["results"] = evaluation.run(upscale)
         log(f"{name}: {_summary(record['results'], evaluation.metrics)}")
     except Exception as exc:  # noqa: BLE001  (one broken variant must not stop the sweep)
-        record["status"] = f"failed: {one_line(exc)}"
-        record["error"] = traceback.format_exc()
-        log(f"{name}: FAILED: {one_line(exc)}")
+        _failed(record, exc, log, name)
     write_json(record_path, record)
     return record
 
@@ -242,9 +245,7 @@ def run_reference(name, make_upscaler, key, evaluation, record_path, log, extra=
         record["results"] = evaluation.run(make_upscaler())
         log(f"{name} (reference): {_summary(record['results'], evaluation.metrics)}")
     except Exception as exc:  # noqa: BLE001  (a reference row failing still leaves the variants to run)
-        record["status"] = f"failed: {one_line(exc)}"
-        record["error"] = traceback.format_exc()
-        log(f"{name} (reference): FAILED: {one_line(exc)}")
+        _failed(record, exc, log, f"{name} (reference)")
     write_json(record_path, record)
     return record
 
