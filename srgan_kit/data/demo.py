@@ -69,9 +69,3 @@ def build_demo_dataset(root="datasets/demo", scale=4):
     _build_split(paths["train_hr"], paths["train_lr"], TRAIN_PHOTOS, scale)
     _build_split(paths["val_hr"], paths["val_lr"], VAL_PHOTOS, scale)
     return {key: str(path) for key, path in paths.items()}
-
-
-if __name__ == "__main__":
-    import sys
-
-    print(build_demo_dataset(*sys.argv[1:2]))

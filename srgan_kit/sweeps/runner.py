@@ -334,8 +334,6 @@ def run_prepared(prep, progress=True, train_fn=None, log=print):
     return result
 
 
-def run_sweep(sweep_path, base_path=None, out_dir=None, datasets=None, data_root="datasets", metrics=None,
-              overrides=(), device=None, tile=0, root=None, progress=True, train_fn=None, log=print):
-    """The whole tool: prepare_sweep (all checks) then run_prepared. Returns a SweepResult."""
-    prep = prepare_sweep(sweep_path, base_path, out_dir, datasets, data_root, metrics, overrides, device, tile, root)
-    return run_prepared(prep, progress=progress, train_fn=train_fn, log=log)
+def run_sweep(sweep_path, progress=True, train_fn=None, log=print, **setup):
+    """The whole tool: prepare_sweep(sweep_path, **setup) (all checks), then run_prepared. Returns a SweepResult."""
+    return run_prepared(prepare_sweep(sweep_path, **setup), progress=progress, train_fn=train_fn, log=log)

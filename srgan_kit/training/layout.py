@@ -6,6 +6,8 @@
     experiments/<name>/visualization/    validation images
 """
 import os
+import time
+from pathlib import Path
 
 RUN_KEYS = ("experiments_root", "models", "training_states", "log", "visualization")
 
@@ -21,3 +23,23 @@ def run_paths(run_dir):
 def models_dir_of_state(state_file):
     """The models/ folder that belongs with a training_states/<iter>.state file."""
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(str(state_file)))), "models")
+
+
+def prepare_run_folder(paths, resuming):
+    """Make experiments/<name>/...; an existing folder of a fresh run is renamed <name>_archived_<time>.
+
+    Returns the archive's path, or None.
+    """
+    root = Path(paths["experiments_root"])
+    if root.exists() and not resuming:
+        stamp = time.strftime("%Y%m%d_%H%M%S")
+        target, n = root.with_name(f"{root.name}_archived_{stamp}"), 1
+        while target.exists():  # two archives within one second
+            target, n = root.with_name(f"{root.name}_archived_{stamp}_{n}"), n + 1
+        root.rename(target)
+    else:
+        target = None
+    for key in RUN_KEYS:
+        if paths.get(key):
+            Path(paths[key]).mkdir(parents=True, exist_ok=True)
+    return target

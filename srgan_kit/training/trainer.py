@@ -2,9 +2,9 @@
 
     result = train(load_options("options/demo.yml"), auto_resume=False)
 
-What each iteration does lives in steps.py (chosen by model_type); device and precision in runtime.py;
-files in checkpoint.py; reporting in logger.py. Everything with side effects on disk is done by the
-main process only (``runtime.is_main``).
+What each iteration does belongs to the model type (srgan_kit.models); device and precision live in
+runtime.py, the run folder in layout.py, files in checkpoint.py, reporting in logger.py. Everything with side
+effects on disk is done by the main process only (``runtime.is_main``).
 """
 import contextlib
 import copy
@@ -23,7 +23,7 @@ from srgan_kit.errors import OptionError, UserError
 from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
 from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit.training import checkpoint
-from srgan_kit.training.layout import RUN_KEYS
+from srgan_kit.training.layout import prepare_run_folder
 from srgan_kit.training.logger import TrainLogger
 from srgan_kit.training.optim import update_learning_rate
 from srgan_kit.training.runtime import Runtime
@@ -206,26 +206,6 @@ def find_resume_state(paths, auto_resume):
     if auto_resume:
         return checkpoint.find_latest_state(paths["training_states"])
     return None
-
-
-def prepare_run_folder(paths, resuming):
-    """Make experiments/<name>/...; an existing folder of a fresh run is renamed <name>_archived_<time>.
-
-    Returns the archive's path, or None.
-    """
-    root = Path(paths["experiments_root"])
-    if root.exists() and not resuming:
-        stamp = time.strftime("%Y%m%d_%H%M%S")
-        target, n = root.with_name(f"{root.name}_archived_{stamp}"), 1
-        while target.exists():  # two archives within one second
-            target, n = root.with_name(f"{root.name}_archived_{stamp}_{n}"), n + 1
-        root.rename(target)
-    else:
-        target = None
-    for key in RUN_KEYS:
-        if paths.get(key):
-            Path(paths[key]).mkdir(parents=True, exist_ok=True)
-    return target
 
 
 def seed_everything(opt, rank=0):
