@@ -50,7 +50,8 @@ class Registry:
     def unknown_message(self, name):
         """'unknown <kind> type 'x' (did you mean 'y'?); known: ...' (or why a known-elsewhere name is missing)."""
         if isinstance(name, str) and name in self.unavailable:
-            return f"{self.kind} type {name!r}: {self.unavailable[name]}; use one of {', '.join(map(repr, self.names()))}"
+            use = ", ".join(map(repr, self.names()))
+            return f"{self.kind} type {name!r}: {self.unavailable[name]}; use one of {use}"
         names = self.names()
         known = f"; known: {', '.join(names)}" if names else f"; no {self.kind} types are registered"
         return f"unknown {self.kind} type {name!r}{did_you_mean(name, names)}{known}"
@@ -91,7 +92,8 @@ BACKBONES = Registry("perceptual backbone", ("srgan_kit.archs.features",))
 LOSSES = Registry("loss", ("srgan_kit.losses.pixel", "srgan_kit.losses.perceptual", "srgan_kit.losses.adversarial",
                            "srgan_kit.losses.feature_matching"))
 DATASETS = Registry("dataset", ("srgan_kit.data.datasets",))
-METRICS = Registry("metric", ("srgan_kit.eval.metrics",), unavailable={"calculate_fid": "not available in srgan_kit yet"})
+METRICS = Registry("metric", ("srgan_kit.eval.metrics",),
+                   unavailable={"calculate_fid": "not available in srgan_kit yet"})
 OPTIMIZERS = Registry("optimizer", ("srgan_kit.training.optim",))
 SCHEDULERS = Registry("scheduler", ("srgan_kit.training.optim",))
 MODEL_TYPES = Registry("model", ("srgan_kit.models.sr", "srgan_kit.models.gan"), unavailable={

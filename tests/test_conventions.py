@@ -66,7 +66,8 @@ def scored(tmp_path_factory):
     weights, param_key = final_generator(opt)
     out = root / "scores.json"
     assert evaluate_main(["--model", str(weights), "--lr", str(root / "LR"), "--gt", str(root / "HR"), "--scale", "2",
-                          "--name", "held", "--metrics", ",".join(METRIC_NAMES), "--device", "cpu", "--json", str(out)]) == 0
+                          "--name", "held", "--metrics", ",".join(METRIC_NAMES), "--device", "cpu",
+                          "--json", str(out)]) == 0
     evaluated = json.loads(out.read_text())["datasets"]["held"]["mean"]
 
     upscale, scale = model_upscaler(weights=weights, opt=opt, param_key=param_key)

@@ -520,7 +520,8 @@ def test_unused_keys_warn_once_each_and_are_dropped(tmp_path):
     path = write(tmp_path, data)
     with pytest.warns(OptionWarning) as record:
         opt = load_options(path, root=tmp_path, check_paths=False)
-    keys = ["dist_params", "datasets.train.pin_memory", "datasets.val.gt_size", "train.net_d_iters", "path.pretrain_network_d", "val.pbar", "network_d"]
+    keys = ["dist_params", "datasets.train.pin_memory", "datasets.val.gt_size", "train.net_d_iters",
+            "path.pretrain_network_d", "val.pbar", "network_d"]
     assert sorted(warned_keys(opt)) == sorted(keys)
     assert len([w for w in record if issubclass(w.category, OptionWarning)]) == len(keys)
     assert "net_d_iters" not in opt["train"] and "gt_size" not in opt["datasets"]["val"]

@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass, field
 
 from srgan_kit import registry as reg
-from srgan_kit.config.engine import (BOOL, FLOAT, INT, MAPPING, NUMBER, REQUIRED, STR, Check, Field, ListOf,
-                                     MapOf, NON_EMPTY, Section, Typed, at_least, count_or, each, greater, half_open, list_of)
+from srgan_kit.config.engine import (BOOL, FLOAT, INT, MAPPING, NON_EMPTY, NUMBER, REQUIRED, STR, Check, Field,
+                                     ListOf, MapOf, Section, Typed, at_least, count_or, each, greater, half_open,
+                                     list_of)
 
 SCALES = (1, 2, 3, 4, 8)
 TEMPLATE = Check(lambda v: "{}" in v, "containing '{}' where the GT name goes")

@@ -92,7 +92,8 @@ def format_table(result, per_image=False):
             if entry is None:
                 continue
             who = [method] if merged else []
-            rows.append([dataset] + who + [str(len(entry["images"]))] + [format_value(k, entry["mean"].get(k)) for k in keys])
+            means = [format_value(k, entry["mean"].get(k)) for k in keys]
+            rows.append([dataset] + who + [str(len(entry["images"]))] + means)
             if per_image:
                 for image, row in entry["images"].items():
                     rows.append([f"  {image}"] + who + [""] + [format_value(k, row.get(k)) for k in keys])

@@ -181,7 +181,8 @@ MODEL_TYPES.register("gan", aliases=("SRGANModel", "ESRGANModel"))(ModelType(
             "optim_d": optimizer_node(),
             "scheduler_d": scheduler_node(),  # absent: D gets its own instance of train.scheduler
             "gan_opt": loss_node(known={
-                "gan_type": Field(STR, choices=tuple(GAN_TYPES)), "relativistic": Field(STR, choices=tuple(RELATIVISTIC)),
+                "gan_type": Field(STR, choices=tuple(GAN_TYPES)),
+                "relativistic": Field(STR, choices=tuple(RELATIVISTIC)),
                 "real_label_val": Field(NUMBER), "fake_label_val": Field(NUMBER),
                 "gp_weight": Field(NUMBER, check=at_least(0))}),
             # One loss without a 'type' in BasicSR-style files.

@@ -164,10 +164,9 @@ class Evaluation:
         return evaluate_model(upscale_fn, self.datasets, self.scale, metrics=tuple(self.metrics),
                               crop_border=self.crop_border)
 
-
-def generator_upscaler(opt, weights, param_key, tile=0, device="cpu"):
-    """upscale_fn of opt's network_g with the given weights file and key."""
-    return model_upscaler(weights=str(weights), opt=opt, tile=tile, device=device, param_key=param_key)[0]
+    def upscaler(self, opt, weights, param_key):
+        """upscale_fn of opt's network_g with the given weights file and key, on this evaluation's device."""
+        return model_upscaler(str(weights), opt, tile=self.tile, device=self.device, param_key=param_key)[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -226,8 +225,7 @@ def run_variant(plan, evaluation, record_path, train_fn, progress, log):
             t0 = time.perf_counter()
             train_fn(opt, progress=progress)
             record["train_time_s"] = round(time.perf_counter() - t0, 3)
-        upscale = generator_upscaler(opt, weights, param_key, evaluation.tile, evaluation.device)
-        record["results"] = evaluation.run(upscale)
+        record["results"] = evaluation.run(evaluation.upscaler(opt, weights, param_key))
         log(f"{name}: {_summary(record['results'], evaluation.metrics)}")
     except Exception as exc:  # noqa: BLE001  (one broken variant must not stop the sweep)
         _failed(record, exc, log, name)
@@ -308,7 +306,7 @@ def run_prepared(prep, progress=True, train_fn=None, log=print):
     evaluation, out_dir, reference_opt = prep.evaluation, prep.out_dir, prep.reference_opt
     log(f"sweep {prep.spec.file}: {len(prep.plans)} variants of {prep.base_path} -> {out_dir}; scored on "
         f"{', '.join(s.name for s in evaluation.datasets)} with {', '.join(evaluation.metrics)}")
-    scale, tile, device = reference_opt["scale"], evaluation.tile, evaluation.device
+    scale = reference_opt["scale"]
     references = [run_reference("bicubic", lambda: bicubic_upscaler(scale), evaluation.key, evaluation,
                                 out_dir / "references" / "bicubic.json", log)]
     start = reference_opt["path"].get("pretrain_network_g")
@@ -316,7 +314,7 @@ def run_prepared(prep, progress=True, train_fn=None, log=print):
         param_key = reference_opt["path"].get("param_key_g") or "params"
         key = _hash([evaluation.key, file_digest(start), reference_opt["network_g"], param_key])
         references.append(run_reference(
-            "start", lambda: generator_upscaler(reference_opt, start, param_key, tile, device),
+            "start", lambda: evaluation.upscaler(reference_opt, start, param_key),
             key, evaluation, out_dir / "references" / "start.json", log, {"checkpoint": start}))
 
     records = []
@@ -328,8 +326,8 @@ def run_prepared(prep, progress=True, train_fn=None, log=print):
     failed = [f"{r['variant']} (reference)" for r in references if r["status"] != "ok"]
     result = SweepResult(out_dir, references, records, columns,
                          failed=failed + [r["variant"] for r in records if r["status"] != "ok"])
-    context = {"sweep": prep.spec.file, "description": prep.spec.description, "base": prep.base_path, "start": start, "base_set": prep.common,
-               "resolved": {p.variant.name: p.opt for p in prep.plans}}
+    context = {"sweep": prep.spec.file, "description": prep.spec.description, "base": prep.base_path,
+               "start": start, "base_set": prep.common, "resolved": {p.variant.name: p.opt for p in prep.plans}}
     result.files, result.points = sweep_report.write_reports(result, evaluation, context)
     return result
 
