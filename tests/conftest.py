@@ -8,7 +8,7 @@ import torch
 # Two cores on CI: keep torch from oversubscribing them.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
-# The record of images already decoded goes to a folder of this test session, not the user's ~/.cache.
+# The record of images already decoded goes to a temporary folder, not the user's ~/.cache.
 os.environ["SRGAN_KIT_CACHE"] = tempfile.mkdtemp(prefix="srgan_kit_cache_")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

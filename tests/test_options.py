@@ -718,7 +718,7 @@ def test_constructor_spec_keeps_only_class_arguments(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------------
-# The schema extends by model type (how the GAN issue adds its keys).
+# The schema extends by model type: a model type adds its keys without editing the walker.
 
 
 @pytest.fixture
