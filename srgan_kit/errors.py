@@ -30,6 +30,13 @@ class WeightsError(UserError):
     """A weights file that cannot be read or does not fit the network."""
 
 
+def listing(items, shown=5, sep="; "):
+    """The first ``shown`` items, then '... and N more': a message names a few offenders, not thousands."""
+    items = [str(i) for i in items]
+    more = len(items) - shown
+    return sep.join(items[:shown]) + (f"{sep}... and {more} more" if more > 0 else "")
+
+
 def closest(name, candidates):
     """The candidate nearest to ``name`` (case slips such as Gt_Size count), or None."""
     names = [str(c) for c in candidates]

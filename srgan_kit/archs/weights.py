@@ -12,17 +12,12 @@ from pathlib import Path
 
 import torch
 
-from srgan_kit.errors import WeightsError
+from srgan_kit.errors import WeightsError, listing
 
 PARAM_KEYS = ("params_ema", "params", "state_dict")
 _PREFIXES = ("module.", "_orig_mod.")
-_SHOW = 8  # keys listed per category in an error message
-
-
-def _short_list(keys):
-    keys = list(keys)
-    shown = ", ".join(keys[:_SHOW])
-    return shown + (f", ... (+{len(keys) - _SHOW} more)" if len(keys) > _SHOW else "")
+def _keys(keys):
+    return listing(keys, 8, ", ")
 
 
 def _strip_prefixes(key):
@@ -44,7 +39,7 @@ def _pick_params(ckpt, param_key, source):
         # BasicSR falls back too (param_key_g: params_ema on a file with only params); we say so.
         if fallback is None and not any(isinstance(v, torch.Tensor) for v in ckpt.values()):
             raise WeightsError(
-                f"{source}: has no key {param_key!r} (param_key); top-level keys: {_short_list(ckpt)}"
+                f"{source}: has no key {param_key!r} (param_key); top-level keys: {_keys(ckpt)}"
             )
         used = repr(fallback) if fallback else "the bare state dict"
         warnings.warn(f"{source}: has no key {param_key!r}; using {used} instead", stacklevel=3)
@@ -64,7 +59,7 @@ def canonical_state_dict(ckpt, param_key=None, source="state dict"):
             out[_strip_prefixes(str(key))] = value.float() if value.is_floating_point() else value
     if not out:
         raise WeightsError(
-            f"{source}: holds no network weights (no tensors; top-level keys: {_short_list(ckpt)}). "
+            f"{source}: holds no network weights (no tensors; top-level keys: {_keys(ckpt)}). "
             "Is it a training state rather than a models/net_g_*.pth file?"
         )
     return out
@@ -132,16 +127,16 @@ def load_into(net, state_dict, source="state dict", strict=True, keep=(), extra_
     name = what or type(net).__name__
     problems = []
     if strict and missing:
-        problems.append(f"missing keys ({len(missing)}): {_short_list(missing)}")
+        problems.append(f"missing keys ({len(missing)}): {_keys(missing)}")
     if strict and unexpected:
-        problems.append(f"unexpected keys ({len(unexpected)}): {_short_list(unexpected)}")
+        problems.append(f"unexpected keys ({len(unexpected)}): {_keys(unexpected)}")
     if strict and wrong_shape:
-        problems.append(f"shape mismatches ({len(wrong_shape)}): {_short_list(wrong_shape)}")
+        problems.append(f"shape mismatches ({len(wrong_shape)}): {_keys(wrong_shape)}")
     if problems:
         raise WeightsError(f"{source} does not fit {name}: " + "; ".join(problems))
     if wrong_shape:
         # Non-strict loading skips what does not fit, like BasicSR, but says so.
-        warnings.warn(f"{source}: skipped keys whose shape does not fit {name}: {_short_list(wrong_shape)}",
+        warnings.warn(f"{source}: skipped keys whose shape does not fit {name}: {_keys(wrong_shape)}",
                       stacklevel=3)
         state_dict = {k: v for k, v in state_dict.items() if k not in expected or v.shape == expected[k].shape}
     net.load_state_dict(state_dict, strict=strict and not keep)

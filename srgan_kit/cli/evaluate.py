@@ -1,25 +1,9 @@
-"""``srgan-kit-evaluate`` / ``tools/evaluate.py``: score SR outputs, a model or bicubic on benchmark sets.
-
-    # SR images already on disk (baby_x4.png next to GT baby.png)
-    python tools/evaluate.py --sr DIR --gt DIR --scale 4 [--sr-tmpl '{}_x4'] [--metrics psnr,ssim,lpips]
-    # a model (architecture from the weights, or -opt FILE's network_g) on prepared sets or an LR/GT pair
-    python tools/evaluate.py --model WEIGHTS --datasets Set5,Set14 [--data-root datasets] [--bicubic]
-    python tools/evaluate.py -opt FILE [--model WEIGHTS] [--lr DIR --gt DIR] [--tile 256] [--save-sr DIR]
-    # the MATLAB-bicubic baseline alone
-    python tools/evaluate.py --bicubic --datasets Set5 --scale 4
-
-Methods: ``--sr`` (folder), ``--model`` / ``-opt`` (a generator), ``--bicubic`` (baseline); any of them
-together. Data for the model and bicubic: ``--datasets`` (``<data-root>/<Name>/X<s>/{HR,LR}``, see
-tools/prepare_datasets.py), ``--lr DIR --gt DIR`` (``--lr-tmpl``, default ``'{}x<scale>'``), or, with ``-opt``,
-the option file's val/test sets. ``--scale`` is needed unless a model tells it.
-
-Output: a table on stdout (``--per-image`` adds a row per image), ``--json`` and ``--csv`` files. One method
-gives ``{"method": name, "datasets": {name: {"mean": {...}, "images": {...}}}, ...}`` (the full shape is in
-srgan_kit.eval.harness); several give
-``{"methods": {method: <that>}}`` with methods named after the SR folder, the weights file (or the option
-file's name) and ``bicubic``. ``--save-sr DIR`` keeps outputs as ``DIR/<method>/<dataset>/<stem>.png``.
-Unavailable metrics (e.g. LPIPS without its AlexNet weights) print as 'n/a' with the reason; the others
-are still computed. Errors print one ``error:`` line and exit 2.
+"""``srgan-kit-evaluate`` / ``tools/evaluate.py``: score SR outputs (``--sr``), a model (``--model`` / ``-opt``)
+and MATLAB bicubic (``--bicubic``) on prepared benchmark sets (``--datasets``), an ``--lr``/``--gt`` pair or an
+option file's val/test sets; any methods together. Prints a table; ``--json`` / ``--csv`` write the results
+(shapes: srgan_kit.eval.harness and srgan_kit.eval.reports), ``--save-sr DIR`` keeps the SR images as
+``DIR/<method>/<dataset>/<stem>.png``. Unavailable metrics print as n/a with the reason; errors print one
+``error:`` line and exit 2. Examples: README, section Evaluate.
 """
 import argparse
 from pathlib import Path

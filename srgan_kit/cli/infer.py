@@ -1,8 +1,5 @@
 """``srgan-kit-infer`` / ``tools/infer.py``: upscale an image or a folder of images with trained weights.
 
-    python tools/infer.py -i INPUT -o OUTDIR --model WEIGHTS [-opt FILE] [-s OUTSCALE] [--tile N]
-                          [--tile-pad P] [--suffix S] [--ext auto|png|jpg] [--device cpu|cuda] [--half]
-
 The architecture comes from the weights (``archs.detect``) unless ``-opt`` names it (``network_g``).
 Outputs are ``<OUTDIR>/<stem>_<suffix>.<ext>`` (Real-ESRGAN's naming). A bad image is reported on one line and
 skipped; the exit code is then 1. Input files are never overwritten. Setup errors (missing input or weights,

@@ -1,7 +1,5 @@
 """``srgan-kit-train`` / ``tools/train.py``: train a super-resolution model from a YAML option file.
 
-    python tools/train.py -opt options/demo.yml [--set train.total_iter=200 ...] [--auto_resume]
-
 Outputs go to experiments/<name>/ (models/, training_states/, visualization/, the log and the resolved
 options). --auto_resume continues from the newest complete training state of that folder, if any.
 Problems with the option file, data or weights print one ``error:`` line and exit 2.

@@ -269,9 +269,7 @@ _MISSING = object()
 
 def _get(opt, keys):
     for key in keys:
-        if not isinstance(opt, dict) or key not in opt:
-            return _MISSING
-        opt = opt[key]
+        opt = opt.get(key, _MISSING) if isinstance(opt, dict) else _MISSING
     return opt
 
 

@@ -23,6 +23,7 @@ the sub-image folders, and images smaller than the crop are skipped with a warni
 Existing files are never overwritten: a target that already holds the same pixels is kept (re-runs are cheap
 and idempotent), any other existing target is a DataError naming it.
 """
+import contextlib
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -34,7 +35,7 @@ from tqdm import tqdm
 
 from srgan_kit.data.degradation import imresize_uint8, mod_crop
 from srgan_kit.data.imageio import image_size, list_images, load_image, quantize, save_image
-from srgan_kit.errors import DataError, UserError
+from srgan_kit.errors import DataError, UserError, listing
 
 # ---- catalogue -----------------------------------------------------------------------------------------------
 
@@ -151,7 +152,7 @@ def _sources(hr_dir, name, scales):
     small = [f"{p.name} ({h}x{w})" for p in files for h, w in [image_size(p)] if min(h, w) < need]
     if small:
         raise DataError(f"{hr_dir}: image(s) smaller than {need}x{need} (twice the largest scale "
-                        f"{max(scales)}): {', '.join(small[:5])}{' ...' if len(small) > 5 else ''}")
+                        f"{max(scales)}): {listing(small, sep=', ')}")
     return files
 
 
@@ -248,19 +249,13 @@ def _prepare_one(job):
 
 def _run(fn, jobs, workers, desc):
     """fn over jobs, in ``workers`` processes when > 1, with a progress bar on stderr (closed before any error)."""
-    results = []
-    with tqdm(total=len(jobs), desc=desc, unit="img", file=sys.stderr, disable=len(jobs) < 2, leave=False) as bar:
-        if workers <= 1:
-            for job in jobs:
-                results.append(fn(job))
-                bar.update()
-            return results
-        # spawn, not fork: the caller may hold threads (torch, BLAS) that a forked child would inherit half-locked
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for out in pool.map(fn, jobs):
-                results.append(out)
-                bar.update()
-    return results
+    with contextlib.ExitStack() as stack:
+        mapper = map
+        if workers > 1:  # spawn, not fork: a forked child would inherit the caller's threads half-locked
+            spawn = multiprocessing.get_context("spawn")
+            mapper = stack.enter_context(ProcessPoolExecutor(workers, mp_context=spawn)).map
+        return list(tqdm(mapper(fn, jobs), total=len(jobs), desc=desc, unit="img", file=sys.stderr,
+                         disable=len(jobs) < 2, leave=False))
 
 
 def _total(results):
@@ -298,9 +293,9 @@ def prepare_dataset(hr_dir, name, scales=(2, 3, 4), out="datasets", subimages=No
     deep = [Path(src).name for src, _c, bits, _a in results if bits == 16]
     alpha = [Path(src).name for src, _c, _b, has_alpha in results if has_alpha]
     if deep:
-        say(f"note: 16-bit image(s) written as 8-bit (benchmarks are 8-bit): {', '.join(deep[:5])}")
+        say(f"note: 16-bit image(s) written as 8-bit (benchmarks are 8-bit): {listing(deep, sep=', ')}")
     if alpha:
-        say(f"note: alpha channel dropped from: {', '.join(alpha[:5])}")
+        say(f"note: alpha channel dropped from: {listing(alpha, sep=', ')}")
     total = _total(results)
     if total["too_small"]:
         say(f"warning: {total['too_small']} image/scale pair(s) smaller than the sub-image crop: no sub-images")
@@ -335,7 +330,8 @@ def extract_subimages(in_dir, out_dir, subimages=None, scale=1, workers=1, say=_
     small = [Path(src).name for src, counts, *_r in results if counts["too_small"]]
     if small:
         size = subimages.crop_size // int(scale)
-        say(f"warning: {len(small)} image(s) smaller than the {size}x{size} crop were skipped: {', '.join(small[:5])}")
+        say(f"warning: {len(small)} image(s) smaller than the {size}x{size} crop were skipped: "
+            f"{listing(small, sep=', ')}")
     return {"root": out_dir, "images": len(files), **_total(results)}
 
 
@@ -368,9 +364,9 @@ def verify_layout(name, out="datasets", scales=None):
         unpaired = [f"{stem}x{s}" for stem in hrs if f"{stem}x{s}" not in lrs]
         extra = [stem for stem in lrs if not (stem.endswith(f"x{s}") and stem[: -len(f'x{s}')] in hrs)]
         if unpaired:
-            problems.append(f"{lr_dir}: no LR image for {len(unpaired)} HR image(s): {', '.join(unpaired[:5])}")
+            problems.append(f"{lr_dir}: no LR image for {len(unpaired)} HR image(s): {listing(unpaired, sep=', ')}")
         if extra:
-            problems.append(f"{lr_dir}: {len(extra)} LR image(s) without an HR image: {', '.join(extra[:5])}")
+            problems.append(f"{lr_dir}: {len(extra)} LR image(s) without an HR image: {listing(extra, sep=', ')}")
         for stem, hr_path in hrs.items():
             lr_path = lrs.get(f"{stem}x{s}")
             if lr_path is None:

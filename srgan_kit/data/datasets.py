@@ -17,19 +17,10 @@ from srgan_kit.data.degradation import downsample_crop, imresize, mod_crop
 from srgan_kit.data.imageio import image_size, list_images, load_image
 from srgan_kit.data.verify import verify_images
 from srgan_kit.data.transforms import augment, check_gt_size, check_pair_shapes, paired_random_crop, to_tensor
-from srgan_kit.errors import DataError, OptionError
+from srgan_kit.errors import DataError, OptionError, listing
 from srgan_kit.registry import DATASETS
 
 PHASES = ("train", "val", "test")
-_LISTED = 5  # how many offending files a message lists before "... and N more"
-
-
-def _listing(items):
-    shown = "; ".join(str(i) for i in items[:_LISTED])
-    more = len(items) - _LISTED
-    return shown + (f"; ... and {more} more" if more > 0 else "")
-
-
 class _SRDataset(Dataset):
     """What both datasets share: option checks, the size filter, augmentation and the item dict."""
 
@@ -68,11 +59,11 @@ class _SRDataset(Dataset):
         names = [f"{it['gt_path']} ({h}x{w})" for it, (h, w) in small]
         if not self.skip_small:
             raise DataError(
-                f"{self.label}: {len(small)} GT image(s) smaller than gt_size {self.gt_size}: {_listing(names)} "
+                f"{self.label}: {len(small)} GT image(s) smaller than gt_size {self.gt_size}: {listing(names)} "
                 f"(remove them, or set skip_small: true)"
             )
         warnings.warn(
-            f"{self.label}: skipped {len(small)} GT image(s) smaller than gt_size {self.gt_size}: {_listing(names)}",
+            f"{self.label}: skipped {len(small)} GT image(s) smaller than gt_size {self.gt_size}: {listing(names)}",
             UserWarning,
             stacklevel=3,
         )
@@ -143,12 +134,12 @@ class PairedImageDataset(_SRDataset):
         if missing:
             raise DataError(
                 f"{self.label}: {len(missing)} GT image(s) have no LQ partner (filename_tmpl "
-                f"{self.filename_tmpl!r}): {_listing(missing)}"
+                f"{self.filename_tmpl!r}): {listing(missing)}"
             )
         unused = [str(p) for p in lq_paths if p not in used]
         if unused:
             warnings.warn(f"{self.label}: {len(unused)} LQ image(s) have no GT partner and are not used: "
-                          f"{_listing(unused)}", UserWarning, stacklevel=3)
+                          f"{listing(unused)}", UserWarning, stacklevel=3)
         return items
 
     def __getitem__(self, index):
@@ -189,7 +180,7 @@ class GTOnlyDataset(_SRDataset):
             sizes[str(p)] = (h - h % scale, w - w % scale)
             items.append({"gt_path": str(p), "lq_path": str(p)})
         if tiny:
-            raise DataError(f"{self.label}: GT image(s) smaller than the scale {scale}: {_listing(tiny)}")
+            raise DataError(f"{self.label}: GT image(s) smaller than the scale {scale}: {listing(tiny)}")
         self.items = self._drop_small(items, lambda it: sizes[it["gt_path"]])
         verify_images([it["gt_path"] for it in self.items], self.label)
 

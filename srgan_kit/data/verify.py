@@ -13,11 +13,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from srgan_kit.data.imageio import decode_image
-from srgan_kit.errors import DataError
+from srgan_kit.errors import DataError, listing
 from srgan_kit.fileio import write_json
-
-_LISTED = 5
-
 
 def cache_file():
     root = os.environ.get("SRGAN_KIT_CACHE") or os.path.join("~", ".cache", "srgan_kit")
@@ -69,5 +66,4 @@ def verify_images(paths, what):
     except OSError:  # a read-only home only costs the next start the same check
         pass
     if bad:
-        shown = "; ".join(bad[:_LISTED]) + (f"; ... and {len(bad) - _LISTED} more" if len(bad) > _LISTED else "")
-        raise DataError(f"{what}: {len(bad)} image(s) cannot be decoded: {shown}")
+        raise DataError(f"{what}: {len(bad)} image(s) cannot be decoded: {listing(bad)}")

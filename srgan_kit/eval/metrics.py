@@ -19,9 +19,8 @@ measure whole images, RGB scaled from [0, 1] to [-1, 1]; lower is better. ``lpip
 ``stlpips_distance`` take float RGB in [0, 1] (numpy HxWx3 or torch NCHW) and keep one network per
 (kind, device) in memory. Weights: ST-LPIPS uses only the files shipped inside stlpips-pytorch (works offline);
 LPIPS' linear heads ship with lpips, but its AlexNet trunk is torchvision's ImageNet file, read from
-torchvision's cache and never downloaded here. When it is absent the metric raises ``MetricUnavailable``, whose
-``cell`` ('n/a (reason)') callers print while they go on with the other metrics; ``metric_unavailable_reason(name)``
-asks beforehand without building anything.
+torchvision's cache and never downloaded here. When it is absent the metric raises ``MetricUnavailable``;
+``metric_unavailable_reason(name)`` asks beforehand without building anything.
 
 NIQE is BasicSR's (Y channel of MATLAB's YCbCr, ``crop_border``); it needs no reference image.
 """
@@ -170,19 +169,11 @@ def calculate_ssim(img, img2, crop_border, input_order="HWC", test_y_channel=Fal
 
 class MetricUnavailable(UserError):
     """A metric that cannot be computed on this machine (weights or package missing); the reason is one line.
-
-    Tables and the evaluation CLI catch it and print ``exc.cell`` ('n/a (reason)') in place of the value, then
-    go on with the other metrics; anywhere else it is a UserError like any other.
-    """
+    Scoring (srgan_kit.eval.conventions) reports it as n/a and goes on with the other metrics."""
 
     def __init__(self, metric, reason):
-        self.metric = metric
-        self.reason = reason
+        self.metric, self.reason = metric, reason
         super().__init__(f"{metric} unavailable: {reason}")
-
-    @property
-    def cell(self):
-        return f"n/a ({self.reason})"
 
 
 # ---- LPIPS and ST-LPIPS ------------------------------------------------------------------------------------

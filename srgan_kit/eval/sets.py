@@ -15,7 +15,7 @@ from pathlib import Path
 
 from srgan_kit.data import catalogue
 from srgan_kit.data.imageio import IMAGE_EXTENSIONS, list_images
-from srgan_kit.errors import DataError, UserError
+from srgan_kit.errors import DataError, UserError, listing
 from srgan_kit.eval.conventions import split_names
 
 # GT folder names that say nothing about the set (datasets/Set5/X4/HR): the set's name is further up.
@@ -130,7 +130,7 @@ def match_pairs(gt_dir, other_dir, tmpl, scale, what, role):
         else:
             missing.append(f"{want}.* (for {gt_path.name})")
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = listing(missing, sep=", ")
         raise DataError(f"{what}: missing {role} image(s) in {other_dir}: {shown} (template {tmpl!r})")
     return pairs
 

@@ -36,7 +36,6 @@ class TrainResult:
     losses: dict = field(default_factory=dict)  # of the last iteration
     lrs: dict = field(default_factory=dict)  # learning rates used at the last iteration, by optimiser
     metrics: dict = field(default_factory=dict)  # last validation: {dataset name: {metric: value}}
-    experiment_dir: str = ""
     checkpoint: str = ""  # models/net_g_<iteration>.pth
 
 
@@ -150,7 +149,7 @@ class Loop:
         if self.val_loaders and validated != final:
             metrics = self.validate(final)
         self.log.info(f"End of training at iteration {final} ({time.time() - t0:.1f} s)")
-        return TrainResult(start_iter, final, losses, lrs, metrics, str(self.paths["experiments_root"]),
+        return TrainResult(start_iter, final, losses, lrs, metrics,
                            str(checkpoint.network_path(self.paths["models"], "net_g", final)))
 
     def save(self, iteration):
