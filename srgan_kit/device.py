@@ -3,6 +3,7 @@ import warnings
 
 import torch
 
+from srgan_kit.config.schema import PRECISIONS
 from srgan_kit.errors import OptionError, UserError
 
 
@@ -31,3 +32,34 @@ def resolve_device(device=None, num_gpu=None):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"device {device!r} asked for, but CUDA is not available here (use --device cpu)")
     return dev
+
+
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            return next((set(line.split(":", 1)[1].split()) for line in handle if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
+def native_bf16(device):
+    """True where bf16 runs natively: CUDA compute capability >= 8.0; CPUs with AVX-512 BF16 or AMX."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    return device.type == "cpu" and bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(choice, device, where="train.amp"):
+    """'fp32' | 'bf16' | 'fp16' | 'auto' -> the autocast dtype (None: fp32). fp16 needs CUDA; auto is bf16 where
+    the hardware runs it natively, else fp32."""
+    device = torch.device(device)
+    if choice not in PRECISIONS:
+        raise OptionError(f"{where}: expected one of {', '.join(PRECISIONS)}, got {choice!r}")
+    if choice == "auto":
+        return torch.bfloat16 if native_bf16(device) else None
+    if choice == "fp16" and device.type != "cuda":
+        raise OptionError(f"{where}: fp16 needs a CUDA device (this runs on {device}); use bf16 or auto")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[choice]

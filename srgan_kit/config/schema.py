@@ -9,10 +9,21 @@ from dataclasses import dataclass, field
 
 from srgan_kit import registry as reg
 from srgan_kit.config.engine import (BOOL, FLOAT, INT, MAPPING, NON_EMPTY, NUMBER, REQUIRED, STR, Check, Field,
-                                     ListOf, MapOf, Section, Typed, at_least, count_or, each, greater, half_open,
-                                     list_of)
+                                     Kind, ListOf, MapOf, Mismatch, Section, Typed, at_least, count_or, each,
+                                     greater, half_open, list_of)
 
 SCALES = (1, 2, 3, 4, 8)
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # srgan_kit.device.resolve_precision
+COMPILE_MODES = ("default", "max-autotune-no-cudagraphs")
+
+
+def _compile_mode(value):
+    if value is False or value in COMPILE_MODES:
+        return value
+    raise Mismatch
+
+
+COMPILE = Kind("false, 'default' or 'max-autotune-no-cudagraphs'", _compile_mode)
 TEMPLATE = Check(lambda v: "{}" in v, "containing '{}' where the GT name goes")
 RUN_NAME = Check(lambda v: bool(re.fullmatch(r"[^/\\]+", v)) and v not in (".", ".."), "usable as a folder name")
 TOP_UNUSED = {
@@ -140,6 +151,10 @@ def base_schema(is_train):
     train = Section(
         {
             "ema_decay": Field(FLOAT, 0.0, check=half_open(0, 1)),
+            # Speed (srgan_kit.training.runtime): autocast dtype, memory format, torch.compile of G and D.
+            "amp": Field(STR, "fp32", choices=PRECISIONS),
+            "channels_last": Field(BOOL, False),
+            "compile": Field(COMPILE, False),
             "optim_g": optimizer_node(),
             "scheduler": scheduler_node(),
             "total_iter": Field(INT, check=greater(0)),

@@ -216,6 +216,8 @@ class GANLoss(nn.Module):
     def is_relativistic(self):
         return self.relativistic != "none"
 
+    needs_real = is_relativistic  # the generator's term reads D(real)
+
     def d_loss(self, real_logits, fake_logits):
         """Discriminator step: ``(loss_real, loss_fake)``, unweighted; the caller sums and backprops them."""
         real, fake = self.relativize(_at_least_float32(real_logits), _at_least_float32(fake_logits))

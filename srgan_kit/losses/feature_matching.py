@@ -23,6 +23,7 @@ CRITERIA = {"l1": F.l1_loss, "l2": F.mse_loss}
 @LOSSES.register()
 class FeatureMatchingLoss(nn.Module):
     needs_discriminator = True
+    needs_real = True
     needs_features = True
 
     def __init__(self, loss_weight=1.0, criterion="l1", layers=None):

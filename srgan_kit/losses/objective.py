@@ -25,10 +25,13 @@ class GeneratorView:
     """What a term may read: G's output ``sr`` (possibly bf16 under autocast), ``gt``, the step's ``autocast``
     context, and D's outputs, computed on first request and shared by every term of the iteration."""
 
-    def __init__(self, sr, gt, autocast, discriminate=None, with_features=False):
+    def __init__(self, sr, gt, autocast, discriminate=None, with_features=False, real=None):
         self.sr, self.gt, self.autocast = sr, gt, autocast
         self._discriminate, self._with_features = discriminate, with_features
         self._cache = {}
+        if real is not None:  # D(real) computed by the step already: a target here, so detached
+            logits, features = real
+            self._cache["real"] = (logits.detach(), None if features is None else [f.detach() for f in features])
 
     def discriminator(self, which):
         """``(logits, features or None)`` of D on ``'fake'`` (G's output, with a graph back to G) or ``'real'``
@@ -53,6 +56,11 @@ class GeneratorObjective:
     @property
     def needs_discriminator(self):
         return any(getattr(m, "needs_discriminator", False) for _k, m in self.terms)
+
+    @property
+    def needs_real(self):
+        """Some term reads D(real) (a relativistic GAN loss, feature matching)."""
+        return any(getattr(m, "needs_real", False) for _k, m in self.terms)
 
     @property
     def needs_features(self):

@@ -32,6 +32,7 @@ from srgan_kit.registry import ARCHS, LOSSES, MODEL_TYPES
 
 class GANStep(GeneratorStep):
     has_discriminator = True
+    share_real = True  # one D(real) per iteration for the G and D steps (False: BasicSR's two forwards)
 
     def __init__(self, opt, runtime):
         self.net_d = build_network(opt["network_d"], runtime, "network_d")
@@ -59,14 +60,19 @@ class GANStep(GeneratorStep):
         batch = self.runtime.to_device(batch)
         self.net_g.train()
         self.net_d.train()
-        losses = {}
+        losses, real = {}, None
         if self.updates_generator(iteration):
-            output, g_losses = self.generator_step(batch["lq"], batch["gt"])
+            if self.share_real and self.objective.needs_real:
+                # One D(real) for both steps: D has not changed in between. Built with D trainable, so the D
+                # step can backpropagate through it; G's terms read it detached.
+                self._set_d_trainable(True)
+                real = self._discriminate(batch["gt"], no_graph=False, features=self.objective.needs_features)
+            output, g_losses = self.generator_step(batch["lq"], batch["gt"], real)
             losses.update(g_losses)
         else:
             with torch.no_grad(), self.runtime.autocast():
                 output = self.net_g(batch["lq"])
-        losses.update(self.discriminator_step(batch["gt"], output))
+        losses.update(self.discriminator_step(batch["gt"], output, None if real is None else real[0]))
         return losses_to_floats(losses)
 
     # ------------------------------------------------------------------------------------ sub-steps
@@ -82,30 +88,34 @@ class GANStep(GeneratorStep):
                 return self.net_d(x, return_features=True)
             return self.net_d(x), None
 
-    def generator_step(self, lq, gt):
-        """One G update with D frozen; returns (G's output before the update, {loss name: tensor})."""
+    def generator_step(self, lq, gt, real=None):
+        """One G update with D frozen; returns (G's output before the update, {loss name: tensor}).
+        ``real``: D's (logits, features) on ``gt`` when already computed this iteration."""
         self._set_d_trainable(False)
         self.optimizers["g"].zero_grad(set_to_none=True)
         with self.runtime.autocast():
             output = self.net_g(lq)
-        view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features)
+        view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features,
+                             real=real)
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
         self.optimize_generator(sum(losses.values()))
         return output.detach(), losses
 
-    def discriminator_step(self, gt, fake):
-        """One D update on the real batch and the detached fake one; returns {loss name: tensor}."""
+    def discriminator_step(self, gt, fake, real_logits=None):
+        """One D update on the real batch and the detached fake one; returns {loss name: tensor}.
+        ``real_logits``: D(gt) with its graph, when the G step of this iteration already computed it."""
         self._set_d_trainable(True)
         fake = fake.detach()  # G gets no gradient from D's loss
         self.optimizers["d"].zero_grad(set_to_none=True)
         with self.runtime.autocast():
-            real_logits = self.net_d(gt)
+            if real_logits is None:
+                real_logits = self.net_d(gt)
             fake_logits = self.net_d(fake)
         l_real, l_fake = self.cri_gan.d_loss(real_logits, fake_logits)
         losses = {"l_d_real": l_real, "l_d_fake": l_fake}
         if self.cri_gan.needs_gradient_penalty:
             # Outside autocast: a double backward in fp32.
-            losses["l_d_gp"] = self.cri_gan.gradient_penalty(self.net_d, gt, fake)
+            losses["l_d_gp"] = self.cri_gan.gradient_penalty(self.runtime.bare(self.net_d), gt, fake)
         self.optimize("d", sum(losses.values()))
         if self.d_clip:
             clip_weights(self.runtime.bare(self.net_d), self.d_clip)

@@ -19,6 +19,7 @@ from srgan_kit.archs.weights import read_checkpoint
 from srgan_kit.errors import OptionError, WeightsError
 from srgan_kit.fileio import atomic_open
 from srgan_kit.training.layout import models_dir_of_state
+from srgan_kit.training.runtime import unwrap
 
 STATE_NAME = re.compile(r"^(\d+)\.state$")
 
@@ -39,9 +40,8 @@ def state_path(states_dir, iteration):
 
 
 def bare_state_dict(net):
-    """CPU state dict of the underlying module (no DDP 'module.' prefix)."""
-    net = getattr(net, "module", net)
-    return {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    """CPU state dict of the underlying module (no wrapper's 'module.' prefix)."""
+    return {k: v.detach().cpu() for k, v in unwrap(net).state_dict().items()}
 
 
 def save_networks(models_dir, iteration, networks):
@@ -111,7 +111,7 @@ def resume_networks(state_file, iteration, networks):
         path = network_path(models_dir, name, iteration)
         if not path.is_file():
             raise WeightsError(f"{state_file}: the matching network file {path} is missing")
-        load_network(by_key["params"], str(path), param_key="params", strict=True)
+        load_network(unwrap(by_key["params"]), str(path), param_key="params", strict=True)
 
 
 def final_generator(opt):

@@ -1,18 +1,19 @@
 """Where and how training runs, decided in one place.
 
-Runtime holds the device, the autocast dtype, the memory format and the process rank. Networks,
-batches, autocast contexts, gradient scalers and the training sampler all come from here, so that
-bf16 / channels_last / DistributedDataParallel become options later rather than edits all over the
-trainer. Defaults: fp32, contiguous memory, a single process.
+Runtime holds the device, the autocast dtype (``train.amp``), the memory format (``train.channels_last``), the
+compile mode (``train.compile``) and the process rank. Networks (G, D, the perceptual trunk, validation),
+batches, autocast contexts, gradient scalers and the training sampler all come from here. Losses, the gradient
+penalty, the EMA and checkpoints stay fp32: autocast only changes the dtype inside network forwards.
 """
 import contextlib
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from srgan_kit.device import resolve_device
+from srgan_kit.device import resolve_device, resolve_precision
 from srgan_kit.errors import DataError
 
 
@@ -21,12 +22,20 @@ class Runtime:
     device: torch.device = torch.device("cpu")
     amp_dtype: torch.dtype | None = None  # None: fp32; torch.bfloat16 / torch.float16 under autocast
     channels_last: bool = False
+    compile_mode: str | None = None  # None: eager; 'default' / 'max-autotune-no-cudagraphs': torch.compile
     rank: int = 0
     world_size: int = 1
 
     @classmethod
     def from_options(cls, opt):
-        return cls(device=resolve_device(num_gpu=opt["num_gpu"]))
+        device = resolve_device(num_gpu=opt["num_gpu"])
+        train = opt.get("train") or {}
+        if device.type == "cuda":  # TF32 matmuls / convolutions: fp32 accuracy for SR, tensor-core speed
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            torch.backends.cudnn.benchmark = True
+        return cls(device=device, amp_dtype=resolve_precision(train.get("amp", "fp32"), device),
+                   channels_last=bool(train.get("channels_last")), compile_mode=train.get("compile") or None)
 
     @property
     def is_main(self):
@@ -41,10 +50,13 @@ class Runtime:
         """Move a network to the device and memory format (a DDP wrapper would go here)."""
         return net.to(self.device, memory_format=self.memory_format)
 
-    @staticmethod
-    def bare(net):
-        """The underlying module of a (Distributed)DataParallel wrapper."""
-        return getattr(net, "module", net)
+    def compiled(self, net):
+        """``net`` through torch.compile when train.compile is set (a trained network: G, D), else ``net``."""
+        if self.compile_mode is None:
+            return net
+        return CompileFallback(net, torch.compile(net, mode=self.compile_mode))
+
+    bare = staticmethod(lambda net: unwrap(net))
 
     def to_device(self, batch):
         """Tensors of a batch dict to the device (4-D ones in the chosen memory format)."""
@@ -75,6 +87,34 @@ class Runtime:
         repeats = max(1, math.ceil(batch_size / max(len(dataset), 1)))
         return InfiniteLoader(dataset, self.sampler(dataset, shuffle, seed, repeats), batch_size, num_workers,
                               seed, pin_memory=self.device.type == "cuda", samples_per_epoch=len(dataset) * repeats)
+
+
+def unwrap(net):
+    """The network inside (Distributed)DataParallel / compile wrappers: what is saved, loaded and averaged."""
+    while isinstance(getattr(net, "module", None), torch.nn.Module):
+        net = net.module
+    return net
+
+
+class CompileFallback(torch.nn.Module):
+    """A compiled network that falls back to the eager one, with one warning, if compiling fails (compilers
+    fail at the first call, not at torch.compile). ``module`` is the eager network: it owns the parameters."""
+
+    def __init__(self, net, compiled):
+        super().__init__()
+        self.module = net
+        object.__setattr__(self, "_compiled", compiled)  # not a submodule: the parameters are listed once
+
+    def forward(self, *args, **kwargs):
+        if self._compiled is not None:
+            try:
+                return self._compiled(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001  (any compiler failure: the eager network still works)
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                warnings.warn(f"torch.compile of {type(self.module).__name__} failed ({reason}); running it "
+                              "uncompiled", stacklevel=2)
+                object.__setattr__(self, "_compiled", None)
+        return self.module(*args, **kwargs)
 
 
 class EpochSampler(Sampler):

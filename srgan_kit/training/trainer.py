@@ -46,10 +46,10 @@ def train(opt, auto_resume=False, progress=True):
     pretrained or resumed weights) is built before the run folder is touched, so a run that cannot start
     leaves an earlier run of the same name as it was."""
     opt = copy.deepcopy(opt)
-    runtime = Runtime.from_options(opt)
     paths = opt["path"]
-    seed = seed_everything(opt, runtime.rank)
     with naming(opt.get("_file")):
+        runtime = Runtime.from_options(opt)
+        seed = seed_everything(opt, runtime.rank)
         model_type, step, loader, val_loaders, scorer, state, state_file = build_run(opt, runtime, seed, auto_resume)
     start_iter, total_iter = (int(state["iter"]) if state else 0), int(opt["train"]["total_iter"])
 

@@ -1,0 +1,171 @@
+"""Speed options (train.amp, train.channels_last, train.compile) and the GAN step's shared D(real): each keeps
+what the fp32 step computes, and each is refused or falls back with one clear line where it cannot run."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import srgan_kit.device as device_module
+from srgan_kit.config.options import load_options
+from srgan_kit.data.imageio import save_image
+from srgan_kit.device import resolve_precision
+from srgan_kit.errors import OptionError
+from srgan_kit.models.gan import GANStep
+from srgan_kit.training.runtime import CompileFallback, Runtime
+from srgan_kit.training.trainer import train
+
+GAN_TYPES = ["vanilla", "lsgan", "wgan", "wgan_gp", "hinge", "softplus"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("speed")
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        small = rng.uniform(0.1, 0.9, (8, 8, 3)).astype(np.float32)
+        save_image(root / "data" / f"{i}.png", np.kron(small, np.ones((4, 4, 1), np.float32)))
+    return root
+
+
+def gan_options(root, name="speed", **train):
+    return {
+        "name": name, "model_type": "gan", "scale": 2, "num_gpu": 0, "manual_seed": 3,
+        "datasets": {"train": {"type": "GTOnlyDataset", "dataroot_gt": "data", "gt_size": 32,
+                               "batch_size_per_gpu": 2}},
+        "network_g": {"type": "MSRResNet", "num_feat": 8, "num_block": 1, "upscale": 2},
+        "network_d": {"type": "PatchGANDiscriminator", "num_feat": 8, "num_layers": 2},
+        "train": {"optim_g": {"type": "Adam", "lr": 1e-3}, "optim_d": {"type": "Adam", "lr": 1e-3},
+                  "total_iter": 2, "pixel_opt": {"type": "L1Loss"},
+                  "gan_opt": {"type": "GANLoss", "gan_type": "vanilla", "relativistic": "average",
+                              "loss_weight": 0.1},
+                  "feature_matching_opt": {"loss_weight": 0.1}, **train},
+        "logger": {"print_freq": 1, "save_checkpoint_freq": 100},
+    }
+
+
+def resolve(root, data):
+    path = root / f"{data['name']}.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_options(path, root=root)
+
+
+def make_step(opt):
+    torch.manual_seed(0)
+    return GANStep(opt, Runtime.from_options(opt))
+
+
+def batch():
+    g = torch.Generator().manual_seed(1)
+    return {"lq": torch.rand(2, 3, 16, 16, generator=g), "gt": torch.rand(2, 3, 32, 32, generator=g)}
+
+
+def params(step):
+    return {f"{net}.{k}": v.detach().clone() for net in ("g", "d")
+            for k, v in getattr(step, f"net_{net}").state_dict().items()}
+
+
+# ------------------------------------------------------------------------------------------- precision
+
+
+def test_auto_is_bf16_where_the_cpu_runs_it_natively_else_fp32(monkeypatch):
+    monkeypatch.setattr(device_module, "_cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert resolve_precision("auto", "cpu") is torch.bfloat16
+    monkeypatch.setattr(device_module, "_cpu_flags", lambda: {"avx512f"})
+    assert resolve_precision("auto", "cpu") is None
+    assert resolve_precision("bf16", "cpu") is torch.bfloat16 and resolve_precision("fp32", "cpu") is None
+
+
+def test_fp16_on_a_cpu_is_refused_with_one_line_before_anything_is_written(workdir):
+    opt = resolve(workdir, gan_options(workdir, "fp16", amp="fp16"))
+    with pytest.raises(OptionError) as info:
+        train(opt, progress=False)
+    message = str(info.value)
+    assert message.startswith(f"{opt['_file']}: train.amp: fp16 needs a CUDA device") and "\n" not in message
+    assert not (workdir / "experiments" / "fp16").exists()
+
+
+def test_channels_last_gives_the_fp32_step_s_numbers(workdir):
+    steps = [make_step(resolve(workdir, gan_options(workdir, channels_last=flag))) for flag in (False, True)]
+    for step in steps:
+        for it in (1, 2):
+            step.run(batch(), it)
+    plain, fast = (params(s) for s in steps)
+    for key in plain:
+        torch.testing.assert_close(fast[key], plain[key], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("gan_type", GAN_TYPES)
+def test_bf16_steps_stay_finite_and_near_fp32_with_fp32_weights(workdir, gan_type):
+    results = []
+    for amp in ("fp32", "bf16"):
+        data = gan_options(workdir, amp=amp, channels_last=amp == "bf16")
+        data["train"]["gan_opt"]["gan_type"] = gan_type
+        step = make_step(resolve(workdir, data))
+        losses = [step.run(batch(), it) for it in (1, 2)]
+        assert all(np.isfinite(v) for it_losses in losses for v in it_losses.values()), losses
+        assert all(p.dtype == torch.float32 for p in params(step).values() if p.is_floating_point())
+        results.append(losses[0])
+    fp32, bf16 = results
+    assert bf16["l_g_pix"] == pytest.approx(fp32["l_g_pix"], rel=0.02)
+
+
+# ------------------------------------------------------------------------------------------- shared D(real)
+
+
+def _counting_forwards(step):
+    calls = []
+    net = step.runtime.bare(step.net_d)
+    net.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+def test_one_d_real_serves_both_steps_with_the_same_gradients(workdir):
+    """Against BasicSR's order (D(real) computed again in the D step) at fp32: the same weights after an
+    iteration, one D forward fewer (so BatchNorm's running statistics, unused in training, see one batch less)."""
+    opt = resolve(workdir, gan_options(workdir))
+    shared, twice = make_step(opt), make_step(opt)
+    twice.share_real = False
+    counts = []
+    for step in (shared, twice):
+        calls = _counting_forwards(step)
+        step.run(batch(), 1)
+        counts.append(len(calls))
+    assert counts == [3, 4]
+    for net in ("net_g", "net_d"):
+        a, b = (dict(getattr(s, net).named_parameters()) for s in (shared, twice))
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
+
+
+# ------------------------------------------------------------------------------------------- compile
+
+
+def test_compile_failure_falls_back_to_eager_with_one_warning():
+    net = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("no C++ compiler found\nmore detail")
+
+    wrapped = CompileFallback(net, broken)
+    x = torch.rand(1, 3, 8, 8)
+    with pytest.warns(UserWarning, match=r"torch.compile of Conv2d failed \(no C\+\+ compiler found\); running"):
+        out = wrapped(x)
+    torch.testing.assert_close(out, net(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        wrapped(x)  # warned once only
+    assert list(dict(wrapped.named_parameters())) == ["module.weight", "module.bias"]
+
+
+def test_compile_wraps_g_and_d_and_checkpoints_keep_plain_keys(workdir, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda net, mode=None: compiled.append((type(net).__name__, mode)) or net)
+    data = gan_options(workdir, "compiled", compile="max-autotune-no-cudagraphs")
+    data["train"]["total_iter"] = 1
+    result = train(resolve(workdir, data), progress=False)
+    assert compiled == [("PatchGANDiscriminator", "max-autotune-no-cudagraphs"),
+                        ("MSRResNet", "max-autotune-no-cudagraphs")]
+    saved = torch.load(result.checkpoint, weights_only=True)["params"]
+    assert "conv_first.weight" in saved and not any(k.startswith(("module.", "_orig_mod.")) for k in saved)
