@@ -94,6 +94,24 @@ def test_real_generators_tiled_equals_untiled(net):
     assert np.abs(whole - Upscaler(net, net.scale, tile=64).upscale(img)).max() < 1e-6
 
 
+def test_tiles_of_one_shape_run_in_batches_with_the_same_output():
+    rec = ShapeRecorder(_seeded(TinySR(scale=2)))
+    img = _image(64, 64)
+    one_by_one = Upscaler(rec, 2, tile=8, tile_pad=4).upscale(img)
+    calls, rec.shapes = len(rec.shapes), []
+    batched = Upscaler(rec, 2, tile=8, tile_pad=4, tile_batch=4).upscale(img)
+    assert calls == 64 and len(rec.shapes) < 32  # 36 interior tiles share one shape: 9 calls for them
+    assert np.abs(one_by_one - batched).max() < 1e-6
+
+
+def test_bf16_with_channels_last_stays_within_40_db_of_fp32():
+    net = _seeded(RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, scale=4), seed=1)
+    img = _image(24, 20, seed=1)
+    fp32 = Upscaler(net, 4).upscale(img)
+    fast = Upscaler(net, 4, precision="bf16", channels_last=True).upscale(img)
+    assert fast.dtype == np.float32 and 10 * np.log10(1 / np.mean((fast - fp32) ** 2)) > 40
+
+
 def test_half_on_cpu_is_a_clear_error():
     with pytest.raises(UserError, match="needs a CUDA device"):
         Upscaler(TinySR(), 2, device="cpu", half=True)

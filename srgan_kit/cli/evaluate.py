@@ -11,7 +11,7 @@ from pathlib import Path
 from srgan_kit.cli import guarded
 from srgan_kit.eval import harness as ev
 from srgan_kit.eval import reports, sets
-from srgan_kit.device import resolve_device
+from srgan_kit.device import PRECISIONS, resolve_device
 from srgan_kit.errors import UserError
 from srgan_kit.inference import DEFAULT_TILE_PAD
 
@@ -39,6 +39,8 @@ def build_parser():
     p.add_argument("--crop-border", "--crop_border", dest="crop_border", type=int, default=None,
                    help="border cropped for psnr/ssim/niqe (default: the scale)")
     p.add_argument("--tile", type=int, default=0, help="tile size in LR pixels for the model, 0 = whole image")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="the model's precision: fp32 (default: the published tables' numbers), bf16, fp16, auto")
     p.add_argument("--tile-pad", "--tile_pad", dest="tile_pad", type=int, default=DEFAULT_TILE_PAD,
                    help=f"context pixels around each tile (default {DEFAULT_TILE_PAD})")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
@@ -94,7 +96,8 @@ def run(args):
     upscalers = []
     if args.model or args.opt:
         device = resolve_device(args.device)
-        fn, model_scale = ev.model_upscaler(args.model, opt, tile=args.tile, tile_pad=args.tile_pad, device=device)
+        fn, model_scale = ev.model_upscaler(args.model, opt, tile=args.tile, tile_pad=args.tile_pad, device=device,
+                                            precision=args.precision)
         if scale is not None and scale != model_scale:
             raise UserError(f"--scale {scale} does not match the model's scale {model_scale}")
         scale = model_scale

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from srgan_kit.cli import guarded
 from srgan_kit.archs.loading import build_generator
-from srgan_kit.device import resolve_device
+from srgan_kit.device import PRECISIONS, resolve_device
 from srgan_kit.data.imageio import list_images, load_image, save_image
 from srgan_kit.errors import DataError, UserError
 from srgan_kit.inference import DEFAULT_TILE_PAD, Upscaler
@@ -39,7 +39,13 @@ def build_parser():
     p.add_argument("--suffix", default="out", help="output name suffix: <stem>_<suffix>.<ext> (default 'out')")
     p.add_argument("--ext", choices=("auto", "png", "jpg"), default="auto", help="output format (auto: as input)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
-    p.add_argument("--half", action="store_true", help="fp16 inference (CUDA only)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="fp32, bf16, fp16 (CUDA only) or auto: bf16 where the hardware runs it natively (default)")
+    p.add_argument("--half", action="store_true", help="same as --precision fp16 (CUDA only)")
+    p.add_argument("--channels-last", "--channels_last", dest="channels_last", action=argparse.BooleanOptionalAction,
+                   default=True, help="channels-last memory format (default on: faster convolutions)")
+    p.add_argument("--tile-batch", "--tile_batch", dest="tile_batch", type=int, default=1,
+                   help="tiles run together per network call (default 1; more uses more memory)")
     return p
 
 
@@ -118,7 +124,8 @@ def run(args):
     if scale is None:
         raise UserError(f"network {type(net).__name__} does not tell its upscale factor (.scale)")
     upscaler = Upscaler(net, scale, tile=args.tile, tile_pad=args.tile_pad, device=resolve_device(args.device),
-                        half=args.half)
+                        half=args.half, precision=args.precision, channels_last=args.channels_last,
+                        tile_batch=args.tile_batch)
     outdir = _prepare_outdir(args.output)
 
     inputs = {f.resolve() for f in files}

@@ -140,12 +140,19 @@ def image_size(path):
         return img.shape[0], img.shape[1]
 
 
+_CHUNK = 1 << 24  # elements converted at a time: a 12000x12000 output never gets a full float64 copy
+
+
 def quantize(x, bit_depth=8):
     """Float pixels in [0, 1] -> unsigned integers on 8- or 16-bit levels (what a saved file holds)."""
     peak = 65535.0 if bit_depth == 16 else 255.0
-    dtype = np.uint16 if bit_depth == 16 else np.uint8
-    # round, not truncate (BasicSR's tensor2img convention)
-    return np.round(np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0) * peak).astype(dtype)
+    x = np.asarray(x)  # an image: at least one axis, cut into chunks of rows
+    out = np.empty(x.shape, np.uint16 if bit_depth == 16 else np.uint8)
+    rows = max(1, _CHUNK // max(1, x[0].size))
+    for i in range(0, len(x), rows):
+        # round, not truncate (BasicSR's tensor2img convention)
+        out[i : i + rows] = np.round(np.clip(x[i : i + rows].astype(np.float64), 0.0, 1.0) * peak)
+    return out
 
 
 def save_image(path, rgb, alpha=None, bit_depth=8):

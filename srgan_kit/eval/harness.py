@@ -60,13 +60,15 @@ def load_eval_options(opt):
     return load_options(opt, is_train=False, check_paths=False)
 
 
-def model_upscaler(weights=None, opt=None, tile=0, tile_pad=DEFAULT_TILE_PAD, device="cpu", param_key=None):
+def model_upscaler(weights=None, opt=None, tile=0, tile_pad=DEFAULT_TILE_PAD, device="cpu", param_key=None,
+                   precision="fp32"):
     """``(upscale_fn, scale)`` for a trained generator (see :func:`build_generator` for weights / opt)."""
     net = build_generator(weights, None if opt is None else load_eval_options(opt), param_key)
     scale = getattr(net, "scale", None)
     if scale is None:
         raise UserError(f"network {type(net).__name__} does not tell its upscale factor (.scale)")
-    upscaler = Upscaler(net, scale, tile=tile, tile_pad=tile_pad, device=device)
+    upscaler = Upscaler(net, scale, tile=tile, tile_pad=tile_pad, device=device, precision=precision,
+                        channels_last=precision != "fp32")
     return upscaler.upscale, int(scale)
 
 
