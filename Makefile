@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: install test demo lock clean
+.PHONY: install test demo lock bench-deps bench clean
 
 install: $(STAMP)
 
@@ -21,10 +21,21 @@ $(STAMP): setup.cfg pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	@start=$$(date +%s); $(PY) -m pytest -q tests; rc=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s wall time"; exit $$rc
 
 demo: $(STAMP)
-	$(PY) tools/demo.py
+	@start=$$(date +%s); $(PY) tools/demo.py; rc=$$?; \
+	echo "make demo: $$(( $$(date +%s) - start )) s wall time"; exit $$rc
+
+# The peers the benchmarks measure against: realesrgan without its face-restoration dependencies
+# (its version is pinned in the lock like everything else).
+bench-deps: $(STAMP)
+	$(PY) -m pip install --quiet -c $(LOCK) --no-deps realesrgan
+
+bench: bench-deps
+	$(PY) benchmarks/train_step.py --json results/bench_train_step.json
+	$(PY) benchmarks/infer.py --json results/bench_infer.json
 
 # Resolve today's newest releases allowed by setup.cfg in a scratch environment, then freeze them.
 lock:
@@ -32,6 +43,7 @@ lock:
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(LOCK_VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(LOCK_VENV)/bin/python -m pip install --quiet --no-deps realesrgan
 	{ sed -n '/^#/p' $(LOCK); $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable; } > $(LOCK).new
 	mv $(LOCK).new $(LOCK)
 	rm -rf $(LOCK_VENV)

@@ -30,10 +30,10 @@ from srgan_kit.device import resolve_precision
 from srgan_kit.registry import MODEL_TYPES
 from srgan_kit.training.runtime import Runtime
 
-CASES = {  # name: (BasicSR model class, srgan_kit model_type, train keys that differ)
-    "ESRGAN GAN step": ("ESRGANModel", "ESRGANModel", {"gan": 5e-3}),
-    "SRGAN GAN step": ("SRGANModel", "SRGANModel", {"gan": 5e-3}),
-    "PSNR step": ("SRModel", "SRModel", {}),
+CASES = {  # name: (BasicSR module.class, srgan_kit model_type, train keys that differ)
+    "ESRGAN GAN step": ("esrgan_model.ESRGANModel", "ESRGANModel", {"gan": 5e-3}),
+    "SRGAN GAN step": ("srgan_model.SRGANModel", "SRGANModel", {"gan": 5e-3}),
+    "PSNR step": ("sr_model.SRModel", "SRModel", {}),
 }
 
 
@@ -65,7 +65,8 @@ def networks(args):
 
 
 def basicsr_model(cls_name, gan_weight, args, start):
-    models = import_basicsr("basicsr.models")
+    module, cls_name = cls_name.split(".")
+    model_cls = getattr(import_basicsr(f"basicsr.models.{module}"), cls_name)
     g, d = networks(args)
     opt = {"name": "bench", "model_type": cls_name, "num_gpu": 0 if args.device == "cpu" else 1, "is_train": True,
            "dist": False, "rank": 0, "world_size": 1, "scale": 4, "network_g": g,
@@ -74,7 +75,7 @@ def basicsr_model(cls_name, gan_weight, args, start):
            "train": train_section(gan_weight, {}), "val": None, "logger": {"print_freq": 100}}
     if gan_weight:
         opt["network_d"] = d
-    model = getattr(models, cls_name)(copy.deepcopy(opt))
+    model = model_cls(copy.deepcopy(opt))
     model.net_g.load_state_dict(start["g"])
     model.net_g_ema.load_state_dict(start["g"])
     if gan_weight:

@@ -1,0 +1,87 @@
+"""Upscaling speed of srgan_kit's Upscaler against Real-ESRGAN's RealESRGANer, same RealESRGAN_x4plus weights
+(../shared) and image, untiled and tiled, alternated A B A B in one process. Prints ms per image, the ratio
+(RealESRGANer time / ours) and the PSNR of each output against srgan_kit's fp32 output; --json writes the table.
+
+    make bench-deps   # realesrgan without its face-restoration dependencies
+    .venv/bin/python benchmarks/infer.py [--size 128] [--tile 64] [--repeats 2] [--weights PATH]
+
+A benchmark, not a test.
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import skimage.data
+import torch
+
+from srgan_kit.archs.loading import build_from_weights
+from srgan_kit.compat import import_basicsr
+from srgan_kit.inference import DEFAULT_TILE_PAD, Upscaler
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights" / "RealESRGAN_x4plus_fp16.pth"
+REAL_ESRGAN_TILE_PAD = 10  # RealESRGANer's default
+
+
+def psnr(a, b):
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default=str(WEIGHTS))
+    parser.add_argument("--size", type=int, default=128, help="side of the square input image")
+    parser.add_argument("--tile", type=int, default=64, help="tile side for the tiled runs")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per method (after one warm-up)")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args(argv)
+    import_basicsr()  # the torchvision fix, before realesrgan imports basicsr
+    from realesrgan import RealESRGANer
+
+    rrdb = import_basicsr("basicsr.archs.rrdbnet_arch")
+    img = skimage.data.astronaut()[:args.size, 100:100 + args.size].astype(np.float32) / 255.0  # RGB
+    bgr8 = np.round(img[..., ::-1] * 255).astype(np.uint8)
+    net, _spec = build_from_weights(args.weights)
+    ref_fp32 = Upscaler(net, 4).upscale(img)
+
+    def theirs(tile, pad):
+        model = rrdb.RRDBNet(num_in_ch=3, num_out_ch=3, num_feat=64, num_block=23, num_grow_ch=32, scale=4)
+        upsampler = RealESRGANer(scale=4, model_path=args.weights, model=model, tile=tile, tile_pad=pad, pre_pad=0,
+                                 half=False, device=torch.device("cpu"))
+        return lambda: upsampler.enhance(bgr8, outscale=4)[0][..., ::-1].astype(np.float32) / 255.0
+
+    def ours(tile, pad, precision):
+        up = Upscaler(net, 4, tile=tile, tile_pad=pad, precision=precision, channels_last=precision != "fp32")
+        return lambda: np.round(np.clip(up.upscale(img), 0, 1) * 255) / 255.0
+
+    settings = {"untiled": (0, 0), f"tile {args.tile}, pad {REAL_ESRGAN_TILE_PAD}": (args.tile, REAL_ESRGAN_TILE_PAD),
+                f"tile {args.tile}, pad {DEFAULT_TILE_PAD} (ours)": (args.tile, DEFAULT_TILE_PAD)}
+    rows = []
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; {args.size}x{args.size} input, x4")
+    for setting, (tile, pad) in settings.items():
+        methods = {"RealESRGANer": theirs(tile, REAL_ESRGAN_TILE_PAD if tile else 0)} if "(ours)" not in setting else {}
+        methods.update({"srgan_kit fp32": ours(tile, pad, "fp32"), "srgan_kit auto": ours(tile, pad, "auto")})
+        times, outputs = {m: [] for m in methods}, {}
+        for i in range(args.repeats + 1):
+            for method, run in methods.items():
+                start = time.perf_counter()
+                outputs[method] = run()
+                if i:
+                    times[method].append(time.perf_counter() - start)
+        base = min(times["RealESRGANer"]) if "RealESRGANer" in times else None
+        for method, ts in times.items():
+            best = min(ts)
+            rows.append({"setting": setting, "method": method, "ms": best * 1e3,
+                         "ratio": base / best if base else None, "psnr_vs_fp32": psnr(outputs[method], ref_fp32)})
+            r = rows[-1]
+            ratio = f"{r['ratio']:>6.2f}x" if r["ratio"] else "       "
+            print(f"{setting:<26}{method:<16}{r['ms']:>9.0f} ms{ratio}  PSNR vs fp32 {r['psnr_vs_fp32']:6.2f} dB")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
