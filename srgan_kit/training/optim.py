@@ -20,11 +20,14 @@ OPTIMIZERS.register("AdamW")(torch.optim.AdamW)
 
 
 def build_optimizer(spec, params, where="train.optim_g"):
-    """Build an optimiser from ``{'type': 'Adam', 'lr': ..., ...}`` over the trainable ``params``."""
+    """Build an optimiser from ``{'type': 'Adam', 'lr': ..., ...}`` over the trainable ``params``; on CUDA
+    torch's fused kernel (one launch for all parameters) unless the options say otherwise."""
     spec = dict(spec)
     if "betas" in spec:
         spec["betas"] = tuple(spec["betas"])  # YAML gives a list; torch documents a tuple
     params = [p for p in params if p.requires_grad]
+    if params and params[0].is_cuda and "fused" in OPTIMIZERS.arguments(spec["type"]):
+        spec.setdefault("fused", True)
     return OPTIMIZERS.build(spec, where=where, params=params)
 
 
