@@ -152,3 +152,21 @@ def test_save_is_atomic_and_overwrites(tmp_path, rgb8):
     save_image(path, rgb8 / 255.0)
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no temporary files left behind
     np.testing.assert_array_equal(np.round(load_image(path).rgb * 255), rgb8)
+
+
+def test_writing_a_large_image_makes_no_full_size_float64_copy(tmp_path):
+    """Quantising to 8 bits runs in chunks: the peak of Python-side allocations stays far below one float64
+    copy of the image (a 12000x12000 output would otherwise need gigabytes more)."""
+    import tracemalloc
+
+    from srgan_kit.data.imageio import quantize
+
+    img = np.random.default_rng(0).random((4000, 1000, 3), dtype=np.float32)  # 12M values: 96 MB as float64
+    tracemalloc.start()
+    try:
+        out = quantize(img)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.6 * img.size * 8
+    np.testing.assert_array_equal(out, np.round(np.clip(img.astype(np.float64), 0, 1) * 255).astype(np.uint8))

@@ -140,7 +140,7 @@ def image_size(path):
         return img.shape[0], img.shape[1]
 
 
-_CHUNK = 1 << 24  # elements converted at a time: a 12000x12000 output never gets a full float64 copy
+_CHUNK = 1 << 22  # elements converted at a time: a 12000x12000 output never gets a full float64 copy
 
 
 def quantize(x, bit_depth=8):
@@ -150,8 +150,11 @@ def quantize(x, bit_depth=8):
     out = np.empty(x.shape, np.uint16 if bit_depth == 16 else np.uint8)
     rows = max(1, _CHUNK // max(1, x[0].size))
     for i in range(0, len(x), rows):
-        # round, not truncate (BasicSR's tensor2img convention)
-        out[i : i + rows] = np.round(np.clip(x[i : i + rows].astype(np.float64), 0.0, 1.0) * peak)
+        part = x[i : i + rows].astype(np.float64)  # one float64 chunk, worked on in place
+        np.clip(part, 0.0, 1.0, out=part)
+        part *= peak
+        out[i : i + rows] = np.round(part, out=part)  # round, not truncate (BasicSR's tensor2img convention)
+        del part  # freed before the next chunk is made
     return out
 
 
