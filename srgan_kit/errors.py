@@ -22,6 +22,16 @@ class ArgumentError(OptionError):
         super().__init__(f"{argument}: {message}")
 
 
+class TrainingDiverged(UserError):
+    """Losses or gradients stayed non-finite for train.nan_tolerance iterations in a row."""
+
+    exit_code = 3
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT / SIGTERM during training: the iteration finished and a complete state was saved."""
+
+
 class DataError(UserError):
     """A missing folder, an unreadable image, a size that does not agree with the scale."""
 

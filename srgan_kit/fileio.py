@@ -7,6 +7,15 @@ import tempfile
 from pathlib import Path
 
 
+TEMP_SUFFIX = ".tmp"
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", encoding=None, fsync=False):
     """Open a hidden temporary file beside ``path``; on success rename it over ``path``, else delete it.
@@ -16,8 +25,9 @@ def atomic_open(path, mode="wb", encoding=None, fsync=False):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets what open() would give
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             if fsync:  # checkpoints: the data is on disk before the name points at it
@@ -27,6 +37,14 @@ def atomic_open(path, mode="wb", encoding=None, fsync=False):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_temporary_files(folder):
+    """Delete the hidden temporary files that interrupted atomic writes left below ``folder``; returns them."""
+    stale = [p for p in Path(folder).rglob(f".*{TEMP_SUFFIX}") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def write_text_atomic(path, text):

@@ -8,8 +8,8 @@ Real-ESRGAN's ``RealESRGANer`` moves the whole image to the device first, which 
 inputs; we don't.
 
 How much context is enough depends on the network: Real-ESRGAN's default of 10 is exact for small
-generators, but deep trained ones see much further, so our default is 80. Measured on RealESRGAN_x4plus (RRDBNet, 23 blocks),
-the max difference to the untiled output of an interior tile is 0.26 at pad 8, 0.05 at 32, ~3.7/255 at 48,
+generators, but deep trained ones see much further, so our default is 80. Measured on RealESRGAN_x4plus (RRDBNet,
+23 blocks), the max difference to the untiled output of an interior tile is 0.26 at pad 8, 0.05 at 32, ~3.7/255 at 48,
 ~1.6/255 at 64 and ~0.25/255 at 72, hence the default of 80 for the 1/255 guarantee.
 
 Alpha: upscaled separately, through the model (replicated to three channels, output averaged), as

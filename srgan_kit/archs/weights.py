@@ -103,8 +103,14 @@ def read_checkpoint(path, what="weights file"):
 
 
 def load_state_dict_file(path, param_key=None):
-    """Read a weights file safely (see read_checkpoint) -> ``{name: float32 tensor}``."""
-    return canonical_state_dict(read_checkpoint(path), param_key, source=str(path))
+    """Read a weights file safely (see read_checkpoint) -> ``{name: float32 tensor}``; weights with NaN or
+    Inf (a diverged run's) are refused: they would only produce black images."""
+    state_dict = canonical_state_dict(read_checkpoint(path), param_key, source=str(path))
+    bad = next((k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise WeightsError(f"{path}: {bad} holds NaN or Inf values (weights of a run that diverged); use an "
+                           "earlier checkpoint")
+    return state_dict
 
 
 def load_into(net, state_dict, source="state dict", strict=True, keep=(), extra_ok=False, what=None):

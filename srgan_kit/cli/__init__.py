@@ -1,18 +1,52 @@
 """Command-line entry points: each module parses its own arguments and calls the package (which never reads
 sys.argv); ``tools/*.py`` and the console scripts are thin wrappers over them."""
+import argparse
+import errno
+import math
 import sys
 
 from srgan_kit.errors import UserError
 
+# File-system failures a user fixes (space, permissions, a read-only mount): one line and EX_IOERR, not a traceback.
+_DISK_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT)
+EX_IOERR = 74
+
 
 def guarded(body, on_interrupt="stopped by the user"):
     """Run ``body()`` and return its exit code; a UserError prints one ``error:`` line (never a traceback)
-    and returns its exit code; Ctrl-C prints ``on_interrupt`` (how to continue) and returns 130."""
+    and returns its exit code, a full or unwritable disk likewise (exit 74); Ctrl-C prints what was kept
+    and how to continue (the interrupt's own message, else ``on_interrupt``) and returns 130."""
     try:
         return body()
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"interrupted: {on_interrupt}", file=sys.stderr)
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc} (earlier files were left as they were)", file=sys.stderr)
+        return EX_IOERR
+    except KeyboardInterrupt as exc:
+        print(f"interrupted: {exc or on_interrupt}", file=sys.stderr)
         return 130
+
+
+def number(kind=float, low=0, low_ok=False):
+    """argparse ``type=``: a finite ``kind`` (int or float) above ``low`` (or equal to it when ``low_ok``),
+    checked before any work starts."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
+        if not math.isfinite(value) or value < low or (value == low and not low_ok):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a number {'>=' if low_ok else '>'} {low}")
+        return value
+
+    return parse
+
+
+COUNT = number(int, 0, low_ok=True)  # 0, 1, 2, ...
+POSITIVE_INT = number(int, 1, low_ok=True)

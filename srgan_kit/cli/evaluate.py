@@ -8,7 +8,7 @@ option file's val/test sets; any methods together. Prints a table; ``--json`` / 
 import argparse
 from pathlib import Path
 
-from srgan_kit.cli import guarded
+from srgan_kit.cli import COUNT, POSITIVE_INT, guarded
 from srgan_kit.eval import harness as ev
 from srgan_kit.eval import reports, sets
 from srgan_kit.device import PRECISIONS, resolve_device
@@ -33,15 +33,15 @@ def build_parser():
     p.add_argument("--datasets", help="comma-separated prepared sets, e.g. Set5,Set14,B100")
     p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets",
                    help="where prepared sets live (default 'datasets')")
-    p.add_argument("--scale", type=int, help="upscale factor (default: the model's)")
+    p.add_argument("--scale", type=POSITIVE_INT, help="upscale factor (default: the model's)")
     p.add_argument("--metrics", default="psnr,ssim",
                    help="comma-separated: psnr, ssim, lpips, stlpips, niqe (default psnr,ssim)")
-    p.add_argument("--crop-border", "--crop_border", dest="crop_border", type=int, default=None,
+    p.add_argument("--crop-border", "--crop_border", dest="crop_border", type=COUNT, default=None,
                    help="border cropped for psnr/ssim/niqe (default: the scale)")
-    p.add_argument("--tile", type=int, default=0, help="tile size in LR pixels for the model, 0 = whole image")
+    p.add_argument("--tile", type=COUNT, default=0, help="tile size in LR pixels for the model, 0 = whole image")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="the model's precision: fp32 (default: the published tables' numbers), bf16, fp16, auto")
-    p.add_argument("--tile-pad", "--tile_pad", dest="tile_pad", type=int, default=DEFAULT_TILE_PAD,
+    p.add_argument("--tile-pad", "--tile_pad", dest="tile_pad", type=COUNT, default=DEFAULT_TILE_PAD,
                    help=f"context pixels around each tile (default {DEFAULT_TILE_PAD})")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--save-sr", "--save_sr", dest="save_sr", help="keep SR images in DIR/<method>/<dataset>/")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from srgan_kit.cli import guarded
+from srgan_kit.cli import COUNT, POSITIVE_INT, guarded, number
 from srgan_kit.archs.loading import build_generator
 from srgan_kit.device import PRECISIONS, resolve_device
 from srgan_kit.data.imageio import list_images, load_image, save_image
@@ -29,10 +29,12 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
     p.add_argument("--model", "--model_path", dest="model", help="generator weights (.pth)")
     p.add_argument("-opt", "--opt", dest="opt", help="option file naming network_g (else detected from weights)")
-    p.add_argument("-s", "--outscale", type=float, default=None, help="final upscale factor (default: the model's)")
-    p.add_argument("--tile", type=int, default=0, help="tile size in input pixels, 0 = no tiling (default 0)")
+    p.add_argument("-s", "--outscale", type=number(float), default=None,
+                   help="final upscale factor (default: the model's)")
+    p.add_argument("--tile", type=COUNT, default=0, help="tile size in input pixels, 0 = no tiling (default 0)")
     p.add_argument(
-        "--tile-pad", "--tile_pad", dest="tile_pad", type=int, default=DEFAULT_TILE_PAD,
+        "--tile-pad", "--tile_pad", dest="tile_pad", type=COUNT,
+        default=DEFAULT_TILE_PAD,
         help=f"context pixels around each tile (default {DEFAULT_TILE_PAD}: deep models such as RealESRGAN_x4plus "
         "need ~72 for tiled output within 1/255 of untiled; small generators need far less)",
     )
@@ -44,7 +46,7 @@ def build_parser():
     p.add_argument("--half", action="store_true", help="same as --precision fp16 (CUDA only)")
     p.add_argument("--channels-last", "--channels_last", dest="channels_last", action=argparse.BooleanOptionalAction,
                    default=True, help="channels-last memory format (default on: faster convolutions)")
-    p.add_argument("--tile-batch", "--tile_batch", dest="tile_batch", type=int, default=1,
+    p.add_argument("--tile-batch", "--tile_batch", dest="tile_batch", type=POSITIVE_INT, default=1,
                    help="tiles run together per network call (default 1; more uses more memory)")
     return p
 

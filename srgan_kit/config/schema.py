@@ -155,6 +155,10 @@ def base_schema(is_train):
             "amp": Field(STR, "fp32", choices=PRECISIONS),
             "channels_last": Field(BOOL, False),
             "compile": Field(COMPILE, False),
+            # Divergence (srgan_kit.training.trainer): updates with a non-finite loss or gradient are skipped;
+            # this many skipped iterations in a row stop the run. grad_clip: max gradient norm (~ = off).
+            "nan_tolerance": Field(INT, 3, check=greater(0)),
+            "grad_clip": Field(NUMBER, None, nullable=True, check=greater(0)),
             "optim_g": optimizer_node(),
             "scheduler": scheduler_node(),
             "total_iter": Field(INT, check=greater(0)),

@@ -14,6 +14,8 @@ one update per iteration. The trainer only sees this interface:
 GeneratorStep holds G, its EMA, its loss (srgan_kit.losses.objective), optimisers with their schedulers and
 grad scalers, pretrained loading, saving and resume; on its own it is BasicSR's SRModel (models/sr.py).
 """
+import math
+
 import torch
 
 from srgan_kit.archs.loading import load_network
@@ -49,27 +51,48 @@ class GeneratorStep:
         self.objective = build_objective(train, runtime.prepare, self.has_discriminator)
         decay = train["ema_decay"]
         self.ema = EMA(runtime.bare(self.net_g), decay) if decay > 0 else None
-        self.optimizers, self.schedulers, self.scalers = {}, {}, {}
+        self.grad_clip = train["grad_clip"]
+        self.optimizers, self.schedulers, self.scalers, self.trained = {}, {}, {}, {}
+        self.skipped = []  # this iteration's skipped updates: [(optimiser key, loss term that was not finite)]
         self.add_optimizer("g", self.net_g, train["optim_g"], train.get("scheduler"))
 
     def add_optimizer(self, key, net, optim_spec, scheduler_spec, scheduler_where="train.scheduler"):
         """Optimiser ``key`` over ``net``'s trainable parameters, its scheduler (if any) and grad scaler."""
-        self.optimizers[key] = build_optimizer(optim_spec, net.parameters(), f"train.optim_{key}")
+        self.trained[key] = [p for p in net.parameters() if p.requires_grad]
+        self.optimizers[key] = build_optimizer(optim_spec, self.trained[key], f"train.optim_{key}")
         sched = build_scheduler(scheduler_spec, self.optimizers[key], scheduler_where)
         if sched is not None:
             self.schedulers[key] = sched
         self.scalers[key] = self.runtime.grad_scaler()
 
-    def optimize(self, key, loss):
-        """Backward ``loss`` and step optimiser ``key`` (through its grad scaler)."""
-        scaler = self.scalers[key]
+    def optimize(self, key, losses):
+        """Backward the sum of ``losses`` ({name: tensor}) and step optimiser ``key`` (through its grad scaler,
+        clipping the gradient norm to train.grad_clip). A non-finite loss or gradient skips the update and is
+        recorded in ``self.skipped``; one device sync per update. Returns whether the weights changed."""
+        scaler, optimizer = self.scalers[key], self.optimizers[key]
+        loss = sum(losses.values())
         scaler.scale(loss).backward()
-        scaler.step(self.optimizers[key])
+        scaler.unscale_(optimizer)  # clipping and the check see real gradients (fp16)
+        grads = [p.grad for p in self.trained[key] if p.grad is not None]
+        if self.grad_clip:
+            norm = torch.nn.utils.clip_grad_norm_(self.trained[key], self.grad_clip)
+        else:
+            norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+        # An fp16 scaler skips overflowing steps by itself (that is not divergence): only the loss counts then.
+        finite = torch.isfinite(loss.detach()) & (torch.isfinite(norm) | scaler.is_enabled())
+        if not bool(finite):
+            optimizer.zero_grad(set_to_none=True)
+            values = losses_to_floats(losses)
+            term = next((k for k, v in values.items() if not math.isfinite(v)), "the gradient")
+            self.skipped.append((key, term if term == "the gradient" else f"{term} is {values[term]}"))
+            scaler.update()
+            return False
+        scaler.step(optimizer)
         scaler.update()
+        return True
 
-    def optimize_generator(self, loss):
-        self.optimize("g", loss)
-        if self.ema is not None:
+    def optimize_generator(self, losses):
+        if self.optimize("g", losses) and self.ema is not None:
             self.ema.update(self.runtime.bare(self.net_g))
 
     def load_network(self, net, which):
@@ -126,9 +149,11 @@ class GeneratorStep:
         """One generator update (BasicSR's SRModel): every term of the objective, summed."""
         batch = self.runtime.to_device(batch)
         self.net_g.train()
+        self.skipped = []
         self.optimizers["g"].zero_grad(set_to_none=True)
         with self.runtime.autocast():
             output = self.net_g(batch["lq"])
-        losses = self.objective(GeneratorView(output, batch["gt"], self.runtime.autocast))
-        self.optimize_generator(sum(losses.values()))
-        return losses_to_floats({f"l_{name}": value for name, value in losses.items()})
+        view = GeneratorView(output, batch["gt"], self.runtime.autocast)
+        losses = {f"l_{name}": value for name, value in self.objective(view).items()}
+        self.optimize_generator(losses)
+        return losses_to_floats(losses)

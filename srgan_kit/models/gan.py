@@ -61,6 +61,7 @@ class GANStep(GeneratorStep):
         self.net_g.train()
         self.net_d.train()
         losses, real = {}, None
+        self.skipped = []
         if self.updates_generator(iteration):
             if self.share_real and self.objective.needs_real:
                 # One D(real) for both steps: D has not changed in between. Built with D trainable, so the D
@@ -98,7 +99,7 @@ class GANStep(GeneratorStep):
         view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features,
                              real=real)
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
-        self.optimize_generator(sum(losses.values()))
+        self.optimize_generator(losses)
         return output.detach(), losses
 
     def discriminator_step(self, gt, fake, real_logits=None):
@@ -116,8 +117,7 @@ class GANStep(GeneratorStep):
         if self.cri_gan.needs_gradient_penalty:
             # Outside autocast: a double backward in fp32.
             losses["l_d_gp"] = self.cri_gan.gradient_penalty(self.runtime.bare(self.net_d), gt, fake)
-        self.optimize("d", sum(losses.values()))
-        if self.d_clip:
+        if self.optimize("d", losses) and self.d_clip:
             clip_weights(self.runtime.bare(self.net_d), self.d_clip)
         losses["out_d_real"] = real_logits.detach().float().mean()
         losses["out_d_fake"] = fake_logits.detach().float().mean()

@@ -16,7 +16,7 @@ import torch
 
 from srgan_kit.archs.loading import load_network
 from srgan_kit.archs.weights import read_checkpoint
-from srgan_kit.errors import OptionError, WeightsError
+from srgan_kit.errors import OptionError, TrainingDiverged, WeightsError
 from srgan_kit.fileio import atomic_open
 from srgan_kit.training.layout import models_dir_of_state
 from srgan_kit.training.runtime import unwrap
@@ -45,12 +45,16 @@ def bare_state_dict(net):
 
 
 def save_networks(models_dir, iteration, networks):
-    """networks: {'net_g': {'params': module, 'params_ema': module}, ...} -> one file per network."""
-    paths = []
-    for name, by_key in networks.items():
-        obj = {key: bare_state_dict(net) for key, net in by_key.items() if net is not None}
-        paths.append(atomic_save(obj, network_path(models_dir, name, iteration)))
-    return paths
+    """networks: {'net_g': {'params': module, 'params_ema': module}, ...} -> one file per network.
+    Weights that are not finite are never written (TrainingDiverged names the tensor)."""
+    files = {name: {key: bare_state_dict(net) for key, net in by_key.items() if net is not None}
+             for name, by_key in networks.items()}
+    for name, obj in files.items():
+        for key, sd in obj.items():
+            bad = next((k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+            if bad is not None:
+                raise TrainingDiverged(f"iteration {iteration}: {name} {key} {bad} is not finite; not saved")
+    return [atomic_save(obj, network_path(models_dir, name, iteration)) for name, obj in files.items()]
 
 
 def capture_rng():

@@ -9,6 +9,9 @@ effects on disk is done by the main process only (``runtime.is_main``).
 import contextlib
 import copy
 import random
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +22,8 @@ from torch.utils.data import DataLoader
 
 from srgan_kit.config.options import constructor_spec, save_options
 from srgan_kit.data.imageio import save_image
-from srgan_kit.errors import OptionError, UserError
+from srgan_kit import fileio
+from srgan_kit.errors import OptionError, TrainingDiverged, TrainingInterrupted, UserError, listing
 from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
 from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit.training import checkpoint
@@ -62,6 +66,10 @@ def train(opt, auto_resume=False, progress=True):
     try:
         if archived:
             log.info(f"Existing run folder archived as {archived}")
+        stale = fileio.remove_temporary_files(root) if runtime.is_main else []
+        if stale:
+            log.info(f"Removed {len(stale)} unfinished temporary file(s) of an interrupted run: "
+                     f"{listing(p.name for p in stale)}")
         for text in opt.get("_warnings") or ():  # option warnings also go to the log file
             log.warning(text, file_only=True)
         if runtime.is_main:
@@ -124,25 +132,38 @@ class Loop:
         self.val_freq = opt["val"]["val_freq"] if val_loaders else 0
         self.save_img = bool(val_loaders) and opt["val"]["save_img"]
         self.warmup_iter = opt["train"]["warmup_iter"]
+        self.nan_tolerance = opt["train"]["nan_tolerance"]
+        self.saved = None  # the last iteration whose networks and state are on disk
+        self.skipped_in_a_row = self.skipped_total = 0
 
     def run(self, start_iter, total_iter):
         losses, lrs, metrics = {}, {}, {}
-        saved, validated = (start_iter or None), None
+        self.saved, validated = (start_iter or None), None
         t0 = time.time()
         self.log.begin(start_iter)
-        for it in range(start_iter + 1, total_iter + 1):
-            update_learning_rate(it, self.step.optimizers.values(), self.step.schedulers.values(), self.warmup_iter)
-            lrs = {k: o.param_groups[0]["lr"] for k, o in self.step.optimizers.items()}
-            losses = self.step.run(next(self.loader), it)
-            self.log.step(it, losses, next(iter(lrs.values())))
-            if it % self.print_freq == 0:
-                self.log.losses(it, self.loader.epoch, losses, lrs)
-            if it % self.save_freq == 0:
-                saved = self.save(it)
-            if self.val_freq and it % self.val_freq == 0:
-                metrics, validated = self.validate(it), it
+        with StopSignals() as stop:
+            for it in range(start_iter + 1, total_iter + 1):
+                update_learning_rate(it, self.step.optimizers.values(), self.step.schedulers.values(),
+                                     self.warmup_iter)
+                lrs = {k: o.param_groups[0]["lr"] for k, o in self.step.optimizers.items()}
+                losses = self.step.run(next(self.loader), it)
+                self.check_skipped(it)
+                self.log.step(it, losses, next(iter(lrs.values())))
+                if it % self.print_freq == 0:
+                    self.log.losses(it, self.loader.epoch, losses, lrs)
+                if it % self.save_freq == 0:
+                    self.save(it)
+                if self.val_freq and it % self.val_freq == 0:
+                    metrics, validated = self.validate(it), it
+                if stop.received:
+                    if self.saved != it:
+                        self.save(it)
+                    raise TrainingInterrupted(
+                        f"{stop.received} at iteration {it}: its complete training state is saved "
+                        f"({checkpoint.state_path(self.paths['training_states'], it)}); continue with "
+                        f"python tools/train.py -opt {self.opt.get('_file', 'OPTIONS.yml')} --auto_resume")
         final = max(start_iter, total_iter)
-        if saved != final:
+        if self.saved != final:
             self.save(final)
         if self.runtime.is_main:  # BasicSR's net_g_latest.pth, for tools that want "the last one"
             checkpoint.save_networks(self.paths["models"], "latest", self.step.networks_to_save())
@@ -152,14 +173,40 @@ class Loop:
         return TrainResult(start_iter, final, losses, lrs, metrics,
                            str(checkpoint.network_path(self.paths["models"], "net_g", final)))
 
+    def check_skipped(self, iteration):
+        """Count iterations whose updates were skipped (non-finite loss or gradient); too many in a row end the
+        run with the last good weights as ``*_latest``."""
+        if not self.step.skipped:
+            self.skipped_in_a_row = 0
+            return
+        self.skipped_in_a_row += 1
+        self.skipped_total += 1
+        what = "; ".join(f"{key} update skipped: {term}" for key, term in self.step.skipped)
+        self.log.warning(f"iteration {iteration}: {what} ({self.skipped_in_a_row} in a row, "
+                         f"{self.skipped_total} in total)")
+        if self.skipped_in_a_row >= self.nan_tolerance:
+            raise TrainingDiverged(f"training diverged at iteration {iteration}: {what}, {self.skipped_in_a_row} "
+                                   f"iterations in a row (train.nan_tolerance: {self.nan_tolerance}); "
+                                   f"{self.keep_last_good()}")
+
+    def keep_last_good(self):
+        """Make the last saved networks the ``*_latest`` files; says which iteration that is."""
+        if self.saved is None or not self.runtime.is_main:
+            return "no checkpoint was saved before it"
+        for name in self.step.networks_to_save():
+            source = checkpoint.network_path(self.paths["models"], name, self.saved)
+            with fileio.atomic_open(checkpoint.network_path(self.paths["models"], name, "latest"), fsync=True) as out:
+                out.write(source.read_bytes())
+        return f"the last good weights are in {self.paths['models']}/*_latest.pth (iteration {self.saved})"
+
     def save(self, iteration):
+        self.saved = iteration
         if self.runtime.is_main:
             state = {"epoch": self.loader.epoch, "loader": self.loader.state_dict(),
                      "model_type": self.opt["model_type"], "step": self.step.state_dict(),
                      "rng": checkpoint.capture_rng()}
             checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state)
             self.log.info(f"Saved models and training state of iteration {iteration}")
-        return iteration
 
     def validate(self, iteration):
         if not self.runtime.is_main:
@@ -196,6 +243,33 @@ def validate(net, loaders, scorer, iteration, runtime, vis_dir=None):
         means = scorer.finish({"datasets": {set_name: {"images": images}}})["datasets"][set_name]["mean"]
         results[set_name] = {k: v for k, v in means.items() if v is not None}  # unavailable metrics: not logged
     return results
+
+
+class StopSignals:
+    """SIGINT / SIGTERM (what schedulers send before a kill) ask the loop to finish the iteration, save and stop;
+    a second signal stops at once. Handlers are installed only in the main thread, and restored on exit."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.received, self._previous = None, {}
+
+    def _handle(self, signum, _frame):
+        if self.received:  # the second one: abort now
+            raise KeyboardInterrupt(f"{signal.Signals(signum).name} again: stopped at once, without saving")
+        self.received = signal.Signals(signum).name
+        print(f"{self.received}: finishing this iteration and saving the training state (again to abort at once)",
+              file=sys.stderr)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
 
 
 def find_resume_state(paths, auto_resume):
