@@ -211,3 +211,23 @@ def test_evaluate_refuses_scale_zero(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         evaluate_main(["--bicubic", "--datasets", "Set5", "--scale", "0"])
     assert info.value.code == 2 and "argument --scale: '0': expected a number >= 1" in capsys.readouterr().err
+
+
+def test_an_unwritable_output_folder_stops_inference_before_any_image(workdir, capsys):
+    from srgan_kit.archs.generators import MSRResNet
+
+    torch.save({"params": MSRResNet(num_feat=8, num_block=1, upscale=2).state_dict()}, workdir / "g.pth")
+    out = "/proc/srgan_kit_output"  # a folder nobody can create, root included
+    assert infer_main(["-i", str(workdir / "data"), "-o", out, "--model", str(workdir / "g.pth")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: output folder {out} cannot be written (No such file or directory)"
+
+
+def test_a_text_file_named_pth_says_what_it_is(tmp_path):
+    from srgan_kit.archs.weights import read_checkpoint
+    from srgan_kit.errors import WeightsError
+
+    (tmp_path / "notes.pth").write_text("these are my notes\n")
+    with pytest.raises(WeightsError, match=r"notes.pth: cannot read weights file \(not a PyTorch file but text "
+                                           r"starting 'these are my notes'\)"):
+        read_checkpoint(tmp_path / "notes.pth")

@@ -170,3 +170,24 @@ def test_writing_a_large_image_makes_no_full_size_float64_copy(tmp_path):
         tracemalloc.stop()
     assert peak < 0.6 * img.size * 8
     np.testing.assert_array_equal(out, np.round(np.clip(img.astype(np.float64), 0, 1) * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("ext", [".tif", ".jpg"])  # OpenCV turns TIFFs itself, JPEGs not
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_on_reading_as_viewers_do(tmp_path, orientation, ext):
+    from PIL import Image, ImageOps
+
+    from srgan_kit.data.imageio import image_size
+
+    yy, xx = np.mgrid[0:40, 0:60]
+    stored = np.stack([xx * 4, yy * 6, (xx + yy) * 2], -1).astype(np.uint8)  # smooth: JPEG keeps it
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"photo{ext}"
+    im.save(path, exif=exif, **({"quality": 98} if ext == ".jpg" else {}))
+    with Image.open(path) as opened:
+        shown = np.asarray(ImageOps.exif_transpose(opened)).astype(np.float64)
+    img = np.round(load_image(path).rgb * 255)
+    assert img.shape == shown.shape and np.abs(img - shown).mean() < 2
+    assert image_size(path) == shown.shape[:2]

@@ -79,6 +79,21 @@ def _unpickling_reason(text):
     return "not a PyTorch checkpoint"
 
 
+def _not_torch(path):
+    """What a file is instead, when it is plainly not a PyTorch file (zip archive or pickle), else None."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"not a PyTorch file: it starts with bytes {head[:8].hex(' ')}"
+    return f"not a PyTorch file but text starting {text.splitlines()[0][:40]!r}"
+
+
 def read_checkpoint(path, what="weights file"):
     """``torch.load`` of a file with ``weights_only=True`` on the CPU; any failure is one WeightsError naming
     the file. A file whose unpickling would import a Python object (and so could run code) is refused, never
@@ -96,10 +111,10 @@ def read_checkpoint(path, what="weights file"):
                 "loading them could run code; srgan_kit reads only tensors and plain values (re-save the weights "
                 "from a trusted source as a state dict)"
             ) from None
-        raise WeightsError(f"{path}: cannot read {what} ({_unpickling_reason(str(exc))})") from None
+        raise WeightsError(f"{path}: cannot read {what} ({_not_torch(path) or _unpickling_reason(str(exc))})") from None
     except Exception as exc:  # corrupt, truncated, not a torch file
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"{path}: cannot read {what} ({reason})") from None
+        raise WeightsError(f"{path}: cannot read {what} ({_not_torch(path) or reason})") from None
 
 
 def load_state_dict_file(path, param_key=None):

@@ -7,6 +7,7 @@ bad options) print one ``error:`` line and exit 2.
 """
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
@@ -96,10 +97,16 @@ def output_path(src, outdir, suffix, ext_choice, has_alpha, bit_depth):
 
 
 def _prepare_outdir(outdir):
+    """The output folder, made and proven writable before any image is computed."""
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise DataError(f"output {outdir} exists and is not a folder")
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=outdir):
+            pass
+    except OSError as exc:
+        raise DataError(f"output folder {outdir} cannot be written ({exc.strerror or exc})") from None
     return outdir
 
 

@@ -80,7 +80,8 @@ def _quiet_opencv():
 
 
 def decode_image(path):
-    """The raw decoded array (HxW, HxWxC in BGR(A) order, uint8/uint16/float) or DataError naming ``path``."""
+    """The decoded array (HxW, HxWxC in BGR(A) order, uint8/uint16/float), turned the way its EXIF orientation
+    says, as image viewers show it; DataError naming ``path`` when it cannot be read."""
     data = _read_bytes(path)
     img = None
     if data.size:
@@ -91,7 +92,26 @@ def decode_image(path):
                 img = None
     if img is None or img.size == 0:
         raise DataError(f"cannot read image {path}: the file is empty, corrupt or not an image")
+    orientation = exif_orientation(path)
+    if orientation != 1 and _as_stored(path, img):
+        img = np.ascontiguousarray(_ORIENT[orientation](img))
     return img
+
+
+def _as_stored(path, img):
+    """Whether ``img`` (OpenCV's decode: BGR(A)) still has the file's stored orientation: OpenCV turns some
+    formats itself (TIFF) and not others (JPEG). Decided by which of Pillow's two readings it is closer to."""
+    from PIL import Image, ImageOps
+
+    def rgb(a):  # the colour planes only, RGB order, as floats
+        a = np.asarray(a, dtype=np.float64)
+        return a if a.ndim == 2 else a[..., :3] if a.shape[2] >= 3 else a[..., 0]
+
+    ours = rgb(img[..., 2::-1] if img.ndim == 3 and img.shape[2] >= 3 else img)
+    with Image.open(path) as im:
+        readings = [rgb(np.asarray(im)), rgb(np.asarray(ImageOps.exif_transpose(im)))]
+    far = [np.inf if r.shape != ours.shape else float(np.abs(r - ours).mean()) for r in readings]
+    return far[0] < far[1]  # equal: both libraries turned it already (or turning changes nothing)
 
 
 def _to_unit_float(img, path):
@@ -104,8 +124,30 @@ def _to_unit_float(img, path):
     raise DataError(f"cannot read image {path}: unsupported pixel type {img.dtype}")
 
 
+# EXIF orientation (tag 0x0112) -> the array as a viewer displays it (PIL's exif_transpose, in numpy).
+_EXIF_ORIENTATION = 0x0112
+_EXIF_FORMATS = (".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
+           6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 1)[:, ::-1], 8: lambda a: np.rot90(a, 1)}
+
+
+def exif_orientation(path):
+    """The EXIF orientation of a JPEG / TIFF / WebP file (1 = as stored; 1 when absent or unreadable)."""
+    if Path(path).suffix.lower() not in _EXIF_FORMATS:
+        return 1
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            value = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # no Pillow, or a header it cannot parse: the pixels as stored
+        return 1
+    return value if value in _ORIENT else 1
+
+
 def load_image(path):
-    """Read ``path`` as a :class:`LoadedImage`; grayscale becomes 3 channels, alpha is returned apart."""
+    """Read ``path`` as a :class:`LoadedImage` (turned as its EXIF orientation says, see decode_image);
+    grayscale becomes 3 channels, alpha is returned apart."""
     img = decode_image(path)
     img, bits = _to_unit_float(img, path)
     if img.ndim == 3 and img.shape[2] == 1:
@@ -128,16 +170,19 @@ def load_image(path):
 
 
 def image_size(path):
-    """(height, width) of an image, reading only its header when Pillow can; DataError naming a bad file."""
+    """(height, width) of an image as displayed, reading only its header when Pillow can (and it carries no
+    EXIF orientation); DataError naming a bad file."""
     try:
         from PIL import Image  # header only: cheap checks of a whole dataset before training starts
 
-        with Image.open(path) as im:
-            w, h = im.size
-        return h, w
-    except Exception:  # Pillow missing or a format it cannot parse: fall back to a full decode
-        img = decode_image(path)
-        return img.shape[0], img.shape[1]
+        if exif_orientation(path) == 1:
+            with Image.open(path) as im:
+                w, h = im.size
+            return h, w
+    except Exception:  # Pillow missing or a format it cannot parse: the full decode below
+        pass
+    img = decode_image(path)
+    return img.shape[0], img.shape[1]
 
 
 _CHUNK = 1 << 22  # elements converted at a time: a 12000x12000 output never gets a full float64 copy

@@ -148,6 +148,9 @@ class EpochSampler(Sampler):
         return self.num_samples * self.repeats - self.start
 
 
+WORKER_TIMEOUT = 600  # seconds a batch may take in a worker before the run stops instead of hanging
+
+
 class InfiniteLoader:
     """Batches forever, epoch after epoch (drop_last), remembering (epoch, batch) for resume.
 
@@ -168,7 +171,8 @@ class InfiniteLoader:
         self._generator = torch.Generator()
         self._loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
                                   num_workers=num_workers, persistent_workers=num_workers > 0,
-                                  pin_memory=pin_memory, generator=self._generator)
+                                  pin_memory=pin_memory, generator=self._generator,
+                                  timeout=WORKER_TIMEOUT if num_workers > 0 else 0)
         self.epoch, self.batch = 0, 0
         self._it = None
 
@@ -180,7 +184,14 @@ class InfiniteLoader:
             self.epoch, self.batch, self._it = self.epoch + 1, 0, None
         if self._it is None:
             self._it = self._open_epoch()
-        data = next(self._it)
+        try:
+            data = next(self._it)
+        except RuntimeError as exc:  # a worker killed (out of memory) or silent past the timeout
+            if "DataLoader" not in str(exc):
+                raise
+            first = str(exc).strip().splitlines()[0]
+            raise DataError(f"datasets.train ({type(self.dataset).__name__}): {first}; lower num_worker_per_gpu "
+                            "or free memory, then continue with --auto_resume") from None
         self.batch += 1
         return data
 
