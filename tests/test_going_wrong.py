@@ -231,3 +231,30 @@ def test_a_text_file_named_pth_says_what_it_is(tmp_path):
     with pytest.raises(WeightsError, match=r"notes.pth: cannot read weights file \(not a PyTorch file but text "
                                            r"starting 'these are my notes'\)"):
         read_checkpoint(tmp_path / "notes.pth")
+
+
+def test_skip_bad_images_trains_without_them_and_the_log_records_it(workdir, capsys):
+    data = (workdir / "data" / "0.png").read_bytes()
+    (workdir / "data" / "3.png").write_bytes(data[: len(data) // 2])  # header intact, pixels cut
+    opt = write_options(workdir, total_iter=2)
+    assert train_main(["-opt", str(opt), "--no-progress"]) == 2  # by default: an error naming the file
+    assert not run_dir(workdir).exists()
+    capsys.readouterr()
+    assert train_main(["-opt", str(opt), "--no-progress", "--set", "datasets.train.skip_bad_images=true"]) == 0
+    assert "skipped 1 image(s) that cannot be decoded (skip_bad_images)" in capsys.readouterr().out
+    log = next(run_dir(workdir).glob("train_*.log")).read_text()
+    assert "skipped 1 image(s) that cannot be decoded (skip_bad_images)" in log and "3.png" in log
+
+
+def test_a_data_worker_that_stops_answering_ends_the_run_with_one_line(workdir, monkeypatch, capsys):
+    import time
+
+    from srgan_kit.data.datasets import GTOnlyDataset
+    from srgan_kit.training import runtime
+
+    monkeypatch.setattr(runtime, "WORKER_TIMEOUT", 1)
+    monkeypatch.setattr(GTOnlyDataset, "__getitem__", lambda self, i: time.sleep(30))
+    opt = write_options(workdir, total_iter=2)
+    code = train_main(["-opt", str(opt), "--no-progress", "--set", "datasets.train.num_worker_per_gpu=1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "datasets.train (GTOnlyDataset): DataLoader timed out" in err[0]

@@ -64,7 +64,7 @@ def dataset_node(phase):
         "name": Field(STR), "dataroot_gt": path, "dataroot_lq": path,
         "filename_tmpl": Field(STR, check=TEMPLATE),
         "io_backend": Field(MAPPING, check=IO_BACKEND, nullable=True),
-        "use_hflip": Field(BOOL), "use_rot": Field(BOOL), "skip_small": Field(BOOL),
+        "use_hflip": Field(BOOL), "use_rot": Field(BOOL), "skip_small": Field(BOOL), "skip_bad_images": Field(BOOL),
         "gt_size": Field(INT, check=greater(0)),
     }
     unused = dict(DATASET_UNUSED)

@@ -24,7 +24,7 @@ PHASES = ("train", "val", "test")
 class _SRDataset(Dataset):
     """What both datasets share: option checks, the size filter, augmentation and the item dict."""
 
-    def __init__(self, scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name):
+    def __init__(self, scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images):
         self.name = name
         self.label = f"dataset {name!r}" if name else type(self).__name__
         if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
@@ -48,6 +48,7 @@ class _SRDataset(Dataset):
         self.use_hflip = bool(use_hflip)
         self.use_rot = bool(use_rot)
         self.skip_small = bool(skip_small)
+        self.skip_bad_images = bool(skip_bad_images)
 
     def _drop_small(self, items, gt_hw_of):
         """Items whose (mod-cropped) GT is smaller than gt_size: error naming them, or skipped with a warning."""
@@ -72,6 +73,20 @@ class _SRDataset(Dataset):
             raise DataError(f"{self.label}: every GT image is smaller than gt_size {self.gt_size}; none left")
         return kept
 
+    def _drop_bad(self, items):
+        """Every file decoded once (srgan_kit.data.verify): a bad one is an error, or with skip_bad_images its
+        items are left out with one warning (the training log records it)."""
+        bad = verify_images({p for it in items for p in (it["gt_path"], it["lq_path"])}, self.label,
+                            raise_errors=not self.skip_bad_images)
+        if not bad:
+            return items
+        warnings.warn(f"{self.label}: skipped {len(bad)} image(s) that cannot be decoded (skip_bad_images): "
+                      f"{listing(bad)}", UserWarning, stacklevel=3)
+        kept = [it for it in items if not ({it["gt_path"], it["lq_path"]} & set(bad))]
+        if not kept:
+            raise DataError(f"{self.label}: no image can be decoded; none left")
+        return kept
+
     def __len__(self):
         return len(self.items)
 
@@ -90,8 +105,8 @@ class PairedImageDataset(_SRDataset):
     """
 
     def __init__(self, dataroot_gt, dataroot_lq, scale, phase="train", filename_tmpl="{}", gt_size=None,
-                 use_hflip=False, use_rot=False, skip_small=False, io_backend=None, name=None):
-        super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name)
+                 use_hflip=False, use_rot=False, skip_small=False, io_backend=None, name=None, skip_bad_images=False):
+        super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
         self._check_tmpl(filename_tmpl)
         self.filename_tmpl = filename_tmpl
         gt_paths = list_images(dataroot_gt, what=f"{self.label}: GT images (dataroot_gt)")
@@ -102,7 +117,7 @@ class PairedImageDataset(_SRDataset):
             gt_hw, lq_hw = image_size(it["gt_path"]), image_size(it["lq_path"])
             sizes[it["gt_path"]] = check_pair_shapes(gt_hw, lq_hw, scale, it["gt_path"], it["lq_path"])
         self.items = self._drop_small(items, lambda it: sizes[it["gt_path"]])
-        verify_images([p for it in self.items for p in (it["gt_path"], it["lq_path"])], self.label)
+        self.items = self._drop_bad(self.items)
 
     def _check_tmpl(self, tmpl):
         try:
@@ -169,8 +184,8 @@ class GTOnlyDataset(_SRDataset):
     """
 
     def __init__(self, dataroot_gt, scale, phase="train", gt_size=None, use_hflip=False, use_rot=False,
-                 skip_small=False, io_backend=None, name=None):
-        super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name)
+                 skip_small=False, io_backend=None, name=None, skip_bad_images=False):
+        super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
         gt_paths = list_images(dataroot_gt, what=f"{self.label}: GT images (dataroot_gt)")
         items, sizes, tiny = [], {}, []
         for p in gt_paths:
@@ -182,7 +197,7 @@ class GTOnlyDataset(_SRDataset):
         if tiny:
             raise DataError(f"{self.label}: GT image(s) smaller than the scale {scale}: {listing(tiny)}")
         self.items = self._drop_small(items, lambda it: sizes[it["gt_path"]])
-        verify_images([it["gt_path"] for it in self.items], self.label)
+        self.items = self._drop_bad(self.items)
 
     def __getitem__(self, index):
         item = self.items[index]

@@ -42,22 +42,22 @@ def _problem(path):
     return None
 
 
-def verify_images(paths, what):
-    """DataError naming every file among ``paths`` that does not decode; ``what`` names the set in messages."""
+def verify_images(paths, what, raise_errors=True):
+    """The files among ``paths`` that do not decode: a DataError naming them (``what`` names the set), or with
+    ``raise_errors=False`` their paths as given."""
     cache_path = cache_file()
     cache = _read_cache(cache_path)
-    todo = []
-    for path in dict.fromkeys(os.path.abspath(str(p)) for p in paths):
-        if cache.get(path) != _stamp(path):
-            todo.append(path)
+    given = {os.path.abspath(str(p)): p for p in paths}
+    todo = [path for path in given if cache.get(path) != _stamp(path)]
     if not todo:
-        return
-    bad = []
+        return []
+    bad, bad_paths = [], []
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool, \
             tqdm(total=len(todo), desc=f"decoding {what}", unit="img", disable=len(todo) < 64, leave=False) as bar:
         for path, problem in zip(todo, pool.map(_problem, todo)):
             if problem:
                 bad.append(problem)
+                bad_paths.append(given[path])
             else:
                 cache[path] = _stamp(path)
             bar.update()
@@ -65,5 +65,7 @@ def verify_images(paths, what):
         write_json(cache_path, cache)
     except OSError:  # a read-only home only costs the next start the same check
         pass
-    if bad:
-        raise DataError(f"{what}: {len(bad)} image(s) cannot be decoded: {listing(bad)}")
+    if bad and raise_errors:
+        raise DataError(f"{what}: {len(bad)} image(s) cannot be decoded: {listing(bad)} (or set "
+                        "skip_bad_images: true to train without them)")
+    return bad_paths

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def train(opt, auto_resume=False, progress=True):
     leaves an earlier run of the same name as it was."""
     opt = copy.deepcopy(opt)
     paths = opt["path"]
-    with naming(opt.get("_file")):
+    with naming(opt.get("_file")), warnings.catch_warnings(record=True) as building:
+        warnings.simplefilter("always")  # shown below through the log, which also records them in its file
         runtime = Runtime.from_options(opt)
         seed = seed_everything(opt, runtime.rank)
         model_type, step, loader, val_loaders, scorer, state, state_file = build_run(opt, runtime, seed, auto_resume)
@@ -72,6 +74,8 @@ def train(opt, auto_resume=False, progress=True):
                      f"{listing(p.name for p in stale)}")
         for text in opt.get("_warnings") or ():  # option warnings also go to the log file
             log.warning(text, file_only=True)
+        for caught in building:  # what building the run warned about (skipped images, ...)
+            log.warning(str(caught.message))
         if runtime.is_main:
             save_options(opt, root / f"train_{name}_{stamp}.yml")
         if state:
