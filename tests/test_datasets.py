@@ -285,7 +285,7 @@ def test_gt_only_train_crop_matches_the_whole_lr(tmp_path):
 def test_registered_with_contract_arguments():
     args = DATASETS.arguments("PairedImageDataset")
     assert list(args) == ["dataroot_gt", "dataroot_lq", "scale", "phase", "filename_tmpl", "gt_size", "use_hflip",
-                          "use_rot", "skip_small", "io_backend", "name"]
+                          "use_rot", "skip_small", "io_backend", "name", "skip_bad_images"]
     assert args["filename_tmpl"] == "{}" and args["phase"] == "train"
     assert DATASETS.get("GTOnlyDataset") is GTOnlyDataset
     assert "dataroot_lq" not in DATASETS.arguments("GTOnlyDataset")
