@@ -258,3 +258,13 @@ def test_a_data_worker_that_stops_answering_ends_the_run_with_one_line(workdir, 
     code = train_main(["-opt", str(opt), "--no-progress", "--set", "datasets.train.num_worker_per_gpu=1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "datasets.train (GTOnlyDataset): DataLoader timed out" in err[0]
+
+
+def test_a_loss_weight_of_1e39_stops_the_run_and_no_weight_turns_nan(workdir, capsys):
+    opt = write_options(workdir, pixel_opt={"type": "L1Loss", "loss_weight": 1e39})
+    assert train_main(["-opt", str(opt), "--no-progress"]) == 3
+    assert "training diverged at iteration 3: g update skipped: l_pix is inf" in capsys.readouterr().err
+    models = run_dir(workdir) / "models"
+    assert sorted(p.name for p in models.glob("*.pth")) == ["net_g_2.pth", "net_g_latest.pth"]
+    latest = weights(models / "net_g_latest.pth")
+    assert all(torch.isfinite(v).all() for v in latest.values())
