@@ -65,35 +65,40 @@ class GeneratorStep:
             self.schedulers[key] = sched
         self.scalers[key] = self.runtime.grad_scaler()
 
-    def optimize(self, key, losses):
+    def optimize(self, key, losses, extra=None):
         """Backward the sum of ``losses`` ({name: tensor}) and step optimiser ``key`` (through its grad scaler,
         clipping the gradient norm to train.grad_clip). A non-finite loss or gradient skips the update and is
-        recorded in ``self.skipped``; one device sync per update. Returns whether the weights changed."""
+        recorded in ``self.skipped``. Returns ({name: float} of ``losses`` and ``extra``, whether the weights
+        changed): the floats for the log and the check come from one device sync."""
         scaler, optimizer = self.scalers[key], self.optimizers[key]
         loss = sum(losses.values())
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)  # clipping and the check see real gradients (fp16)
-        grads = [p.grad for p in self.trained[key] if p.grad is not None]
         if self.grad_clip:
             norm = torch.nn.utils.clip_grad_norm_(self.trained[key], self.grad_clip)
         else:
+            grads = [p.grad for p in self.trained[key] if p.grad is not None]
             norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+        reported = {**losses, **(extra or {})}
+        *values, total, norm = losses_to_floats({**reported, " total": loss, " norm": norm}).values()
+        floats = dict(zip(reported, values))
         # An fp16 scaler skips overflowing steps by itself (that is not divergence): only the loss counts then.
-        finite = torch.isfinite(loss.detach()) & (torch.isfinite(norm) | scaler.is_enabled())
-        if not bool(finite):
+        if not (math.isfinite(total) and (math.isfinite(norm) or scaler.is_enabled())):
             optimizer.zero_grad(set_to_none=True)
-            values = losses_to_floats(losses)
-            term = next((k for k, v in values.items() if not math.isfinite(v)), "the gradient")
-            self.skipped.append((key, term if term == "the gradient" else f"{term} is {values[term]}"))
+            term = next((f"{k} is {v}" for k, v in floats.items() if k in losses and not math.isfinite(v)),
+                        "the gradient is not finite")
+            self.skipped.append((key, term))
             scaler.update()
-            return False
+            return floats, False
         scaler.step(optimizer)
         scaler.update()
-        return True
+        return floats, True
 
     def optimize_generator(self, losses):
-        if self.optimize("g", losses) and self.ema is not None:
+        floats, stepped = self.optimize("g", losses)
+        if stepped and self.ema is not None:
             self.ema.update(self.runtime.bare(self.net_g))
+        return floats
 
     def load_network(self, net, which):
         """path.pretrain_network_<which> (param_key_<which>, strict_load_<which>) into ``net``, if set."""
@@ -155,5 +160,4 @@ class GeneratorStep:
             output = self.net_g(batch["lq"])
         view = GeneratorView(output, batch["gt"], self.runtime.autocast)
         losses = {f"l_{name}": value for name, value in self.objective(view).items()}
-        self.optimize_generator(losses)
-        return losses_to_floats(losses)
+        return self.optimize_generator(losses)

@@ -26,7 +26,7 @@ from srgan_kit.config.schema import ModelType, loss_node, optimizer_node, schedu
 from srgan_kit.losses.adversarial import GAN_TYPES, GP_TYPES, RELATIVISTIC, GANLoss, clip_weights
 from srgan_kit.losses.feature_matching import CRITERIA
 from srgan_kit.losses.objective import GeneratorView
-from srgan_kit.models.base import GeneratorStep, build_network, losses_to_floats
+from srgan_kit.models.base import GeneratorStep, build_network
 from srgan_kit.registry import ARCHS, LOSSES, MODEL_TYPES
 
 
@@ -74,7 +74,7 @@ class GANStep(GeneratorStep):
             with torch.no_grad(), self.runtime.autocast():
                 output = self.net_g(batch["lq"])
         losses.update(self.discriminator_step(batch["gt"], output, None if real is None else real[0]))
-        return losses_to_floats(losses)
+        return losses
 
     # ------------------------------------------------------------------------------------ sub-steps
 
@@ -90,7 +90,7 @@ class GANStep(GeneratorStep):
             return self.net_d(x), None
 
     def generator_step(self, lq, gt, real=None):
-        """One G update with D frozen; returns (G's output before the update, {loss name: tensor}).
+        """One G update with D frozen; returns (G's output before the update, {loss name: float}).
         ``real``: D's (logits, features) on ``gt`` when already computed this iteration."""
         self._set_d_trainable(False)
         self.optimizers["g"].zero_grad(set_to_none=True)
@@ -99,11 +99,10 @@ class GANStep(GeneratorStep):
         view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features,
                              real=real)
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
-        self.optimize_generator(losses)
-        return output.detach(), losses
+        return output.detach(), self.optimize_generator(losses)
 
     def discriminator_step(self, gt, fake, real_logits=None):
-        """One D update on the real batch and the detached fake one; returns {loss name: tensor}.
+        """One D update on the real batch and the detached fake one; returns {loss name: float}.
         ``real_logits``: D(gt) with its graph, when the G step of this iteration already computed it."""
         self._set_d_trainable(True)
         fake = fake.detach()  # G gets no gradient from D's loss
@@ -117,11 +116,11 @@ class GANStep(GeneratorStep):
         if self.cri_gan.needs_gradient_penalty:
             # Outside autocast: a double backward in fp32.
             losses["l_d_gp"] = self.cri_gan.gradient_penalty(self.runtime.bare(self.net_d), gt, fake)
-        if self.optimize("d", losses) and self.d_clip:
+        means = {"out_d_real": real_logits.detach().float().mean(), "out_d_fake": fake_logits.detach().float().mean()}
+        floats, stepped = self.optimize("d", losses, extra=means)
+        if stepped and self.d_clip:
             clip_weights(self.runtime.bare(self.net_d), self.d_clip)
-        losses["out_d_real"] = real_logits.detach().float().mean()
-        losses["out_d_fake"] = fake_logits.detach().float().mean()
-        return losses
+        return floats
 
     # ------------------------------------------------------------------------------ save / restore
 
