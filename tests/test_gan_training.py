@@ -131,7 +131,9 @@ def test_g_step_leaves_d_alone_and_d_step_leaves_g_alone(workdir, gan_opt):
     batch = tiny_batch()
 
     d_before, g_before = snapshot(step.net_d), snapshot(step.net_g)
-    output, g_losses = step.generator_step(batch["lq"], batch["gt"])
+    output, g_update = step.generator_step(batch["lq"], batch["gt"])
+    assert changed(g_before, step.net_g) == []  # backpropagated, not stepped yet
+    g_losses = step.apply(g_update)
     assert changed(g_before, step.net_g)  # G stepped
     assert changed(d_before, step.net_d) == []  # D's parameters untouched...
     assert all(p.grad is None for p in step.net_d.parameters())  # ...and given no gradient
@@ -139,7 +141,7 @@ def test_g_step_leaves_d_alone_and_d_step_leaves_g_alone(workdir, gan_opt):
 
     g_after, d_before = snapshot(step.net_g), snapshot(step.net_d)
     g_grads = {n: p.grad.clone() for n, p in step.net_g.named_parameters()}
-    d_losses = step.discriminator_step(batch["gt"], output)
+    d_losses = step.apply(step.discriminator_step(batch["gt"], output))
     assert changed(d_before, step.net_d)  # D stepped
     assert changed(g_after, step.net_g) == []  # G untouched, its gradients from the G step unchanged
     assert all(torch.equal(g_grads[n], p.grad) for n, p in step.net_g.named_parameters())
@@ -149,7 +151,7 @@ def test_g_step_leaves_d_alone_and_d_step_leaves_g_alone(workdir, gan_opt):
     step.optimizers["g"].zero_grad(set_to_none=True)
     fake = step.net_g(batch["lq"])
     assert fake.requires_grad
-    step.discriminator_step(batch["gt"], fake)
+    step.apply(step.discriminator_step(batch["gt"], fake))
     assert all(p.grad is None for p in step.net_g.parameters())
     assert all(p.requires_grad for p in step.net_d.parameters())  # D trainable again after its step
 

@@ -169,3 +169,15 @@ def test_compile_wraps_g_and_d_and_checkpoints_keep_plain_keys(workdir, monkeypa
                         ("MSRResNet", "max-autotune-no-cudagraphs")]
     saved = torch.load(result.checkpoint, weights_only=True)["params"]
     assert "conv_first.weight" in saved and not any(k.startswith(("module.", "_orig_mod.")) for k in saved)
+
+
+def test_a_gan_iteration_reads_its_numbers_back_from_the_device_once(workdir, monkeypatch):
+    """Losses for the log and the finiteness checks of both updates share one device-to-host transfer."""
+    import srgan_kit.models.base as base
+
+    calls = []
+    original = base.losses_to_floats
+    monkeypatch.setattr(base, "losses_to_floats", lambda losses: calls.append(len(losses)) or original(losses))
+    step = make_step(resolve(workdir, gan_options(workdir)))
+    losses = step.run(batch(), 1)
+    assert len(calls) == 1 and {"l_g_pix", "l_g_gan", "l_d_real", "out_d_fake"} <= set(losses)

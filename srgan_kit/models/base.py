@@ -15,6 +15,7 @@ GeneratorStep holds G, its EMA, its loss (srgan_kit.losses.objective), optimiser
 grad scalers, pretrained loading, saving and resume; on its own it is BasicSR's SRModel (models/sr.py).
 """
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -37,6 +38,17 @@ def losses_to_floats(losses):
         return {}
     values = torch.stack([v.detach().float().reshape(()) for v in losses.values()]).tolist()
     return dict(zip(losses, values))
+
+
+@dataclass
+class Update:
+    """A backpropagated update of optimiser ``key`` waiting for GeneratorStep.apply."""
+
+    key: str
+    losses: dict
+    extra: dict
+    total: torch.Tensor
+    norm: torch.Tensor
 
 
 class GeneratorStep:
@@ -65,11 +77,10 @@ class GeneratorStep:
             self.schedulers[key] = sched
         self.scalers[key] = self.runtime.grad_scaler()
 
-    def optimize(self, key, losses, extra=None):
-        """Backward the sum of ``losses`` ({name: tensor}) and step optimiser ``key`` (through its grad scaler,
-        clipping the gradient norm to train.grad_clip). A non-finite loss or gradient skips the update and is
-        recorded in ``self.skipped``. Returns ({name: float} of ``losses`` and ``extra``, whether the weights
-        changed): the floats for the log and the check come from one device sync."""
+    def backward(self, key, losses, extra=None):
+        """Backpropagate the sum of ``losses`` ({name: tensor}) into optimiser ``key``'s parameters and measure
+        the gradient norm (clipped to train.grad_clip): an :class:`Update` that :meth:`apply` performs.
+        ``extra``: more tensors to report (no gradient)."""
         scaler, optimizer = self.scalers[key], self.optimizers[key]
         loss = sum(losses.values())
         scaler.scale(loss).backward()
@@ -79,26 +90,33 @@ class GeneratorStep:
         else:
             grads = [p.grad for p in self.trained[key] if p.grad is not None]
             norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
-        reported = {**losses, **(extra or {})}
-        *values, total, norm = losses_to_floats({**reported, " total": loss, " norm": norm}).values()
-        floats = dict(zip(reported, values))
-        # An fp16 scaler skips overflowing steps by itself (that is not divergence): only the loss counts then.
-        if not (math.isfinite(total) and (math.isfinite(norm) or scaler.is_enabled())):
-            optimizer.zero_grad(set_to_none=True)
-            term = next((f"{k} is {v}" for k, v in floats.items() if k in losses and not math.isfinite(v)),
-                        "the gradient is not finite")
-            self.skipped.append((key, term))
-            scaler.update()
-            return floats, False
-        scaler.step(optimizer)
-        scaler.update()
-        return floats, True
+        return Update(key, losses, dict(extra or {}), loss.detach(), norm)
 
-    def optimize_generator(self, losses):
-        floats, stepped = self.optimize("g", losses)
-        if stepped and self.ema is not None:
+    def apply(self, *updates):
+        """Step every update whose loss and gradient are finite; skip (and record in ``self.skipped``) the
+        others. The numbers come back in one device sync for all of them. Returns {name: float} to log."""
+        tensors = {}
+        for u in updates:
+            tensors.update({**u.losses, **u.extra, f" total {u.key}": u.total, f" norm {u.key}": u.norm})
+        values = losses_to_floats(tensors)
+        for u in updates:
+            scaler, optimizer = self.scalers[u.key], self.optimizers[u.key]
+            total, norm = values.pop(f" total {u.key}"), values.pop(f" norm {u.key}")
+            # An fp16 scaler skips overflowing steps by itself (that is not divergence): only the loss counts.
+            if math.isfinite(total) and (math.isfinite(norm) or scaler.is_enabled()):
+                scaler.step(optimizer)
+                self.after_update(u.key)
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                self.skipped.append((u.key, next((f"{k} is {values[k]}" for k in u.losses
+                                                  if not math.isfinite(values[k])), "the gradient is not finite")))
+            scaler.update()
+        return values
+
+    def after_update(self, key):
+        """What follows a performed update: G's EMA follows G."""
+        if key == "g" and self.ema is not None:
             self.ema.update(self.runtime.bare(self.net_g))
-        return floats
 
     def load_network(self, net, which):
         """path.pretrain_network_<which> (param_key_<which>, strict_load_<which>) into ``net``, if set."""
@@ -160,4 +178,4 @@ class GeneratorStep:
             output = self.net_g(batch["lq"])
         view = GeneratorView(output, batch["gt"], self.runtime.autocast)
         losses = {f"l_{name}": value for name, value in self.objective(view).items()}
-        return self.optimize_generator(losses)
+        return self.apply(self.backward("g", losses))

@@ -60,7 +60,7 @@ class GANStep(GeneratorStep):
         batch = self.runtime.to_device(batch)
         self.net_g.train()
         self.net_d.train()
-        losses, real = {}, None
+        updates, real = [], None
         self.skipped = []
         if self.updates_generator(iteration):
             if self.share_real and self.objective.needs_real:
@@ -68,13 +68,14 @@ class GANStep(GeneratorStep):
                 # step can backpropagate through it; G's terms read it detached.
                 self._set_d_trainable(True)
                 real = self._discriminate(batch["gt"], no_graph=False, features=self.objective.needs_features)
-            output, g_losses = self.generator_step(batch["lq"], batch["gt"], real)
-            losses.update(g_losses)
+            output, g_update = self.generator_step(batch["lq"], batch["gt"], real)
+            updates.append(g_update)
         else:
             with torch.no_grad(), self.runtime.autocast():
                 output = self.net_g(batch["lq"])
-        losses.update(self.discriminator_step(batch["gt"], output, None if real is None else real[0]))
-        return losses
+        updates.append(self.discriminator_step(batch["gt"], output, None if real is None else real[0]))
+        # G's update waits for D's backward (D sees G's output from before it anyway): one sync for both.
+        return self.apply(*updates)
 
     # ------------------------------------------------------------------------------------ sub-steps
 
@@ -90,7 +91,7 @@ class GANStep(GeneratorStep):
             return self.net_d(x), None
 
     def generator_step(self, lq, gt, real=None):
-        """One G update with D frozen; returns (G's output before the update, {loss name: float}).
+        """G's loss backpropagated with D frozen; returns (G's output, its Update for :meth:`apply`).
         ``real``: D's (logits, features) on ``gt`` when already computed this iteration."""
         self._set_d_trainable(False)
         self.optimizers["g"].zero_grad(set_to_none=True)
@@ -99,10 +100,10 @@ class GANStep(GeneratorStep):
         view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features,
                              real=real)
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
-        return output.detach(), self.optimize_generator(losses)
+        return output.detach(), self.backward("g", losses)
 
     def discriminator_step(self, gt, fake, real_logits=None):
-        """One D update on the real batch and the detached fake one; returns {loss name: float}.
+        """D's loss on the real batch and the detached fake one, backpropagated; returns its Update.
         ``real_logits``: D(gt) with its graph, when the G step of this iteration already computed it."""
         self._set_d_trainable(True)
         fake = fake.detach()  # G gets no gradient from D's loss
@@ -117,10 +118,12 @@ class GANStep(GeneratorStep):
             # Outside autocast: a double backward in fp32.
             losses["l_d_gp"] = self.cri_gan.gradient_penalty(self.runtime.bare(self.net_d), gt, fake)
         means = {"out_d_real": real_logits.detach().float().mean(), "out_d_fake": fake_logits.detach().float().mean()}
-        floats, stepped = self.optimize("d", losses, extra=means)
-        if stepped and self.d_clip:
+        return self.backward("d", losses, extra=means)
+
+    def after_update(self, key):
+        super().after_update(key)
+        if key == "d" and self.d_clip:  # WGAN: D's weights back into [-c, c] after each of its updates
             clip_weights(self.runtime.bare(self.net_d), self.d_clip)
-        return floats
 
     # ------------------------------------------------------------------------------ save / restore
 
