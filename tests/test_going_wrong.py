@@ -268,3 +268,13 @@ def test_a_loss_weight_of_1e39_stops_the_run_and_no_weight_turns_nan(workdir, ca
     assert sorted(p.name for p in models.glob("*.pth")) == ["net_g_2.pth", "net_g_latest.pth"]
     latest = weights(models / "net_g_latest.pth")
     assert all(torch.isfinite(v).all() for v in latest.values())
+
+
+def test_a_resume_that_cannot_start_records_why_in_the_run_s_log(workdir):
+    opt = write_options(workdir, total_iter=2)
+    assert train_main(["-opt", str(opt), "--no-progress"]) == 0
+    data = (workdir / "data" / "0.png").read_bytes()
+    (workdir / "data" / "0.png").write_bytes(data[: len(data) // 2])
+    assert train_main(["-opt", str(opt), "--no-progress", "--auto_resume", "--set", "train.total_iter=4"]) == 2
+    log = next(run_dir(workdir).glob("train_*.log")).read_text()
+    assert "ERROR: the run could not resume: " in log and "0.png" in log and "cannot be decoded" in log

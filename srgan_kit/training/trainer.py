@@ -52,7 +52,9 @@ def train(opt, auto_resume=False, progress=True):
     leaves an earlier run of the same name as it was."""
     opt = copy.deepcopy(opt)
     paths = opt["path"]
-    with naming(opt.get("_file")), warnings.catch_warnings(record=True) as building:
+    resuming = auto_resume or paths.get("resume_state")
+    with naming(opt.get("_file"), Path(paths["experiments_root"]) if resuming else None), \
+            warnings.catch_warnings(record=True) as building:
         warnings.simplefilter("always")  # shown below through the log, which also records them in its file
         runtime = Runtime.from_options(opt)
         seed = seed_everything(opt, runtime.rank)
@@ -90,13 +92,18 @@ def train(opt, auto_resume=False, progress=True):
 
 
 @contextlib.contextmanager
-def naming(file):
-    """User errors raised inside get the option file in front, so the message says where to fix it."""
+def naming(file, run_dir=None):
+    """User errors raised inside get the option file in front, so the message says where to fix it; a run
+    being resumed also gets the message at the end of its newest log file."""
     try:
         yield
     except UserError as exc:
         if file and not str(exc).startswith(str(file)):
             exc.args = (f"{file}: {exc}",)
+        logs = sorted(run_dir.glob("train_*.log")) if run_dir is not None and run_dir.is_dir() else []
+        if logs:
+            with open(logs[-1], "a", encoding="utf-8") as handle:
+                handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR: the run could not resume: {exc}\n")
         raise
 
 
