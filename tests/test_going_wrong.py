@@ -278,3 +278,13 @@ def test_a_resume_that_cannot_start_records_why_in_the_run_s_log(workdir):
     assert train_main(["-opt", str(opt), "--no-progress", "--auto_resume", "--set", "train.total_iter=4"]) == 2
     log = next(run_dir(workdir).glob("train_*.log")).read_text()
     assert "ERROR: the run could not resume: " in log and "0.png" in log and "cannot be decoded" in log
+
+
+def test_a_data_worker_that_dies_ends_the_run_with_one_line(workdir, monkeypatch, capsys):
+    from srgan_kit.data.datasets import GTOnlyDataset
+
+    monkeypatch.setattr(GTOnlyDataset, "__getitem__", lambda self, i: os._exit(9))  # as the OOM killer would
+    opt = write_options(workdir, total_iter=2)
+    code = train_main(["-opt", str(opt), "--no-progress", "--set", "datasets.train.num_worker_per_gpu=1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "datasets.train (GTOnlyDataset): DataLoader worker" in err[0]
