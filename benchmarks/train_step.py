@@ -95,7 +95,7 @@ def our_step(model_type, gan_weight, args, start, fast, vgg_file, workdir):
            "datasets": {"train": {"type": "GTOnlyDataset", "dataroot_gt": str(workdir), "gt_size": args.gt,
                                   "batch_size_per_gpu": args.batch}},
            "network_g": g, "train": train_section(gan_weight, {"pretrained_path": str(vgg_file)})}
-    opt["train"].update(amp="auto" if fast else "fp32", channels_last=fast)
+    opt["train"].update(amp="auto" if fast else "fp32", channels_last=fast, compile=args.compile if fast else False)
     if gan_weight:
         opt["network_d"] = dict(d, input_size=args.gt)
     path = Path(workdir) / f"{model_type}_{fast}.yml"
@@ -135,6 +135,7 @@ def main(argv=None):
     parser.add_argument("--gt", type=int, default=128, help="GT crop size (128 or 256: the VGG-style D)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of the cases")
+    parser.add_argument("--compile", default=False, help="train.compile for the fast srgan_kit run (e.g. default)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
