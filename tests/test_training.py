@@ -16,7 +16,7 @@ from srgan_kit.archs.generators import MSRResNet
 from srgan_kit.archs.loading import load_network
 from srgan_kit.cli.train import main as train_main
 from srgan_kit.compat import import_basicsr
-from srgan_kit.data.datasets import GTOnlyDataset
+from srgan_kit.data.datasets import GTOnlyDataset, sample_key
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.errors import OptionError, UserError, WeightsError
 from srgan_kit.eval.metrics import calculate_psnr
@@ -416,8 +416,8 @@ class _Numbers(torch.utils.data.Dataset):
     def __len__(self):
         return 7
 
-    def __getitem__(self, i):
-        return {"i": i}
+    def __getitem__(self, key):
+        return {"i": sample_key(key)[0]}
 
 
 def test_infinite_loader_resumes_mid_epoch_with_the_same_batches():

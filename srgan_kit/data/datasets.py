@@ -9,6 +9,7 @@ Keyword arguments equal BasicSR's option keys so BasicSR option files work uncha
 import random
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -21,6 +22,21 @@ from srgan_kit.errors import DataError, OptionError, listing
 from srgan_kit.registry import DATASETS
 
 PHASES = ("train", "val", "test")
+class SampleKey(NamedTuple):
+    """What the training sampler hands a dataset: the item and the seed of that sample's own randomness
+    (crop position, flips), so a sample is augmented the same whatever process or worker loads it."""
+
+    index: int
+    seed: int
+
+
+def sample_key(key):
+    """(index, random source): the sample's own generator for a SampleKey, the global one for a plain index."""
+    if isinstance(key, SampleKey):
+        return key.index, random.Random(key.seed)
+    return key, random
+
+
 class _SRDataset(Dataset):
     """What both datasets share: option checks, the size filter, augmentation and the item dict."""
 
@@ -90,9 +106,9 @@ class _SRDataset(Dataset):
     def __len__(self):
         return len(self.items)
 
-    def _finish(self, gt, lq, item):
+    def _finish(self, gt, lq, item, rng):
         if self.train and (self.use_hflip or self.use_rot):
-            gt, lq = augment([gt, lq], hflip=self.use_hflip, rot=self.use_rot)
+            gt, lq = augment([gt, lq], hflip=self.use_hflip, rot=self.use_rot, rng=rng)
         return {"lq": to_tensor(lq), "gt": to_tensor(gt), "lq_path": item["lq_path"], "gt_path": item["gt_path"]}
 
 
@@ -157,15 +173,16 @@ class PairedImageDataset(_SRDataset):
                           f"{listing(unused)}", UserWarning, stacklevel=3)
         return items
 
-    def __getitem__(self, index):
+    def __getitem__(self, key):
+        index, rng = sample_key(key)
         item = self.items[index]
         gt = load_image(item["gt_path"]).rgb
         lq = load_image(item["lq_path"]).rgb
         h, w = check_pair_shapes(gt.shape, lq.shape, self.scale, item["gt_path"], item["lq_path"])
         gt = gt[:h, :w]
         if self.gt_size is not None:
-            gt, lq = paired_random_crop(gt, lq, self.gt_size, self.scale, item["gt_path"], item["lq_path"])
-        return self._finish(gt, lq, item)
+            gt, lq = paired_random_crop(gt, lq, self.gt_size, self.scale, item["gt_path"], item["lq_path"], rng)
+        return self._finish(gt, lq, item, rng)
 
 
 def _quantize(img, bit_depth):
@@ -199,7 +216,8 @@ class GTOnlyDataset(_SRDataset):
         self.items = self._drop_small(items, lambda it: sizes[it["gt_path"]])
         self.items = self._drop_bad(self.items)
 
-    def __getitem__(self, index):
+    def __getitem__(self, key):
+        index, rng = sample_key(key)
         item = self.items[index]
         img = load_image(item["gt_path"])
         gt = mod_crop(img.rgb, self.scale)
@@ -209,9 +227,9 @@ class GTOnlyDataset(_SRDataset):
             h_lq, w_lq = gt.shape[0] // s, gt.shape[1] // s
             if min(h_lq, w_lq) < lq_size:  # the file changed since the dataset was built
                 raise DataError(f"{self.label}: GT {item['gt_path']} is smaller than gt_size {self.gt_size}")
-            top, left = random.randint(0, h_lq - lq_size), random.randint(0, w_lq - lq_size)
+            top, left = rng.randint(0, h_lq - lq_size), rng.randint(0, w_lq - lq_size)
             lq = downsample_crop(gt, s, top, left, lq_size, lq_size)
             gt = gt[top * s : (top + lq_size) * s, left * s : (left + lq_size) * s]
         else:
             lq = imresize(gt, 1.0 / s)
-        return self._finish(gt, _quantize(lq, img.bit_depth), item)
+        return self._finish(gt, _quantize(lq, img.bit_depth), item, rng)

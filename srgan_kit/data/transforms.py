@@ -42,12 +42,12 @@ def check_gt_size(gt_size, scale, where="gt_size"):
         raise OptionError(f"{where}: {gt_size} is not a multiple of scale {scale}")
 
 
-def paired_random_crop(gt, lq, gt_size, scale, gt_path="", lq_path=""):
+def paired_random_crop(gt, lq, gt_size, scale, gt_path="", lq_path="", rng=random):
     """Random aligned crops: ``gt_size`` square from ``gt`` and the matching ``gt_size // scale`` from ``lq``.
 
     LQ pixel (i, j) covers GT pixels [i*scale, (i+1)*scale) x [j*scale, (j+1)*scale), so the crop origins are
     picked on the LQ grid. Sizes that disagree with ``scale``, or images smaller than the patch, raise a
-    DataError naming the file(s).
+    DataError naming the file(s). ``rng``: a random.Random (the sample's own), else the global one.
     """
     check_gt_size(gt_size, scale)
     check_pair_shapes(gt.shape, lq.shape, scale, gt_path, lq_path)
@@ -59,8 +59,8 @@ def paired_random_crop(gt, lq, gt_size, scale, gt_path="", lq_path=""):
             f"{gt_name} ({gt.shape[0]}x{gt.shape[1]}) is smaller than gt_size {gt_size} "
             f"(remove it, or set skip_small: true)"
         )
-    top = random.randint(0, h_lq - lq_size)
-    left = random.randint(0, w_lq - lq_size)
+    top = rng.randint(0, h_lq - lq_size)
+    left = rng.randint(0, w_lq - lq_size)
     lq_crop = lq[top : top + lq_size, left : left + lq_size, ...]
     gt_crop = gt[top * scale : (top + lq_size) * scale, left * scale : (left + lq_size) * scale, ...]
     return gt_crop, lq_crop
@@ -77,15 +77,15 @@ def apply_flips(img, hflip, vflip, transpose):
     return np.ascontiguousarray(img)
 
 
-def augment(imgs, hflip=True, rot=True):
+def augment(imgs, hflip=True, rot=True, rng=random):
     """Apply the same random horizontal flip / vertical flip / transpose to every image in ``imgs``.
 
     ``rot`` enables the vertical flip and the transpose (together with hflip: all 90-degree rotations).
     Returns a list of contiguous arrays (ready for ``torch.from_numpy``).
     """
-    do_hflip = hflip and random.random() < 0.5
-    do_vflip = rot and random.random() < 0.5
-    do_transpose = rot and random.random() < 0.5
+    do_hflip = hflip and rng.random() < 0.5
+    do_vflip = rot and rng.random() < 0.5
+    do_transpose = rot and rng.random() < 0.5
     return [apply_flips(img, do_hflip, do_vflip, do_transpose) for img in imgs]
 
 

@@ -6,6 +6,7 @@ batches, autocast contexts, gradient scalers and the training sampler all come f
 penalty, the EMA and checkpoints stay fp32: autocast only changes the dtype inside network forwards.
 """
 import contextlib
+import hashlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from srgan_kit.data.datasets import SampleKey
 from srgan_kit.device import resolve_device, resolve_precision
 from srgan_kit.errors import DataError
 
@@ -79,14 +81,16 @@ class Runtime:
         return torch.amp.GradScaler(self.device.type, enabled=enabled)
 
     def sampler(self, dataset, shuffle, seed, repeats=1):
-        """The training sampler (the seam for a DistributedSampler-like one under torchrun)."""
-        return EpochSampler(len(dataset), shuffle=shuffle, seed=seed, repeats=repeats)
+        """The training sampler: this process's share of each epoch."""
+        return EpochSampler(len(dataset), shuffle=shuffle, seed=seed, repeats=repeats, rank=self.rank,
+                            world_size=self.world_size)
 
     def train_loader(self, dataset, batch_size, num_workers, shuffle, seed):
         # A set smaller than one batch is repeated within each epoch (BasicSR: dataset_enlarge_ratio).
         repeats = max(1, math.ceil(batch_size / max(len(dataset), 1)))
-        return InfiniteLoader(dataset, self.sampler(dataset, shuffle, seed, repeats), batch_size, num_workers,
-                              seed, pin_memory=self.device.type == "cuda", samples_per_epoch=len(dataset) * repeats)
+        sampler = self.sampler(dataset, shuffle, seed, repeats)
+        return InfiniteLoader(dataset, sampler, batch_size, num_workers, seed, pin_memory=self.device.type == "cuda",
+                              samples_per_epoch=sampler.per_rank)
 
 
 def unwrap(net):
@@ -117,19 +121,31 @@ class CompileFallback(torch.nn.Module):
         return self.module(*args, **kwargs)
 
 
-class EpochSampler(Sampler):
-    """Shuffles with a generator seeded by (seed, epoch) and can start mid-epoch.
+def sample_seed(seed, epoch, position):
+    """The seed of one sample's augmentation: a function of (run seed, epoch, position in the epoch's order)
+    only, so it does not depend on the number of processes, workers or the batch a sample lands in."""
+    digest = hashlib.sha256(f"{seed}:{epoch}:{position}".encode()).digest()
+    return int.from_bytes(digest[:7], "little")  # fits an int64 tensor when collated
 
-    The order of epoch e depends only on (seed, e), so a resumed run sees the same batches as an
-    uninterrupted one; ``start`` skips the samples already consumed before the checkpoint. An epoch is
-    ``repeats`` shuffled passes over the data.
+
+class EpochSampler(Sampler):
+    """The training order: shuffled with a generator seeded by (seed, epoch), shared out among processes, and
+    able to start mid-epoch.
+
+    The order of epoch e depends only on (seed, e), and position p of it goes to process ``p % world_size``;
+    each yields SampleKeys carrying the sample's own augmentation seed. So a resumed run sees the same
+    batches as an uninterrupted one (``start`` skips what this process consumed before the checkpoint), and
+    2 processes x batch b see the samples, crops and flips of 1 process x batch 2b. An epoch is ``repeats``
+    shuffled passes over the data, cut to a multiple of ``world_size``.
     """
 
-    def __init__(self, num_samples, shuffle=True, seed=0, repeats=1):
+    def __init__(self, num_samples, shuffle=True, seed=0, repeats=1, rank=0, world_size=1):
         self.num_samples = num_samples
         self.shuffle = shuffle
         self.seed = int(seed)
         self.repeats = int(repeats)
+        self.rank, self.world_size = int(rank), int(world_size)
+        self.per_rank = num_samples * self.repeats // self.world_size
         self.epoch = 0
         self.start = 0
 
@@ -142,10 +158,12 @@ class EpochSampler(Sampler):
         for _ in range(self.repeats):
             order += torch.randperm(self.num_samples, generator=g).tolist() if self.shuffle else list(
                 range(self.num_samples))
-        return iter(order[self.start:])
+        positions = range(self.rank, self.per_rank * self.world_size, self.world_size)
+        keys = [SampleKey(order[p], sample_seed(self.seed, self.epoch, p)) for p in positions]
+        return iter(keys[self.start:])
 
     def __len__(self):
-        return self.num_samples * self.repeats - self.start
+        return self.per_rank - self.start
 
 
 WORKER_TIMEOUT = 600  # seconds a batch may take in a worker before the run stops instead of hanging
