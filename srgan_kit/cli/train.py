@@ -5,6 +5,7 @@ options). --auto_resume continues from the newest complete training state of tha
 Problems with the option file, data or weights print one ``error:`` line and exit 2.
 """
 import argparse
+import os
 
 from srgan_kit.cli import guarded
 
@@ -17,16 +18,30 @@ def build_parser():
     p.add_argument("--auto_resume", "--auto-resume", dest="auto_resume", action="store_true",
                    help="resume from the latest training state of this experiment, if there is one")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    # Several processes come from torchrun (see srgan_kit.training.distributed); BasicSR's flags are accepted.
+    p.add_argument("--launcher", choices=("none", "pytorch"), default="none",
+                   help="accepted for BasicSR compatibility: torchrun's environment decides")
+    p.add_argument("--local-rank", "--local_rank", dest="local_rank", type=int, default=None,
+                   help="passed by older launchers; LOCAL_RANK in the environment is used")
     return p
 
 
 def run(args):
     from srgan_kit.config.options import load_options
+    from srgan_kit.training import distributed
     from srgan_kit.training.trainer import train
 
-    opt = load_options(args.opt, overrides=args.overrides, is_train=True)
-    result = train(opt, auto_resume=args.auto_resume, progress=args.progress)
-    print(f"Finished at iteration {result.iteration}; generator: {result.checkpoint}")
+    if args.local_rank is not None:
+        os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    rank, _world, _local = distributed.join()
+    try:
+        opt = load_options(args.opt, overrides=args.overrides, is_train=True)
+        opt["manual_seed"] = distributed.same_everywhere(opt["manual_seed"])  # drawn when the file has none
+        result = train(opt, auto_resume=args.auto_resume, progress=args.progress and rank == 0)
+    finally:
+        distributed.leave()
+    if rank == 0:
+        print(f"Finished at iteration {result.iteration}; generator: {result.checkpoint}")
     return 0
 
 

@@ -29,7 +29,7 @@ from srgan_kit.training.optim import build_optimizer, build_scheduler
 
 def build_network(spec, runtime, where):
     """A trained network (G or D): built, on the device in the memory format, compiled when asked."""
-    return runtime.compiled(runtime.prepare(ARCHS.build(spec, where=where)))
+    return runtime.trained(runtime.prepare(ARCHS.build(spec, where=where)))
 
 
 def losses_to_floats(losses):

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Sampler
 from srgan_kit.data.datasets import SampleKey
 from srgan_kit.device import resolve_device, resolve_precision
 from srgan_kit.errors import DataError
+from srgan_kit.training import distributed
 
 
 @dataclass
@@ -30,14 +31,18 @@ class Runtime:
 
     @classmethod
     def from_options(cls, opt):
+        rank, world_size = distributed.world()
         device = resolve_device(num_gpu=opt["num_gpu"])
+        if device.type == "cuda" and world_size > 1:
+            device = torch.device("cuda", torch.cuda.current_device())  # this process's GPU (LOCAL_RANK)
         train = opt.get("train") or {}
         if device.type == "cuda":  # TF32 matmuls / convolutions: fp32 accuracy for SR, tensor-core speed
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
             torch.backends.cudnn.benchmark = True
         return cls(device=device, amp_dtype=resolve_precision(train.get("amp", "fp32"), device),
-                   channels_last=bool(train.get("channels_last")), compile_mode=train.get("compile") or None)
+                   channels_last=bool(train.get("channels_last")), compile_mode=train.get("compile") or None,
+                   rank=rank, world_size=world_size)
 
     @property
     def is_main(self):
@@ -52,11 +57,12 @@ class Runtime:
         """Move a network to the device and memory format (a DDP wrapper would go here)."""
         return net.to(self.device, memory_format=self.memory_format)
 
-    def compiled(self, net):
-        """``net`` through torch.compile when train.compile is set (a trained network: G, D), else ``net``."""
-        if self.compile_mode is None:
-            return net
-        return CompileFallback(net, torch.compile(net, mode=self.compile_mode))
+    def trained(self, net):
+        """A network the run trains (G, D): through torch.compile when train.compile is set, then in
+        DistributedDataParallel when there are several processes (compiled first, as PyTorch advises)."""
+        if self.compile_mode is not None:
+            net = CompileFallback(net, torch.compile(net, mode=self.compile_mode))
+        return distributed.wrap(net, self.device)
 
     bare = staticmethod(lambda net: unwrap(net))
 

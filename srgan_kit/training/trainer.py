@@ -27,7 +27,7 @@ from srgan_kit import fileio
 from srgan_kit.errors import OptionError, TrainingDiverged, TrainingInterrupted, UserError, listing
 from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
 from srgan_kit.registry import DATASETS, MODEL_TYPES
-from srgan_kit.training import checkpoint
+from srgan_kit.training import checkpoint, distributed
 from srgan_kit.training.layout import prepare_run_folder
 from srgan_kit.training.logger import TrainLogger
 from srgan_kit.training.optim import update_learning_rate
@@ -117,7 +117,7 @@ def build_run(opt, runtime, seed, auto_resume):
     if state and state.get("model_type", "sr") != model_type.name:
         raise OptionError(f"model_type: {model_type.name!r}, but {state_file} was saved by a "
                           f"{state.get('model_type')!r} run")
-    loader = build_train_loader(opt, runtime, seed)
+    loader = build_train_loader(opt, runtime, int(opt["manual_seed"]))  # one order for all processes
     val_loaders = build_val_loaders(opt) if opt.get("val") else {}  # no val section: no validation
     scorer = None
     if val_loaders:
@@ -127,7 +127,9 @@ def build_run(opt, runtime, seed, auto_resume):
         checkpoint.resume_networks(state_file, int(state["iter"]), step.networks_to_save())
         step.load_state_dict(state["step"])
         loader.load_state_dict(state["loader"])
-        checkpoint.restore_rng(state["rng"])  # last, after building consumed random numbers
+        ranks = state.get("rng_ranks") or [state["rng"]]
+        # Last, after building consumed random numbers; each process its own (rank 0's in another world size).
+        checkpoint.restore_rng(ranks[runtime.rank] if len(ranks) == runtime.world_size else state["rng"])
     else:
         step.load_pretrained()
     return model_type, step, loader, val_loaders, scorer, state, state_file
@@ -212,10 +214,11 @@ class Loop:
 
     def save(self, iteration):
         self.saved = iteration
+        rng = distributed.gathered(checkpoint.capture_rng())  # every process's, for a resume of all of them
         if self.runtime.is_main:
             state = {"epoch": self.loader.epoch, "loader": self.loader.state_dict(),
                      "model_type": self.opt["model_type"], "step": self.step.state_dict(),
-                     "rng": checkpoint.capture_rng()}
+                     "rng": rng[0], "rng_ranks": rng}
             checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state)
             self.log.info(f"Saved models and training state of iteration {iteration}")
 
@@ -293,7 +296,8 @@ def find_resume_state(paths, auto_resume):
 
 
 def seed_everything(opt, rank=0):
-    """Seed python, numpy and torch from manual_seed (a random one, recorded in opt, when absent)."""
+    """Seed python, numpy and torch from manual_seed (+ the rank: processes draw different noise; the data
+    order and augmentation come from manual_seed alone, see runtime.EpochSampler)."""
     seed = int(opt["manual_seed"]) + rank  # load_options draws one when the file has none
     random.seed(seed)
     np.random.seed(seed)

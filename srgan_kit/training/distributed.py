@@ -1,0 +1,73 @@
+"""Several processes, one run: PyTorch's own torchrun + DistributedDataParallel (NCCL on GPUs, gloo on CPUs).
+
+    torchrun --nproc_per_node N tools/train.py -opt FILE [--auto_resume]
+
+torchrun sets RANK, WORLD_SIZE, LOCAL_RANK and the rendezvous in the environment; ``join`` reads them, joins
+the process group, gives each process its own GPU (LOCAL_RANK) or its share of the CPU threads. Without
+torchrun it does nothing and the run is a single process. Options follow BasicSR: ``batch_size_per_gpu`` is per
+process, so the global batch is that times the number of processes.
+"""
+import datetime
+import os
+
+import torch
+import torch.distributed as dist
+
+TIMEOUT = datetime.timedelta(minutes=10)  # a collective waiting longer than this ends the run (a lost rank)
+
+
+def world():
+    """(rank, world size) of this process: (0, 1) outside a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def join():
+    """Join torchrun's process group when launched by it; returns (rank, world size, local rank)."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if size <= 1:
+        return 0, 1, 0
+    if not dist.is_initialized():
+        use_cuda = torch.cuda.is_available()
+        if use_cuda:
+            torch.cuda.set_device(local)
+        else:  # processes on one machine share its cores instead of each spinning up all of them
+            per_node = int(os.environ.get("LOCAL_WORLD_SIZE", size))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // per_node))
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=TIMEOUT)
+    return dist.get_rank(), dist.get_world_size(), local
+
+
+def leave():
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def same_everywhere(value):
+    """Rank 0's ``value`` on every process (a seed drawn by one, for example)."""
+    if world()[1] == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gathered(value):
+    """[value of rank 0, value of rank 1, ...] on every process."""
+    if world()[1] == 1:
+        return [value]
+    out = [None] * world()[1]
+    dist.all_gather_object(out, value)
+    return out
+
+
+def wrap(net, device):
+    """``net`` in DistributedDataParallel when there are several processes (its weights and buffers are
+    rank 0's from here on), else ``net``."""
+    if world()[1] == 1:
+        return net
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)

@@ -1,0 +1,78 @@
+"""torchrun + DistributedDataParallel on the CPU (gloo, 2 processes): the same run as one process with the
+global batch, checkpoints that load either way, and a resume under torchrun."""
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from srgan_kit.cli.train import main as train_main
+from srgan_kit.data.imageio import save_image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(root, *args, nproc=2):
+    """tools/train.py under PyTorch's launcher, as users run it; returns the completed process."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
+               "127.0.0.1", "--master_port", str(free_port()), str(REPO / "tools" / "train.py"), *args]
+    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ddp")
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        small = rng.uniform(0.1, 0.9, (10, 12, 3)).astype(np.float32)
+        save_image(root / "data" / f"{i}.png", np.kron(small, np.ones((4, 4, 1), np.float32)))
+    options = {
+        "name": "ddp", "model_type": "sr", "scale": 2, "num_gpu": 0, "manual_seed": 5,
+        "datasets": {"train": {"type": "GTOnlyDataset", "dataroot_gt": "data", "gt_size": 16,
+                               "batch_size_per_gpu": 2, "use_hflip": True, "use_rot": True}},
+        "network_g": {"type": "MSRResNet", "num_feat": 8, "num_block": 1, "upscale": 2},
+        "train": {"ema_decay": 0.5, "optim_g": {"type": "Adam", "lr": 1e-3}, "total_iter": 4,
+                  "pixel_opt": {"type": "L1Loss"}},
+        "logger": {"print_freq": 2, "save_checkpoint_freq": 2},
+    }
+    (root / "ddp.yml").write_text(yaml.safe_dump(options))
+    return root
+
+
+def final(root, name, iteration=4):
+    return torch.load(root / "experiments" / name / "models" / f"net_g_{iteration}.pth", weights_only=True)
+
+
+def test_two_processes_of_batch_b_train_like_one_process_of_batch_2b(workdir, monkeypatch):
+    done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", "--launcher", "pytorch")
+    assert done.returncode == 0, done.stderr[-3000:]
+    monkeypatch.chdir(workdir)
+    assert train_main(["-opt", "ddp.yml", "--no-progress", "--set", "name=single",
+                       "--set", "datasets.train.batch_size_per_gpu=4"]) == 0
+    two, one = final(workdir, "ddp"), final(workdir, "single")
+    for key in ("params", "params_ema"):
+        for name in one[key]:
+            torch.testing.assert_close(two[key][name], one[key][name], rtol=0, atol=1e-5)
+    logs = list((workdir / "experiments" / "ddp").glob("train_*.log"))
+    assert len(logs) == 1  # one process writes: rank 0
+
+
+def test_a_run_resumed_under_torchrun_from_a_single_process_state(workdir, monkeypatch):
+    monkeypatch.chdir(workdir)
+    assert train_main(["-opt", "ddp.yml", "--no-progress", "--set", "name=mixed",
+                       "--set", "datasets.train.batch_size_per_gpu=4", "--set", "train.total_iter=2"]) == 0
+    done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", "--auto_resume", "--set", "name=mixed")
+    assert done.returncode == 0, done.stderr[-3000:]
+    resumed, single = final(workdir, "mixed"), final(workdir, "single")
+    for name in single["params"]:  # 1 process then 2: the batches and weights of 1 process all along
+        torch.testing.assert_close(resumed["params"][name], single["params"][name], rtol=0, atol=1e-5)
