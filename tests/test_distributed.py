@@ -65,6 +65,10 @@ def test_two_processes_of_batch_b_train_like_one_process_of_batch_2b(workdir, mo
             torch.testing.assert_close(two[key][name], one[key][name], rtol=0, atol=1e-5)
     logs = list((workdir / "experiments" / "ddp").glob("train_*.log"))
     assert len(logs) == 1  # one process writes: rank 0
+    from srgan_kit.archs.loading import build_from_weights  # a DDP checkpoint is a plain one
+
+    net, spec = build_from_weights(workdir / "experiments" / "ddp" / "models" / "net_g_4.pth")
+    assert spec["type"] == "MSRResNet" and not any(k.startswith("module.") for k in two["params"])
 
 
 def test_a_run_resumed_under_torchrun_from_a_single_process_state(workdir, monkeypatch):
@@ -76,3 +80,29 @@ def test_a_run_resumed_under_torchrun_from_a_single_process_state(workdir, monke
     resumed, single = final(workdir, "mixed"), final(workdir, "single")
     for name in single["params"]:  # 1 process then 2: the batches and weights of 1 process all along
         torch.testing.assert_close(resumed["params"][name], single["params"][name], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("gan_opt", [
+    {"type": "GANLoss", "gan_type": "vanilla", "relativistic": "average", "loss_weight": 0.1},
+    {"type": "GANLoss", "gan_type": "wgan_gp", "loss_weight": 0.1},
+], ids=["ragan", "wgan_gp"])
+def test_gan_training_under_ddp_equals_one_process(workdir, monkeypatch, gan_opt):
+    """RaGAN's batch means span all processes; WGAN-GP's interpolation weights come from each sample's seed.
+    Adam's eps is large here: D's last bias gets an exactly-zero gradient under RaGAN, whose sign noise
+    Adam would otherwise turn into a full step."""
+    name = f"gan_{gan_opt['gan_type']}"
+    sets = [f"name={name}", "model_type=gan", "train.optim_g.eps=1.0", "network_d.type=UNetDiscriminatorSN",
+            "network_d.num_feat=8", "train.optim_d.type=Adam", "train.optim_d.lr=1e-3", "train.optim_d.eps=1.0",
+            f"train.gan_opt={yaml.safe_dump(gan_opt, default_flow_style=True).strip()}"]
+    done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", *[a for s in sets for a in ("--set", s)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    monkeypatch.chdir(workdir)
+    sets[0] = f"name={name}_single"
+    args = ["-opt", "ddp.yml", "--no-progress", "--set", "datasets.train.batch_size_per_gpu=4"]
+    assert train_main(args + [a for s in sets for a in ("--set", s)]) == 0
+    for net in ("net_g", "net_d"):
+        two = torch.load(workdir / "experiments" / name / "models" / f"{net}_4.pth", weights_only=True)["params"]
+        one = torch.load(workdir / "experiments" / f"{name}_single" / "models" / f"{net}_4.pth",
+                         weights_only=True)["params"]
+        for key in one:
+            torch.testing.assert_close(two[key], one[key], rtol=0, atol=1e-5)

@@ -18,7 +18,7 @@ def build_parser():
     p.add_argument("--auto_resume", "--auto-resume", dest="auto_resume", action="store_true",
                    help="resume from the latest training state of this experiment, if there is one")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    # Several processes come from torchrun (see srgan_kit.training.distributed); BasicSR's flags are accepted.
+    # Several processes come from torchrun (see srgan_kit.distributed); BasicSR's flags are accepted.
     p.add_argument("--launcher", choices=("none", "pytorch"), default="none",
                    help="accepted for BasicSR compatibility: torchrun's environment decides")
     p.add_argument("--local-rank", "--local_rank", dest="local_rank", type=int, default=None,
@@ -28,7 +28,7 @@ def build_parser():
 
 def run(args):
     from srgan_kit.config.options import load_options
-    from srgan_kit.training import distributed
+    from srgan_kit import distributed
     from srgan_kit.training.trainer import train
 
     if args.local_rank is not None:

@@ -109,7 +109,10 @@ class _SRDataset(Dataset):
     def _finish(self, gt, lq, item, rng):
         if self.train and (self.use_hflip or self.use_rot):
             gt, lq = augment([gt, lq], hflip=self.use_hflip, rot=self.use_rot, rng=rng)
-        return {"lq": to_tensor(lq), "gt": to_tensor(gt), "lq_path": item["lq_path"], "gt_path": item["gt_path"]}
+        out = {"lq": to_tensor(lq), "gt": to_tensor(gt), "lq_path": item["lq_path"], "gt_path": item["gt_path"]}
+        if rng is not random:  # the sample's own random stream, for noise drawn later in the step (WGAN-GP)
+            out["noise_seed"] = rng.getrandbits(62)
+        return out
 
 
 @DATASETS.register()

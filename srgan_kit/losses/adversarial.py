@@ -52,6 +52,7 @@ import torch
 from torch import autograd, nn
 from torch.nn import functional as F
 
+from srgan_kit.distributed import global_mean
 from srgan_kit.errors import ArgumentError, did_you_mean
 from srgan_kit.registry import LOSSES
 
@@ -141,8 +142,8 @@ def _no_relativism(real, fake):
 
 
 def _relativistic_average(real, fake):
-    # Each logit against the mean of the whole other batch (every patch / pixel of it).
-    return real - fake.mean(), fake - real.mean()
+    # Each logit against the mean of the whole other batch (every patch / pixel of it; all processes' parts).
+    return real - global_mean(fake), fake - global_mean(real)
 
 
 def _relativistic_standard(real, fake):

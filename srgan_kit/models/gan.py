@@ -19,6 +19,8 @@ and D's weights (models/net_d_<iter>.pth), are saved and resumed by the trainer 
 ``run`` returns the losses present this iteration: l_g_pix, l_g_percep, l_g_style, l_g_gan, l_g_fm
 (G steps only), l_d_real, l_d_fake, l_d_gp, and out_d_real / out_d_fake (mean D logits).
 """
+import random
+
 import torch
 
 from srgan_kit.config.engine import BOOL, INT, NON_EMPTY, NUMBER, STR, Field, at_least, greater, list_of
@@ -57,6 +59,7 @@ class GANStep(GeneratorStep):
         return iteration % self.net_d_iters == 0 and iteration > self.net_d_init_iters
 
     def run(self, batch, iteration):
+        seeds = batch.get("noise_seed")  # read on the CPU: no device round trip
         batch = self.runtime.to_device(batch)
         self.net_g.train()
         self.net_d.train()
@@ -73,7 +76,8 @@ class GANStep(GeneratorStep):
         else:
             with torch.no_grad(), self.runtime.autocast():
                 output = self.net_g(batch["lq"])
-        updates.append(self.discriminator_step(batch["gt"], output, None if real is None else real[0]))
+        updates.append(self.discriminator_step(batch["gt"], output, None if real is None else real[0],
+                                               seeds))
         # G's update waits for D's backward (D sees G's output from before it anyway): one sync for both.
         return self.apply(*updates)
 
@@ -102,7 +106,7 @@ class GANStep(GeneratorStep):
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
         return output.detach(), self.backward("g", losses)
 
-    def discriminator_step(self, gt, fake, real_logits=None):
+    def discriminator_step(self, gt, fake, real_logits=None, noise_seeds=None):
         """D's loss on the real batch and the detached fake one, backpropagated; returns its Update.
         ``real_logits``: D(gt) with its graph, when the G step of this iteration already computed it."""
         self._set_d_trainable(True)
@@ -116,7 +120,8 @@ class GANStep(GeneratorStep):
         losses = {"l_d_real": l_real, "l_d_fake": l_fake}
         if self.cri_gan.needs_gradient_penalty:
             # Outside autocast: a double backward in fp32.
-            losses["l_d_gp"] = self.cri_gan.gradient_penalty(self.runtime.bare(self.net_d), gt, fake)
+            losses["l_d_gp"] = self.cri_gan.gradient_penalty(self.runtime.bare(self.net_d), gt, fake,
+                                                             eps=interpolation_weights(noise_seeds, gt))
         means = {"out_d_real": real_logits.detach().float().mean(), "out_d_fake": fake_logits.detach().float().mean()}
         return self.backward("d", losses, extra=means)
 
@@ -134,6 +139,15 @@ class GANStep(GeneratorStep):
 
     def networks_to_save(self):
         return {**super().networks_to_save(), "net_d": {"params": self.net_d}}
+
+
+def interpolation_weights(seeds, like):
+    """WGAN-GP's per-sample interpolation weights, from each sample's own seed when the batch carries them (the
+    same numbers whatever the number of processes), else None (the penalty draws them)."""
+    if seeds is None:
+        return None
+    eps = [random.Random(int(s)).random() for s in seeds.tolist()]
+    return torch.tensor(eps, dtype=like.dtype, device=like.device).view(-1, *([1] * (like.dim() - 1)))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Sampler
 from srgan_kit.data.datasets import SampleKey
 from srgan_kit.device import resolve_device, resolve_precision
 from srgan_kit.errors import DataError
-from srgan_kit.training import distributed
+from srgan_kit import distributed
 
 
 @dataclass

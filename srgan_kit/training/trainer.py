@@ -27,7 +27,8 @@ from srgan_kit import fileio
 from srgan_kit.errors import OptionError, TrainingDiverged, TrainingInterrupted, UserError, listing
 from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
 from srgan_kit.registry import DATASETS, MODEL_TYPES
-from srgan_kit.training import checkpoint, distributed
+from srgan_kit import distributed
+from srgan_kit.training import checkpoint
 from srgan_kit.training.layout import prepare_run_folder
 from srgan_kit.training.logger import TrainLogger
 from srgan_kit.training.optim import update_learning_rate

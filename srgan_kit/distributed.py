@@ -63,6 +63,18 @@ def gathered(value):
     return out
 
 
+def global_mean(x):
+    """The mean of ``x`` over the global batch (every process's part of it), differentiable: under DDP a
+    batch-wide statistic (RaGAN's mean logit) is the one a single process with the whole batch computes."""
+    if world()[1] == 1:
+        return x.mean()
+    from torch.distributed.nn.functional import all_reduce
+
+    count = torch.tensor(float(x.numel()), device=x.device)
+    dist.all_reduce(count)
+    return all_reduce(x.sum()) / count
+
+
 def wrap(net, device):
     """``net`` in DistributedDataParallel when there are several processes (its weights and buffers are
     rank 0's from here on), else ``net``."""
