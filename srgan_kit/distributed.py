@@ -63,6 +63,15 @@ def gathered(value):
     return out
 
 
+def averaged(numbers):
+    """{name: float} averaged over the processes (each logged its own part of the batch): the global batch's."""
+    if world()[1] == 1 or not numbers:
+        return numbers
+    values = torch.tensor(list(numbers.values()), dtype=torch.float64)
+    dist.all_reduce(values)
+    return dict(zip(numbers, (values / world()[1]).tolist()))
+
+
 def global_mean(x):
     """The mean of ``x`` over the global batch (every process's part of it), differentiable: under DDP a
     batch-wide statistic (RaGAN's mean logit) is the one a single process with the whole batch computes."""

@@ -93,7 +93,7 @@ class Runtime:
 
     def train_loader(self, dataset, batch_size, num_workers, shuffle, seed):
         # A set smaller than one batch is repeated within each epoch (BasicSR: dataset_enlarge_ratio).
-        repeats = max(1, math.ceil(batch_size / max(len(dataset), 1)))
+        repeats = max(1, math.ceil(batch_size * self.world_size / max(len(dataset), 1)))
         sampler = self.sampler(dataset, shuffle, seed, repeats)
         return InfiniteLoader(dataset, sampler, batch_size, num_workers, seed, pin_memory=self.device.type == "cuda",
                               samples_per_epoch=sampler.per_rank)

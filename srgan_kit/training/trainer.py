@@ -164,7 +164,7 @@ class Loop:
                 self.check_skipped(it)
                 self.log.step(it, losses, next(iter(lrs.values())))
                 if it % self.print_freq == 0:
-                    self.log.losses(it, self.loader.epoch, losses, lrs)
+                    self.log.losses(it, self.loader.epoch, distributed.averaged(losses), lrs)
                 if it % self.save_freq == 0:
                     self.save(it)
                 if self.val_freq and it % self.val_freq == 0:
