@@ -8,6 +8,7 @@ import argparse
 import os
 
 from srgan_kit.cli import guarded
+from srgan_kit.errors import UserError
 
 
 def build_parser():
@@ -33,11 +34,15 @@ def run(args):
 
     if args.local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
-    rank, _world, _local = distributed.join()
+    rank, world, _local = distributed.join()
     try:
         opt = load_options(args.opt, overrides=args.overrides, is_train=True)
         opt["manual_seed"] = distributed.same_everywhere(opt["manual_seed"])  # drawn when the file has none
         result = train(opt, auto_resume=args.auto_resume, progress=args.progress and rank == 0)
+    except UserError as exc:  # torchrun ends the other processes; the line says which one failed
+        if world > 1:
+            exc.args = (f"rank {rank} of {world}: {exc}",)
+        raise
     finally:
         distributed.leave()
     if rank == 0:
