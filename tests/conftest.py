@@ -41,3 +41,16 @@ def tiny_vgg_weights(path, seed=0):
                 "features.3.weight": torch.randn(6, 4, 3, 3, generator=g) * 0.5,
                 "features.3.bias": torch.randn(6, generator=g) * 0.1}, path)
     return path
+
+
+def write_photos(folder, count, height, width, block=1, seed=0):
+    """``count`` random RGB images (``block``x``block`` flat squares: some structure to learn) as PNGs."""
+    import numpy as np
+
+    from srgan_kit.data.imageio import save_image
+
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        small = rng.uniform(0.1, 0.9, (height // block, width // block, 3)).astype(np.float32)
+        save_image(Path(folder) / f"{i}.png", np.kron(small, np.ones((block, block, 1), np.float32)))
+    return Path(folder)

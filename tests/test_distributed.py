@@ -5,13 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import write_photos
 
 from srgan_kit.cli.train import main as train_main
-from srgan_kit.data.imageio import save_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,10 +31,7 @@ def torchrun(root, *args, nproc=2):
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
-    rng = np.random.default_rng(0)
-    for i in range(6):
-        small = rng.uniform(0.1, 0.9, (10, 12, 3)).astype(np.float32)
-        save_image(root / "data" / f"{i}.png", np.kron(small, np.ones((4, 4, 1), np.float32)))
+    write_photos(root / "data", 6, 40, 48, block=4)
     options = {
         "name": "ddp", "model_type": "sr", "scale": 2, "num_gpu": 0, "manual_seed": 5,
         "datasets": {"train": {"type": "GTOnlyDataset", "dataroot_gt": "data", "gt_size": 16,

@@ -3,15 +3,13 @@ perceptual_opt, gan_opt, feature_matching_opt) and ``train.losses`` entries, for
 import contextlib
 import warnings
 
-import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import TINY_VGG, tiny_vgg_weights
+from conftest import TINY_VGG, tiny_vgg_weights, write_photos
 from torch import nn
 
 from srgan_kit.config.options import OptionWarning, load_options
-from srgan_kit.data.imageio import save_image
 from srgan_kit.errors import OptionError
 from srgan_kit.losses.objective import GeneratorView
 from srgan_kit.losses.perceptual import PerceptualLoss
@@ -38,9 +36,7 @@ if "MeanBrightnessLoss" not in LOSSES:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("objective")
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        save_image(root / "data" / f"gt_{i}.png", rng.uniform(0.1, 0.9, (16, 16, 3)).astype(np.float32))
+    write_photos(root / "data", 2, 16, 16)
     tiny_vgg_weights(root / "tiny_vgg.pth")
     return root
 

@@ -1,23 +1,18 @@
 """Each sample's augmentation comes from (seed, epoch, position) only: processes share an epoch out without
 changing any crop, worker count does not matter, and a run resumed with data workers is bit-identical."""
-import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import write_photos
 
 from srgan_kit.cli.train import main as train_main
 from srgan_kit.data.datasets import GTOnlyDataset
-from srgan_kit.data.imageio import save_image
 from srgan_kit.training.runtime import Runtime
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-    root = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(0)
-    for i in range(5):
-        save_image(root / "gt" / f"{i}.png", rng.uniform(0.1, 0.9, (40, 48, 3)).astype(np.float32))
-    return root
+    return write_photos(tmp_path_factory.mktemp("photos") / "gt", 5, 40, 48).parent
 
 
 def batches(root, batch_size, n, rank=0, world_size=1, workers=0):

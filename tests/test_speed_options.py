@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import write_photos
 
 import srgan_kit.device as device_module
 from srgan_kit.config.options import load_options
-from srgan_kit.data.imageio import save_image
 from srgan_kit.device import resolve_precision
 from srgan_kit.errors import OptionError
 from srgan_kit.models.gan import GANStep
@@ -22,10 +22,7 @@ GAN_TYPES = ["vanilla", "lsgan", "wgan", "wgan_gp", "hinge", "softplus"]
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("speed")
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        small = rng.uniform(0.1, 0.9, (8, 8, 3)).astype(np.float32)
-        save_image(root / "data" / f"{i}.png", np.kron(small, np.ones((4, 4, 1), np.float32)))
+    write_photos(root / "data", 2, 32, 32, block=4)
     return root
 
 
