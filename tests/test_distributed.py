@@ -109,3 +109,19 @@ def test_a_bad_option_file_under_torchrun_is_one_line_per_rank_naming_it(workdir
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert done.returncode != 0 and len(errors) == 2
     assert all("ddp.yml: train.pixel_opt.type: unknown loss type 'L2Loss'" in line for line in errors)
+
+
+def test_accumulation_under_ddp_syncs_once_and_equals_the_global_batch(workdir, monkeypatch):
+    """2 processes x batch 1 x accumulate_grad_batches 2 (no_sync on the first micro-batch) == batch 4."""
+    write_photos(workdir / "data8", 8, 40, 48, block=4)
+    sets = ["datasets.train.dataroot_gt=data8", "name=acc_ddp", "datasets.train.batch_size_per_gpu=1",
+            "train.accumulate_grad_batches=2"]
+    done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", *[a for s in sets for a in ("--set", s)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    monkeypatch.chdir(workdir)
+    assert train_main(["-opt", "ddp.yml", "--no-progress", "--set", "datasets.train.dataroot_gt=data8",
+                       "--set", "name=acc_single", "--set", "datasets.train.batch_size_per_gpu=4"]) == 0
+    two, one = final(workdir, "acc_ddp"), final(workdir, "acc_single")
+    for key in ("params", "params_ema"):
+        for name in one[key]:
+            torch.testing.assert_close(two[key][name], one[key][name], rtol=0, atol=1e-5)

@@ -57,3 +57,43 @@ def test_a_run_resumed_with_data_workers_is_bit_identical(photos, tmp_path, monk
         a = torch.load(tmp_path / "experiments/straight/models/net_g_6.pth", weights_only=True)[key]
         b = torch.load(tmp_path / "experiments/workers/models/net_g_6.pth", weights_only=True)[key]
         assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+ACCUMULATE = {
+    "name": "acc", "model_type": "sr", "scale": 2, "num_gpu": 0, "manual_seed": 2,
+    "datasets": {"train": {"type": "GTOnlyDataset", "dataroot_gt": "gt", "gt_size": 16, "batch_size_per_gpu": 4,
+                           "use_hflip": True, "use_rot": True}},
+    "network_g": {"type": "MSRResNet", "num_feat": 8, "num_block": 1, "upscale": 2},
+    "network_d": {"type": "UNetDiscriminatorSN", "num_feat": 8},
+    "train": {"ema_decay": 0.5, "optim_g": {"type": "Adam", "lr": 1e-3, "eps": 1.0},
+              "optim_d": {"type": "Adam", "lr": 1e-3, "eps": 1.0}, "total_iter": 4, "pixel_opt": {"type": "L1Loss"},
+              "gan_opt": {"type": "GANLoss", "gan_type": "wgan_gp", "loss_weight": 0.1}},
+    "logger": {"print_freq": 2, "save_checkpoint_freq": 4},
+}
+
+
+@pytest.mark.parametrize("model_type", ["sr", "gan"])
+def test_accumulating_two_micro_batches_equals_one_batch_twice_as_large(tmp_path, monkeypatch, model_type):
+    """batch 2 x accumulate_grad_batches 2 updates like batch 4: the same samples, crops, noise and
+    gradients (WGAN-GP's interpolation weights follow each sample; its penalty is per sample). The U-Net's
+    spectral norm runs one power iteration per forward, and micro-batches mean more forwards: D's
+    normalisation vectors differ, so D's weights agree to 1e-3 and G's, which only sees D's outputs, to 1e-5."""
+    monkeypatch.chdir(tmp_path)
+    write_photos(tmp_path / "gt", 8, 40, 48)
+    path = tmp_path / "acc.yml"
+    options = {**ACCUMULATE, "model_type": model_type}
+    if model_type == "sr":  # no discriminator keys: they would only be warned about
+        options.pop("network_d")
+        options["train"] = {k: v for k, v in options["train"].items() if k not in ("optim_d", "gan_opt")}
+    path.write_text(yaml.safe_dump(options))
+    base = ["-opt", str(path), "--no-progress"]
+    assert train_main(base + ["--set", "name=whole"]) == 0
+    assert train_main(base + ["--set", "name=parts", "--set", "datasets.train.batch_size_per_gpu=2",
+                              "--set", "train.accumulate_grad_batches=2"]) == 0
+    for net, tolerance in {"net_g": 1e-5, "net_d": 1e-3}.items():
+        if net == "net_d" and model_type == "sr":
+            continue
+        whole = torch.load(tmp_path / f"experiments/whole/models/{net}_4.pth", weights_only=True)["params"]
+        parts = torch.load(tmp_path / f"experiments/parts/models/{net}_4.pth", weights_only=True)["params"]
+        for key in (k for k in whole if not k.endswith(("_u", "_v"))):
+            torch.testing.assert_close(parts[key], whole[key], rtol=0, atol=tolerance)

@@ -158,6 +158,8 @@ def base_schema(is_train):
             # Divergence (srgan_kit.training.trainer): updates with a non-finite loss or gradient are skipped;
             # this many skipped iterations in a row stop the run. grad_clip: max gradient norm (~ = off).
             "nan_tolerance": Field(INT, 3, check=greater(0)),
+            # Micro-batches per update: gradients add up, so N x batch_size_per_gpu is the batch of one update.
+            "accumulate_grad_batches": Field(INT, 1, check=greater(0)),
             "grad_clip": Field(NUMBER, None, nullable=True, check=greater(0)),
             "optim_g": optimizer_node(),
             "scheduler": scheduler_node(),

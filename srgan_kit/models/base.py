@@ -14,6 +14,7 @@ one update per iteration. The trainer only sees this interface:
 GeneratorStep holds G, its EMA, its loss (srgan_kit.losses.objective), optimisers with their schedulers and
 grad scalers, pretrained loading, saving and resume; on its own it is BasicSR's SRModel (models/sr.py).
 """
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -66,6 +67,7 @@ class GeneratorStep:
         self.grad_clip = train["grad_clip"]
         self.optimizers, self.schedulers, self.scalers, self.trained = {}, {}, {}, {}
         self.skipped = []  # this iteration's skipped updates: [(optimiser key, loss term that was not finite)]
+        self._accumulated = {}  # per optimiser: the losses of the micro-batches so far
         self.add_optimizer("g", self.net_g, train["optim_g"], train.get("scheduler"))
 
     def add_optimizer(self, key, net, optim_spec, scheduler_spec, scheduler_where="train.scheduler"):
@@ -77,20 +79,33 @@ class GeneratorStep:
             self.schedulers[key] = sched
         self.scalers[key] = self.runtime.grad_scaler()
 
-    def backward(self, key, losses, extra=None):
-        """Backpropagate the sum of ``losses`` ({name: tensor}) into optimiser ``key``'s parameters and measure
-        the gradient norm (clipped to train.grad_clip): an :class:`Update` that :meth:`apply` performs.
-        ``extra``: more tensors to report (no gradient)."""
+    def backward(self, key, losses, extra=None, parts=1, last=True):
+        """Backpropagate the sum of ``losses`` ({name: tensor}) into optimiser ``key``'s parameters. With
+        ``parts`` micro-batches per iteration (train.accumulate_grad_batches) each counts 1/parts and the
+        gradients add up; after the ``last`` one the gradient norm is measured (and clipped to
+        train.grad_clip) and an :class:`Update` that :meth:`apply` performs is returned (None before).
+        ``extra``: more tensors to report (no gradient), averaged over the parts like the losses."""
         scaler, optimizer = self.scalers[key], self.optimizers[key]
-        loss = sum(losses.values())
-        scaler.scale(loss).backward()
+        scaler.scale(sum(losses.values()) / parts).backward()
+        sums = self._accumulated.setdefault(key, {})
+        for name, value in {**losses, **(extra or {})}.items():
+            sums[name] = sums.get(name, 0) + value.detach().float() / parts
+        if not last:
+            return None
+        del self._accumulated[key]
         scaler.unscale_(optimizer)  # clipping and the check see real gradients (fp16)
         if self.grad_clip:
             norm = torch.nn.utils.clip_grad_norm_(self.trained[key], self.grad_clip)
         else:
             grads = [p.grad for p in self.trained[key] if p.grad is not None]
             norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
-        return Update(key, losses, dict(extra or {}), loss.detach(), norm)
+        reported = {name: sums[name] for name in losses}
+        return Update(key, reported, {name: sums[name] for name in extra or {}}, sum(reported.values()), norm)
+
+    def syncing(self, net, last):
+        """DistributedDataParallel's no_sync for the micro-batches before the last: their gradients add up
+        locally and are averaged across processes once."""
+        return contextlib.nullcontext() if last or not hasattr(net, "no_sync") else net.no_sync()
 
     def apply(self, *updates):
         """Step every update whose loss and gradient are finite; skip (and record in ``self.skipped``) the
@@ -169,13 +184,18 @@ class GeneratorStep:
 
 
     def run(self, batch, iteration):
-        """One generator update (BasicSR's SRModel): every term of the objective, summed."""
-        batch = self.runtime.to_device(batch)
+        """One generator update (BasicSR's SRModel): every term of the objective, summed; ``batch`` may be a
+        list of micro-batches whose gradients add up (train.accumulate_grad_batches)."""
+        micro = batch if isinstance(batch, list) else [batch]
         self.net_g.train()
         self.skipped = []
         self.optimizers["g"].zero_grad(set_to_none=True)
-        with self.runtime.autocast():
-            output = self.net_g(batch["lq"])
-        view = GeneratorView(output, batch["gt"], self.runtime.autocast)
-        losses = {f"l_{name}": value for name, value in self.objective(view).items()}
-        return self.apply(self.backward("g", losses))
+        for i, part in enumerate(micro):
+            part, last = self.runtime.to_device(part), i == len(micro) - 1
+            with self.syncing(self.net_g, last):
+                with self.runtime.autocast():
+                    output = self.net_g(part["lq"])
+                view = GeneratorView(output, part["gt"], self.runtime.autocast)
+                losses = {f"l_{name}": value for name, value in self.objective(view).items()}
+                update = self.backward("g", losses, parts=len(micro), last=last)
+        return self.apply(update)

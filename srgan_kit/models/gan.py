@@ -59,25 +59,36 @@ class GANStep(GeneratorStep):
         return iteration % self.net_d_iters == 0 and iteration > self.net_d_init_iters
 
     def run(self, batch, iteration):
-        seeds = batch.get("noise_seed")  # read on the CPU: no device round trip
-        batch = self.runtime.to_device(batch)
+        """One iteration; ``batch`` may be a list of micro-batches (train.accumulate_grad_batches): G's and D's
+        gradients add up over them and each network is updated once."""
+        micro = batch if isinstance(batch, list) else [batch]
+        k, g_turn = len(micro), self.updates_generator(iteration)
+        # One D(real) for both steps (D has not changed in between) when nothing is accumulated: built with D
+        # trainable, so the D step can backpropagate through it; G's terms read it detached.
+        share = self.share_real and self.objective.needs_real and k == 1
         self.net_g.train()
         self.net_d.train()
-        updates, real = [], None
-        self.skipped = []
-        if self.updates_generator(iteration):
-            if self.share_real and self.objective.needs_real:
-                # One D(real) for both steps: D has not changed in between. Built with D trainable, so the D
-                # step can backpropagate through it; G's terms read it detached.
-                self._set_d_trainable(True)
-                real = self._discriminate(batch["gt"], no_graph=False, features=self.objective.needs_features)
-            output, g_update = self.generator_step(batch["lq"], batch["gt"], real)
+        self.skipped, updates, kept = [], [], []
+        for i, part in enumerate(micro):
+            seeds = part.get("noise_seed")  # read on the CPU: no device round trip
+            part = self.runtime.to_device(part)
+            real = None
+            if g_turn:
+                if share:
+                    self._set_d_trainable(True)
+                    real = self._discriminate(part["gt"], no_graph=False, features=self.objective.needs_features)
+                with self.syncing(self.net_g, i == k - 1):
+                    output, g_update = self.generator_step(part["lq"], part["gt"], real, parts=(i, k))
+            else:
+                with torch.no_grad(), self.runtime.autocast():
+                    output = self.net_g(part["lq"])
+            kept.append((part["gt"], output, None if real is None else real[0], seeds))
+        if g_turn:
             updates.append(g_update)
-        else:
-            with torch.no_grad(), self.runtime.autocast():
-                output = self.net_g(batch["lq"])
-        updates.append(self.discriminator_step(batch["gt"], output, None if real is None else real[0],
-                                               seeds))
+        for i, (gt, output, real_logits, seeds) in enumerate(kept):
+            with self.syncing(self.net_d, i == k - 1):
+                d_update = self.discriminator_step(gt, output, real_logits, seeds, parts=(i, k))
+        updates.append(d_update)
         # G's update waits for D's backward (D sees G's output from before it anyway): one sync for both.
         return self.apply(*updates)
 
@@ -94,24 +105,28 @@ class GANStep(GeneratorStep):
                 return self.net_d(x, return_features=True)
             return self.net_d(x), None
 
-    def generator_step(self, lq, gt, real=None):
-        """G's loss backpropagated with D frozen; returns (G's output, its Update for :meth:`apply`).
-        ``real``: D's (logits, features) on ``gt`` when already computed this iteration."""
+    def generator_step(self, lq, gt, real=None, parts=(0, 1)):
+        """G's loss backpropagated with D frozen; returns (G's output, its Update for :meth:`apply`; None before
+        the last micro-batch: ``parts`` = (this one, how many)). ``real``: D's (logits, features) on ``gt``
+        when already computed this iteration."""
         self._set_d_trainable(False)
-        self.optimizers["g"].zero_grad(set_to_none=True)
+        if parts[0] == 0:
+            self.optimizers["g"].zero_grad(set_to_none=True)
         with self.runtime.autocast():
             output = self.net_g(lq)
         view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features,
                              real=real)
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
-        return output.detach(), self.backward("g", losses)
+        return output.detach(), self.backward("g", losses, parts=parts[1], last=parts[0] == parts[1] - 1)
 
-    def discriminator_step(self, gt, fake, real_logits=None, noise_seeds=None):
-        """D's loss on the real batch and the detached fake one, backpropagated; returns its Update.
-        ``real_logits``: D(gt) with its graph, when the G step of this iteration already computed it."""
+    def discriminator_step(self, gt, fake, real_logits=None, noise_seeds=None, parts=(0, 1)):
+        """D's loss on the real batch and the detached fake one, backpropagated; returns its Update (None
+        before the last micro-batch, see generator_step). ``real_logits``: D(gt) with its graph, when the G step
+        of this iteration already computed it."""
         self._set_d_trainable(True)
         fake = fake.detach()  # G gets no gradient from D's loss
-        self.optimizers["d"].zero_grad(set_to_none=True)
+        if parts[0] == 0:
+            self.optimizers["d"].zero_grad(set_to_none=True)
         with self.runtime.autocast():
             if real_logits is None:
                 real_logits = self.net_d(gt)
@@ -123,7 +138,7 @@ class GANStep(GeneratorStep):
             losses["l_d_gp"] = self.cri_gan.gradient_penalty(self.runtime.bare(self.net_d), gt, fake,
                                                              eps=interpolation_weights(noise_seeds, gt))
         means = {"out_d_real": real_logits.detach().float().mean(), "out_d_fake": fake_logits.detach().float().mean()}
-        return self.backward("d", losses, extra=means)
+        return self.backward("d", losses, extra=means, parts=parts[1], last=parts[0] == parts[1] - 1)
 
     def after_update(self, key):
         super().after_update(key)

@@ -147,6 +147,7 @@ class Loop:
         self.save_img = bool(val_loaders) and opt["val"]["save_img"]
         self.warmup_iter = opt["train"]["warmup_iter"]
         self.nan_tolerance = opt["train"]["nan_tolerance"]
+        self.micro = opt["train"]["accumulate_grad_batches"]
         self.saved = None  # the last iteration whose networks and state are on disk
         self.skipped_in_a_row = self.skipped_total = 0
 
@@ -160,7 +161,8 @@ class Loop:
                 update_learning_rate(it, self.step.optimizers.values(), self.step.schedulers.values(),
                                      self.warmup_iter)
                 lrs = {k: o.param_groups[0]["lr"] for k, o in self.step.optimizers.items()}
-                losses = self.step.run(next(self.loader), it)
+                batch = next(self.loader) if self.micro == 1 else [next(self.loader) for _ in range(self.micro)]
+                losses = self.step.run(batch, it)
                 self.check_skipped(it)
                 self.log.step(it, losses, next(iter(lrs.values())))
                 if it % self.print_freq == 0:
