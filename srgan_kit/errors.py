@@ -28,6 +28,12 @@ class TrainingDiverged(UserError):
     exit_code = 3
 
 
+class ProcessLost(UserError):
+    """Another process of a torchrun run died or stopped answering: this one cannot go on either."""
+
+    exit_code = 75  # EX_TEMPFAIL: run it again (--auto_resume)
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """SIGINT / SIGTERM during training: the iteration finished and a complete state was saved."""
 

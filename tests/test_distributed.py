@@ -3,6 +3,7 @@ global batch, checkpoints that load either way, and a resume under torchrun."""
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def torchrun(root, *args, nproc=2):
+def torchrun(root, *args, nproc=2, script=REPO / "tools" / "train.py"):
     """tools/train.py under PyTorch's launcher, as users run it; returns the completed process."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
-               "127.0.0.1", "--master_port", str(free_port()), str(REPO / "tools" / "train.py"), *args]
+               "127.0.0.1", "--master_port", str(free_port()), str(script), *args]
     return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
 
 
@@ -125,3 +126,19 @@ def test_accumulation_under_ddp_syncs_once_and_equals_the_global_batch(workdir, 
     for key in ("params", "params_ema"):
         for name in one[key]:
             torch.testing.assert_close(two[key][name], one[key][name], rtol=0, atol=1e-5)
+
+
+def test_a_killed_rank_ends_the_run_in_bounded_time_and_auto_resume_continues(workdir):
+    start = time.monotonic()
+    done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", "--set", "name=killed", "--set",
+                    "train.total_iter=6", script=Path(__file__).parent / "kill_one_rank.py")
+    assert done.returncode != 0 and time.monotonic() - start < 120
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: rank 0 of 2: another process stopped")
+    assert "exitcode" in done.stderr and "-9" in done.stderr  # torchrun's report names rank 1's SIGKILL
+    states = workdir / "experiments" / "killed" / "training_states"
+    assert sorted(p.name for p in states.iterdir()) == ["2.state"]
+    done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", "--set", "name=killed", "--set",
+                    "train.total_iter=6", "--auto_resume")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (workdir / "experiments" / "killed" / "models" / "net_g_6.pth").is_file()

@@ -8,7 +8,7 @@ import argparse
 import os
 
 from srgan_kit.cli import guarded
-from srgan_kit.errors import UserError
+from srgan_kit.errors import ProcessLost, UserError
 
 
 def build_parser():
@@ -43,6 +43,12 @@ def run(args):
         if world > 1:
             exc.args = (f"rank {rank} of {world}: {exc}",)
         raise
+    except RuntimeError as exc:  # a collective whose peer is gone (killed, crashed, out of memory)
+        if world == 1:
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise ProcessLost(f"rank {rank} of {world}: another process stopped ({first}); torchrun names it "
+                          "above; continue with --auto_resume from the last complete state") from None
     finally:
         distributed.leave()
     if rank == 0:
