@@ -141,4 +141,9 @@ def test_a_killed_rank_ends_the_run_in_bounded_time_and_auto_resume_continues(wo
     done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", "--set", "name=killed", "--set",
                     "train.total_iter=6", "--auto_resume")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert (workdir / "experiments" / "killed" / "models" / "net_g_6.pth").is_file()
+    straight = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", "--set", "name=straight6", "--set",
+                        "train.total_iter=6")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    resumed, uninterrupted = final(workdir, "killed", 6), final(workdir, "straight6", 6)
+    for key in ("params", "params_ema"):  # resumed under DDP == an uninterrupted DDP run, bit for bit
+        assert all(torch.equal(resumed[key][k], uninterrupted[key][k]) for k in uninterrupted[key])
