@@ -5,7 +5,8 @@ one update per iteration. The trainer only sees this interface:
 
     step = model_type.step(opt, runtime)
     step.load_pretrained()               # fresh runs only
-    losses = step.run(batch, iteration)  # {'l_pix': float, ...}
+    losses = step.run(batch, iteration)  # {'l_pix': float, ...}; batch: one, or a list of micro-batches
+    step.skipped                         # updates skipped this iteration (a non-finite loss or gradient)
     step.optimizers, step.schedulers     # {'g': ..., 'd': ...}: the trainer drives lr (schedule + warm-up)
     step.eval_network()                  # the network validation uses (EMA when on)
     step.networks_to_save()              # {'net_g': {'params': net, 'params_ema': ema}, ...}
@@ -13,6 +14,8 @@ one update per iteration. The trainer only sees this interface:
 
 GeneratorStep holds G, its EMA, its loss (srgan_kit.losses.objective), optimisers with their schedulers and
 grad scalers, pretrained loading, saving and resume; on its own it is BasicSR's SRModel (models/sr.py).
+Updates are two-phase: ``backward`` accumulates gradients (over micro-batches) and measures them; ``apply``
+reads every number back in one device sync, then steps what is finite and skips the rest.
 """
 import contextlib
 import math
