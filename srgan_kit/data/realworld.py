@@ -1,0 +1,240 @@
+"""Real-ESRGAN's second-order degradation: synthetic real-world LR made on the fly from HR crops.
+
+Two halves, as in Real-ESRGAN, so that the expensive part runs batched on the training device:
+- :func:`draw_kernels` runs in the data workers, one call per sample: the two blur kernels and the final
+  sinc filter, drawn with basicsr's kernel functions from the dataset's ``blur_*``/``*2``/``final_sinc_prob``
+  keys.
+- :class:`SecondOrderDegradation` runs on the device, one call per batch: USM-sharpened GT, blur, random
+  resize, Gaussian/Poisson noise and JPEG, twice, then resize-back + sinc and JPEG in a random order.
+  The filters, USM, JPEG and noise are basicsr's, reached through :mod:`srgan_kit.compat`.
+
+Both take an explicit integer seed and run their draws under it with the process-wide generators saved and
+restored around them (basicsr's functions draw from numpy's and torch's global generators), so the same seed
+gives the same kernels and the same degraded batch, and the caller's random streams are left untouched.
+:class:`TrainingPairPool` is Real-ESRGAN's ``queue_size`` pool, with its contents in the training state.
+"""
+import contextlib
+import math
+import random
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from srgan_kit.compat import import_basicsr
+
+KERNEL_SIZES = tuple(range(7, 22, 2))  # odd sizes 7..21; every kernel is zero-padded to the largest
+PADDED_SIZE = KERNEL_SIZES[-1]
+RESIZE_MODES = ("area", "bilinear", "bicubic")
+_UPDOWN = ("up", "down", "keep")
+
+# Real-ESRGAN's train_realesrgan_x4plus.yml values: what a key that is left out means.
+KERNEL_DEFAULTS = {
+    "blur_kernel_size": 21,
+    "kernel_list": ["iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"],
+    "kernel_prob": [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
+    "sinc_prob": 0.1,
+    "blur_sigma": [0.2, 3.0],
+    "betag_range": [0.5, 4.0],
+    "betap_range": [1.0, 2.0],
+    "blur_kernel_size2": 21,
+    "kernel_list2": ["iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"],
+    "kernel_prob2": [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
+    "sinc_prob2": 0.1,
+    "blur_sigma2": [0.2, 1.5],
+    "betag_range2": [0.5, 4.0],
+    "betap_range2": [1.0, 2.0],
+    "final_sinc_prob": 0.8,
+}
+STAGE_DEFAULTS = {
+    "resize_prob": [0.2, 0.7, 0.1],
+    "resize_range": [0.15, 1.5],
+    "gaussian_noise_prob": 0.5,
+    "noise_range": [1, 30],
+    "poisson_scale_range": [0.05, 3.0],
+    "gray_noise_prob": 0.4,
+    "jpeg_range": [30, 95],
+    "second_blur_prob": 0.8,
+    "resize_prob2": [0.3, 0.4, 0.3],
+    "resize_range2": [0.3, 1.2],
+    "gaussian_noise_prob2": 0.5,
+    "noise_range2": [1, 25],
+    "poisson_scale_range2": [0.05, 2.5],
+    "gray_noise_prob2": 0.4,
+    "jpeg_range2": [30, 95],
+}
+
+
+@contextlib.contextmanager
+def seeded_global_rngs(seed, devices=()):
+    """Run a block with python's, numpy's and torch's global generators seeded, then restore them."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=list(devices)):
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+def _one_kernel(settings, suffix):
+    degradations = import_basicsr("basicsr.data.degradations")
+    size = int(np.random.choice(KERNEL_SIZES))
+    if np.random.uniform() < settings["sinc_prob" + suffix]:
+        # small kernels get a higher cutoff so they are not all ringing
+        low = math.pi / 3 if size < 13 else math.pi / 5
+        kernel = degradations.circular_lowpass_kernel(np.random.uniform(low, math.pi), size, pad_to=False)
+    else:
+        sigma = settings["blur_sigma" + suffix]
+        kernel = degradations.random_mixed_kernels(
+            settings["kernel_list" + suffix], settings["kernel_prob" + suffix], size, sigma, sigma,
+            [-math.pi, math.pi], settings["betag_range" + suffix], settings["betap_range" + suffix],
+            noise_range=None)
+    pad = (PADDED_SIZE - size) // 2
+    return np.pad(kernel, ((pad, pad), (pad, pad)))
+
+
+def _final_sinc(settings):
+    degradations = import_basicsr("basicsr.data.degradations")
+    if np.random.uniform() < settings["final_sinc_prob"]:
+        size = int(np.random.choice(KERNEL_SIZES))
+        return degradations.circular_lowpass_kernel(np.random.uniform(math.pi / 3, math.pi), size,
+                                                    pad_to=PADDED_SIZE)
+    pulse = np.zeros((PADDED_SIZE, PADDED_SIZE))
+    pulse[PADDED_SIZE // 2, PADDED_SIZE // 2] = 1.0  # identity filter: no final sinc for this sample
+    return pulse
+
+
+def kernel_settings(opt):
+    """The dataset's kernel keys over :data:`KERNEL_DEFAULTS`."""
+    return {key: opt.get(key, default) for key, default in KERNEL_DEFAULTS.items()}
+
+
+def draw_kernels(settings, seed):
+    """The two blur kernels and the final sinc filter of one sample, each a (21, 21) float32 tensor."""
+    with seeded_global_rngs(seed):
+        kernels = {"kernel1": _one_kernel(settings, ""), "kernel2": _one_kernel(settings, "2"),
+                   "sinc_kernel": _final_sinc(settings)}
+    return {name: torch.from_numpy(np.ascontiguousarray(k, dtype=np.float32)) for name, k in kernels.items()}
+
+
+def stage_settings(opt):
+    """The model's degradation keys over :data:`STAGE_DEFAULTS`."""
+    return {key: opt.get(key, default) for key, default in STAGE_DEFAULTS.items()}
+
+
+def _resize_factor(probs, factor_range):
+    kind = random.choices(_UPDOWN, probs)[0]
+    if kind == "up":
+        return np.random.uniform(1, factor_range[1])
+    if kind == "down":
+        return np.random.uniform(factor_range[0], 1)
+    return 1.0
+
+
+class SecondOrderDegradation:
+    """Makes (gt, gt_usm, lq) batches from HR batches and their per-sample kernels, on the batch's device."""
+
+    def __init__(self, settings, scale, device="cpu"):
+        img_process = import_basicsr("basicsr.utils.img_process_util")
+        diffjpeg = import_basicsr("basicsr.utils.diffjpeg")
+        self.settings = dict(settings)
+        self.scale = int(scale)
+        self.usm = img_process.USMSharp().to(device)
+        self.jpeg = diffjpeg.DiffJPEG(differentiable=False).to(device)
+        self._filter2d = img_process.filter2D
+        self._noise = import_basicsr("basicsr.data.degradations")
+
+    def _filter(self, img, kernel):
+        # basicsr's filter2D reshapes with view(): JPEG and resize outputs need to be made contiguous
+        return self._filter2d(img.contiguous(), kernel)
+
+    def _add_noise(self, out, suffix):
+        s, gray = self.settings, self.settings["gray_noise_prob" + suffix]
+        if np.random.uniform() < s["gaussian_noise_prob" + suffix]:
+            return self._noise.random_add_gaussian_noise_pt(out, sigma_range=s["noise_range" + suffix],
+                                                            clip=True, rounds=False, gray_prob=gray)
+        return self._noise.random_add_poisson_noise_pt(out, scale_range=s["poisson_scale_range" + suffix],
+                                                       gray_prob=gray, clip=True, rounds=False)
+
+    def _compress(self, out, quality_range):
+        quality = out.new_zeros(out.size(0)).uniform_(*quality_range)
+        # values outside [0, 1] make the JPEG round trip ring
+        return self.jpeg(torch.clamp(out, 0, 1), quality=quality)
+
+    def _resize_back_and_sinc(self, out, size, sinc_kernel):
+        out = F.interpolate(out, size=size, mode=random.choice(RESIZE_MODES))
+        return self._filter(out, sinc_kernel)
+
+    @torch.no_grad()
+    def __call__(self, gt, kernel1, kernel2, sinc_kernel, seed):
+        s = self.settings
+        height, width = gt.shape[-2:]
+        devices = [gt.device.index or 0] if gt.device.type == "cuda" else []
+        with seeded_global_rngs(seed, devices):
+            gt_usm = self.usm(gt)
+            out = self._filter(gt_usm, kernel1)
+            factor = _resize_factor(s["resize_prob"], s["resize_range"])
+            out = F.interpolate(out, scale_factor=factor, mode=random.choice(RESIZE_MODES))
+            out = self._add_noise(out, "")
+            out = self._compress(out, s["jpeg_range"])
+
+            if np.random.uniform() < s["second_blur_prob"]:
+                out = self._filter(out, kernel2)
+            factor = _resize_factor(s["resize_prob2"], s["resize_range2"])
+            size = (int(height / self.scale * factor), int(width / self.scale * factor))
+            out = F.interpolate(out, size=size, mode=random.choice(RESIZE_MODES))
+            out = self._add_noise(out, "2")
+
+            # resize-back + sinc before or after the last JPEG; other orders give twisted lines
+            lq_size = (height // self.scale, width // self.scale)
+            if np.random.uniform() < 0.5:
+                out = self._resize_back_and_sinc(out, lq_size, sinc_kernel)
+                out = self._compress(out, s["jpeg_range2"])
+            else:
+                out = self._compress(out, s["jpeg_range2"])
+                out = self._resize_back_and_sinc(out, lq_size, sinc_kernel)
+        lq = torch.clamp((out * 255.0).round(), 0, 255) / 255.0  # LR images are 8-bit in the real world
+        return gt, gt_usm, lq.contiguous()
+
+
+class TrainingPairPool:
+    """A fixed-size pool of (lq, gt) pairs that batches are swapped through, so one batch mixes images.
+
+    Until the pool is full, batches pass through unchanged and are stored; after that each batch is shuffled
+    into the pool and a batch of the same size comes out. Shuffles use the given seed, so the pool is
+    reproducible; :meth:`state_dict` carries its contents across a resume.
+    """
+
+    def __init__(self, size, batch_size):
+        if size % batch_size:
+            raise ValueError(f"queue_size {size} must be divisible by the batch size {batch_size}")
+        self.size = size
+        self.lq = self.gt = None
+        self.filled = 0
+
+    def swap(self, lq, gt, seed):
+        b = lq.size(0)
+        if self.lq is None:
+            self.lq = lq.new_zeros((self.size, *lq.shape[1:]))
+            self.gt = gt.new_zeros((self.size, *gt.shape[1:]))
+        if self.filled < self.size:
+            self.lq[self.filled:self.filled + b] = lq
+            self.gt[self.filled:self.filled + b] = gt
+            self.filled += b
+            return lq, gt
+        generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(self.size, generator=generator).to(self.lq.device)
+        self.lq, self.gt = self.lq[order], self.gt[order]
+        out_lq, out_gt = self.lq[:b].clone(), self.gt[:b].clone()
+        self.lq[:b], self.gt[:b] = lq, gt
+        return out_lq, out_gt
+
+    def state_dict(self):
+        return {"filled": self.filled, "lq": self.lq, "gt": self.gt}
+
+    def load_state_dict(self, state):
+        self.filled, self.lq, self.gt = state["filled"], state["lq"], state["gt"]

@@ -1,0 +1,186 @@
+"""Real-ESRGAN's second-order degradation: kernels, the batched stage and the training-pair pool."""
+import random
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from srgan_kit.compat import import_basicsr
+from srgan_kit.data.realworld import (KERNEL_SIZES, PADDED_SIZE, SecondOrderDegradation, TrainingPairPool,
+                                      draw_kernels, kernel_settings, stage_settings)
+
+
+def _photo_batch(n=2, size=64):
+    skdata = pytest.importorskip("skimage.data")
+    rgb = skdata.astronaut()[100:100 + 2 * size, 150:150 + 2 * size].astype(np.float32) / 255.0
+    crops = [rgb[i * 16:i * 16 + size, i * 16:i * 16 + size] for i in range(n)]
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+
+
+def _kernels(n, seed0=0, **opt):
+    draws = [draw_kernels(kernel_settings(opt), seed0 + i) for i in range(n)]
+    return {name: torch.stack([d[name] for d in draws]) for name in draws[0]}
+
+
+def _support(kernel):
+    rows = np.nonzero(np.abs(kernel).sum(axis=1) > 0)[0]
+    return rows[-1] - rows[0] + 1
+
+
+def test_same_seed_gives_same_kernels_and_leaves_global_generators_alone():
+    np.random.seed(5)
+    torch.manual_seed(5)
+    random.seed(5)
+    before = (np.random.get_state()[1].copy(), torch.get_rng_state(), random.getstate())
+    a, b = draw_kernels(kernel_settings({}), 11), draw_kernels(kernel_settings({}), 11)
+    other = draw_kernels(kernel_settings({}), 12)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["kernel1"], other["kernel1"])
+    assert np.array_equal(np.random.get_state()[1], before[0])
+    assert torch.equal(torch.get_rng_state(), before[1]) and random.getstate() == before[2]
+
+
+def test_kernels_are_normalised_padded_and_sized_from_the_configured_list():
+    for i in range(60):
+        draws = draw_kernels(kernel_settings({}), i)
+        for k in draws.values():
+            assert k.shape == (PADDED_SIZE, PADDED_SIZE)
+            assert float(k.sum()) == pytest.approx(1.0, abs=1e-4)
+        assert _support(draws["kernel1"].numpy()) in KERNEL_SIZES
+
+
+def test_isotropic_gaussian_widths_stay_within_blur_sigma():
+    opt = {"kernel_list": ["iso"], "kernel_prob": [1.0], "sinc_prob": 0.0, "blur_sigma": [0.5, 1.5]}
+    c = PADDED_SIZE // 2
+    widths = []
+    for i in range(200):
+        k = draw_kernels(kernel_settings(opt), i)["kernel1"].numpy().astype(np.float64)
+        # neighbouring taps of a sampled Gaussian differ by exp(-1 / (2 sigma^2)) whatever the size and
+        # normalisation, so sigma can be read back exactly
+        widths.append(np.sqrt(-1.0 / (2.0 * np.log(k[c, c + 1] / k[c, c]))))
+        assert np.allclose(k, k.T, atol=1e-6)
+    widths = np.array(widths)
+    assert widths.min() >= 0.5 - 1e-3 and widths.max() <= 1.5 + 1e-3
+    # uniform on [0.5, 1.5]: mean 1.0; 200 draws put the sample mean within 0.06 of it
+    assert abs(widths.mean() - 1.0) < 0.06
+
+
+def test_sinc_and_final_sinc_happen_at_the_configured_rates():
+    opt = {"sinc_prob": 0.3, "final_sinc_prob": 0.6}
+    pulse_count = sinc_count = 0
+    n = 400
+    for i in range(n):
+        draws = draw_kernels(kernel_settings(opt), i)
+        pulse_count += int(draws["sinc_kernel"][PADDED_SIZE // 2, PADDED_SIZE // 2] == 1.0)
+        # sinc kernels ring: they have negative taps, the Gaussian family never does
+        sinc_count += int(draws["kernel1"].min() < -1e-6)
+    # binomial standard deviations are ~0.023-0.025; allow four
+    assert abs(pulse_count / n - 0.4) < 0.1
+    assert abs(sinc_count / n - 0.3) < 0.1
+
+
+def test_final_sinc_probability_zero_gives_the_identity_filter():
+    draws = draw_kernels(kernel_settings({"final_sinc_prob": 0.0}), 3)
+    pulse = torch.zeros(PADDED_SIZE, PADDED_SIZE)
+    pulse[PADDED_SIZE // 2, PADDED_SIZE // 2] = 1
+    assert torch.equal(draws["sinc_kernel"], pulse)
+
+
+def test_stage_is_deterministic_under_the_seed_and_makes_8bit_lr_of_the_scale():
+    gt = _photo_batch()
+    kernels = _kernels(2)
+    stage = SecondOrderDegradation(stage_settings({}), scale=4)
+    state = torch.get_rng_state()
+    _, usm_a, lq_a = stage(gt, seed=7, **kernels)
+    _, usm_b, lq_b = stage(gt, seed=7, **kernels)
+    _, _, lq_c = stage(gt, seed=8, **kernels)
+    assert torch.equal(lq_a, lq_b) and torch.equal(usm_a, usm_b)
+    assert not torch.equal(lq_a, lq_c)
+    assert lq_a.shape == (2, 3, 16, 16)
+    assert torch.equal(lq_a, torch.round(lq_a * 255) / 255) and lq_a.min() >= 0 and lq_a.max() <= 1
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_mild_settings_give_an_lr_close_to_a_plain_downscale():
+    # identity kernels, no resize, noise sigma 0 and JPEG q=95: what is left is USM + downscale
+    gt = _photo_batch()
+    kernels = _kernels(2, sinc_prob=0.0, final_sinc_prob=0.0, blur_sigma=[0.2, 0.21], kernel_list=["iso"],
+                       kernel_prob=[1.0], sinc_prob2=0.0, blur_sigma2=[0.2, 0.21], kernel_list2=["iso"],
+                       kernel_prob2=[1.0])
+    mild = {"resize_prob": [0, 0, 1], "resize_prob2": [0, 0, 1], "gaussian_noise_prob": 1,
+            "gaussian_noise_prob2": 1, "noise_range": [0, 0], "noise_range2": [0, 0],
+            "jpeg_range": [95, 95], "jpeg_range2": [95, 95]}
+    _, usm, lq = SecondOrderDegradation(stage_settings(mild), scale=4)(gt, seed=1, **kernels)
+    area = torch.nn.functional.interpolate(usm, scale_factor=0.25, mode="area")
+    # mode choice (area/bilinear/bicubic) and JPEG chroma subsampling account for the difference
+    assert (lq - area).abs().mean() < 0.04
+
+
+def test_usm_sharpening_equals_basicsr_numpy_reference():
+    img_process = import_basicsr("basicsr.utils.img_process_util")
+    gt = _photo_batch(n=1)
+    ours = img_process.USMSharp()(gt)[0].permute(1, 2, 0).numpy()
+    reference = img_process.usm_sharp(gt[0].permute(1, 2, 0).numpy().astype(np.float32))
+    # the numpy reference blurs with cv2's reflect-101 border as the tensor version does; float32 sums
+    # over a 51x51 kernel differ in the last bits
+    assert np.abs(ours - reference).max() < 5e-4
+
+
+def test_filter2d_equals_opencv_filter2d():
+    img_process = import_basicsr("basicsr.utils.img_process_util")
+    gt = _photo_batch(n=1)
+    kernel = draw_kernels(kernel_settings({}), 4)["kernel1"]
+    ours = img_process.filter2D(gt, kernel[None])[0].permute(1, 2, 0).numpy()
+    reference = cv2.filter2D(gt[0].permute(1, 2, 0).numpy(), -1, kernel.numpy(),
+                             borderType=cv2.BORDER_REFLECT_101)
+    # the kernels are symmetric under 180-degree rotation, so correlation and convolution agree
+    assert np.abs(ours - reference).max() < 1e-5
+
+
+def test_diffjpeg_matches_opencv_jpeg_closely():
+    diffjpeg = import_basicsr("basicsr.utils.diffjpeg")
+    gt = _photo_batch(n=1)
+    with torch.no_grad():
+        ours = diffjpeg.DiffJPEG(differentiable=False)(gt, quality=torch.tensor([50.0]))
+    bgr = (gt[0].permute(1, 2, 0).numpy()[:, :, ::-1] * 255).round().astype(np.uint8)
+    _, encoded = cv2.imencode(".jpg", bgr, [int(cv2.IMWRITE_JPEG_QUALITY), 50])
+    reference = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255.0
+    ours = ours[0].permute(1, 2, 0).numpy()
+    # same quantisation tables; rounding differs, so a close but not bit-exact match
+    assert np.abs(ours - reference).mean() < 0.01
+
+
+def test_pool_passes_batches_through_until_full_then_swaps():
+    pool = TrainingPairPool(size=4, batch_size=2)
+    first = (torch.full((2, 1, 2, 2), 1.0), torch.full((2, 1, 8, 8), 1.0))
+    second = (torch.full((2, 1, 2, 2), 2.0), torch.full((2, 1, 8, 8), 2.0))
+    third = (torch.full((2, 1, 2, 2), 3.0), torch.full((2, 1, 8, 8), 3.0))
+    assert pool.swap(*first, seed=0)[0] is first[0]
+    pool.swap(*second, seed=0)
+    lq, gt = pool.swap(*third, seed=0)
+    assert set(lq.flatten().tolist()) <= {1.0, 2.0}
+    assert torch.equal(lq[:, :, :1, :1].flatten(), gt[:, :, :1, :1].flatten())  # pairs stay together
+    assert sorted(pool.lq[:, 0, 0, 0].tolist()).count(3.0) == 2
+
+
+def test_pool_state_round_trip_continues_identically():
+    def run(pool, start, stop):
+        outs = []
+        for step in range(start, stop):
+            batch = torch.full((2, 1, 2, 2), float(step))
+            outs.append(pool.swap(batch, batch.repeat(1, 1, 4, 4), seed=step)[0])
+        return outs
+
+    straight = TrainingPairPool(size=6, batch_size=2)
+    expected = run(straight, 0, 8)
+    resumed = TrainingPairPool(size=6, batch_size=2)
+    run(resumed, 0, 5)
+    restored = TrainingPairPool(size=6, batch_size=2)
+    restored.load_state_dict(resumed.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(run(restored, 5, 8), expected[5:]))
+
+
+def test_pool_size_must_be_a_multiple_of_the_batch():
+    with pytest.raises(ValueError, match="queue_size 5"):
+        TrainingPairPool(size=5, batch_size=2)
