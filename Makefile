@@ -36,6 +36,7 @@ bench-deps: $(STAMP)
 bench: bench-deps
 	$(PY) benchmarks/train_step.py --json results/bench_train_step.json
 	$(PY) benchmarks/infer.py --json results/bench_infer.json
+	$(PY) benchmarks/degradation.py --json results/bench_degradation.json
 
 # Resolve today's newest releases allowed by setup.cfg in a scratch environment, then freeze them.
 lock:
