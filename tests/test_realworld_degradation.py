@@ -8,7 +8,7 @@ import torch
 
 from srgan_kit.compat import import_basicsr
 from srgan_kit.data.realworld import (KERNEL_SIZES, PADDED_SIZE, SecondOrderDegradation, SeparableUSM,
-                                      TrainingPairPool,
+                                      RealWorldPairs, TrainingPairPool,
                                       draw_kernels, kernel_settings, stage_settings)
 
 
@@ -194,3 +194,39 @@ def test_pool_state_round_trip_continues_identically():
 def test_pool_size_must_be_a_multiple_of_the_batch():
     with pytest.raises(ValueError, match="queue_size 5"):
         TrainingPairPool(size=5, batch_size=2)
+
+
+def _tile_batch(step, n=2):
+    batch = _kernels(n, seed0=10 * step)
+    batch["gt"] = torch.roll(_photo_batch(n), shifts=step * 8, dims=-1)
+    return batch
+
+
+def test_pairs_are_cropped_to_gt_size_with_the_lr_matching_the_crop():
+    pairs = RealWorldPairs(stage_settings({}), scale=4, gt_size=32, queue_size=0, batch_size=2)
+    out = pairs(_tile_batch(0), seed=3)
+    assert out["gt"].shape == (2, 3, 32, 32) and out["lq"].shape == (2, 3, 8, 8)
+    # the crop is taken at the same place: the GT crop's area-downscale is close to the LR crop
+    area = torch.nn.functional.interpolate(out["gt"], scale_factor=0.25, mode="area")
+    other = torch.nn.functional.interpolate(torch.flip(out["gt"], dims=[-1]), scale_factor=0.25, mode="area")
+    assert (out["lq"] - area).abs().mean() < (out["lq"] - other).abs().mean()
+    assert torch.allclose(out["gt_usm"], SeparableUSM()(out["gt"]))
+
+
+def test_pairs_with_pool_resume_to_the_same_batches():
+    def run(pairs, start, stop):
+        return [pairs(_tile_batch(step), seed=step) for step in range(start, stop)]
+
+    straight = run(RealWorldPairs(stage_settings({}), 4, 32, queue_size=4, batch_size=2), 0, 5)
+    first = RealWorldPairs(stage_settings({}), 4, 32, queue_size=4, batch_size=2)
+    run(first, 0, 3)
+    resumed = RealWorldPairs(stage_settings({}), 4, 32, queue_size=4, batch_size=2)
+    resumed.load_state_dict(first.state_dict())
+    for a, b in zip(run(resumed, 3, 5), straight[3:]):
+        assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
+
+
+def test_gt_size_larger_than_the_tiles_is_refused():
+    pairs = RealWorldPairs(stage_settings({}), scale=4, gt_size=128, queue_size=0, batch_size=2)
+    with pytest.raises(ValueError, match="gt_size 128 is larger than the HR tiles"):
+        pairs(_tile_batch(0), seed=0)

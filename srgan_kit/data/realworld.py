@@ -31,7 +31,7 @@ RESIZE_MODES = ("area", "bilinear", "bicubic")
 _UPDOWN = ("up", "down", "keep")
 
 # Real-ESRGAN's train_realesrgan_x4plus.yml values: what a key that is left out means.
-KERNEL_DEFAULTS = {
+_FIRST_KERNEL = {
     "blur_kernel_size": 21,
     "kernel_list": ["iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"],
     "kernel_prob": [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
@@ -39,15 +39,10 @@ KERNEL_DEFAULTS = {
     "blur_sigma": [0.2, 3.0],
     "betag_range": [0.5, 4.0],
     "betap_range": [1.0, 2.0],
-    "blur_kernel_size2": 21,
-    "kernel_list2": ["iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"],
-    "kernel_prob2": [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
-    "sinc_prob2": 0.1,
-    "blur_sigma2": [0.2, 1.5],
-    "betag_range2": [0.5, 4.0],
-    "betap_range2": [1.0, 2.0],
-    "final_sinc_prob": 0.8,
 }
+# the second stage takes the same keys with a '2' suffix; only its blur is narrower
+KERNEL_DEFAULTS = {**_FIRST_KERNEL, **{key + "2": value for key, value in _FIRST_KERNEL.items()},
+                   "blur_sigma2": [0.2, 1.5], "final_sinc_prob": 0.8}
 STAGE_DEFAULTS = {
     "resize_prob": [0.2, 0.7, 0.1],
     "resize_range": [0.15, 1.5],
@@ -267,3 +262,40 @@ class TrainingPairPool:
 
     def load_state_dict(self, state):
         self.filled, self.lq, self.gt = state["filled"], state["lq"], state["gt"]
+
+
+class RealWorldPairs:
+    """Training pairs from a batch of HR tiles and their kernels: the degradation, one ``gt_size`` crop position
+    for the batch, the training-pair pool (``queue_size``; 0 = none), then the USM of the GT crop for the
+    losses that train on the sharpened target (``*_gt_usm``). All of it under the batch's seed."""
+
+    def __init__(self, settings, scale, gt_size, queue_size, batch_size, device="cpu"):
+        self.degrade = SecondOrderDegradation(settings, scale, device)
+        self.scale, self.gt_size = int(scale), int(gt_size)
+        self.pool = TrainingPairPool(queue_size, batch_size) if queue_size else None
+
+    def _crop(self, gt, lq, seed):
+        size = self.gt_size // self.scale
+        h, w = lq.shape[-2:]
+        if min(h, w) < size:
+            raise ValueError(f"gt_size {self.gt_size} is larger than the HR tiles ({h * self.scale}x{w * self.scale})")
+        rng = random.Random(seed)
+        top, left = rng.randint(0, h - size), rng.randint(0, w - size)
+        s = self.scale
+        return gt[..., top * s:(top + size) * s, left * s:(left + size) * s], lq[..., top:top + size, left:left + size]
+
+    @torch.no_grad()
+    def __call__(self, batch, seed):
+        gt, _, lq = self.degrade(batch["gt"], batch["kernel1"], batch["kernel2"], batch["sinc_kernel"], seed)
+        gt, lq = self._crop(gt, lq, seed)
+        if self.pool is not None:
+            lq, gt = self.pool.swap(lq.contiguous(), gt.contiguous(), seed)
+        return {"lq": lq.contiguous(), "gt": gt.contiguous(), "gt_usm": self.degrade.usm(gt.contiguous())}
+
+    def state_dict(self):
+        return {"pool": self.pool.state_dict() if self.pool is not None else None}
+
+    def load_state_dict(self, state):
+        if self.pool is not None and state.get("pool") is not None:
+            self.pool.load_state_dict(state["pool"])
+
