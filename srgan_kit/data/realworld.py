@@ -12,7 +12,8 @@ Two halves, as in Real-ESRGAN, so that the expensive part runs batched on the tr
 Both take an explicit integer seed and run their draws under it with the process-wide generators saved and
 restored around them (basicsr's functions draw from numpy's and torch's global generators), so the same seed
 gives the same kernels and the same degraded batch, and the caller's random streams are left untouched.
-:class:`TrainingPairPool` is Real-ESRGAN's ``queue_size`` pool, with its contents in the training state.
+:class:`TrainingPairPool` is Real-ESRGAN's ``queue_size`` pool, with its contents in the training state;
+:class:`RealWorldPairs` chains the stage, the ``gt_size`` crop, the pool and the USM target for one batch.
 """
 import contextlib
 import math
@@ -32,7 +33,7 @@ _UPDOWN = ("up", "down", "keep")
 
 # Real-ESRGAN's train_realesrgan_x4plus.yml values: what a key that is left out means.
 _FIRST_KERNEL = {
-    "blur_kernel_size": 21,
+    "blur_kernel_size": 21,  # accepted as in Real-ESRGAN, which also draws each size from KERNEL_SIZES
     "kernel_list": ["iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"],
     "kernel_prob": [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
     "sinc_prob": 0.1,
