@@ -6,6 +6,7 @@ message naming the files. Items are
 ``{'lq': 3xhxw, 'gt': 3xHxW float32 tensors in [0, 1], 'lq_path': str, 'gt_path': str}``; alpha is dropped.
 Keyword arguments equal BasicSR's option keys so BasicSR option files work unchanged.
 """
+import inspect
 import random
 import warnings
 from pathlib import Path
@@ -16,6 +17,7 @@ from torch.utils.data import Dataset
 
 from srgan_kit.data.degradation import downsample_crop, imresize, mod_crop
 from srgan_kit.data.imageio import image_size, list_images, load_image
+from srgan_kit.data.realworld import KERNEL_DEFAULTS, draw_kernels, kernel_settings
 from srgan_kit.data.verify import verify_images
 from srgan_kit.data.transforms import augment, check_gt_size, check_pair_shapes, paired_random_crop, to_tensor
 from srgan_kit.errors import DataError, OptionError, listing
@@ -236,3 +238,79 @@ class GTOnlyDataset(_SRDataset):
         else:
             lq = imresize(gt, 1.0 / s)
         return self._finish(gt, _quantize(lq, img.bit_depth), item, rng)
+
+
+def _meta_info_paths(meta_info, root, label):
+    """Real-ESRGAN's meta_info file: one image path (relative to dataroot_gt) per line, first field."""
+    path = Path(meta_info)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise DataError(f"{label}: meta_info {path}: {err.strerror or err}") from None
+    names = [line.split()[0] for line in lines if line.strip()]
+    missing = [str(Path(root) / n) for n in names if not (Path(root) / n).is_file()]
+    if missing:
+        raise DataError(f"{label}: meta_info {path} lists {len(missing)} missing file(s): {listing(missing)}")
+    if not names:
+        raise DataError(f"{label}: meta_info {path} lists no image")
+    return [Path(root) / n for n in names]
+
+
+@DATASETS.register()
+class RealESRGANDataset(_SRDataset):
+    """HR images only, for Real-ESRGAN's second-order degradation (srgan_kit.data.realworld).
+
+    Each item is a ``crop_pad_size`` tile of a GT image (reflect-padded when smaller, randomly cropped when
+    larger), flipped/rotated, with the sample's two blur kernels and final sinc filter drawn here (in the data
+    workers); the LQ is made from a whole batch on the training device by the model's degradation stage.
+    Keys equal Real-ESRGAN's (kernel keys: ``srgan_kit.data.realworld.KERNEL_DEFAULTS``).
+    """
+
+    def __init__(self, dataroot_gt, scale, phase="train", meta_info=None, gt_size=None, use_hflip=True,
+                 use_rot=False, crop_pad_size=400, skip_small=False, io_backend=None, name=None,
+                 skip_bad_images=False, **kernel_opt):
+        super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
+        unknown = sorted(set(kernel_opt) - set(KERNEL_DEFAULTS))
+        if unknown:
+            raise OptionError(f"{self.label}: unknown key(s) {', '.join(unknown)}")
+        self.kernels = kernel_settings(kernel_opt)
+        self.crop_pad_size = crop_pad_size
+        if self.gt_size is not None and crop_pad_size < self.gt_size:
+            raise OptionError(f"{self.label}: crop_pad_size {crop_pad_size} is smaller than gt_size {self.gt_size}")
+        what = f"{self.label}: GT images (dataroot_gt)"
+        paths = _meta_info_paths(meta_info, dataroot_gt, self.label) if meta_info else list_images(dataroot_gt, what)
+        self.items = self._drop_bad([{"gt_path": str(p), "lq_path": str(p)} for p in paths])
+
+    def _tile(self, img, rng):
+        size = self.crop_pad_size
+        h, w = img.shape[:2]
+        if h < size or w < size:  # small images are mirrored out to the tile size
+            pad_h, pad_w = max(0, size - h), max(0, size - w)
+            img = np.pad(img, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
+            h, w = img.shape[:2]
+        top, left = rng.randint(0, h - size), rng.randint(0, w - size)
+        return img[top:top + size, left:left + size]
+
+    def __getitem__(self, key):
+        index, rng = sample_key(key)
+        item = self.items[index]
+        gt = load_image(item["gt_path"]).rgb
+        if self.train and (self.use_hflip or self.use_rot):
+            gt = augment([gt], hflip=self.use_hflip, rot=self.use_rot, rng=rng)[0]
+        gt = self._tile(gt, rng)
+        out = {"gt": to_tensor(gt), "gt_path": item["gt_path"], "lq_path": item["lq_path"],
+               **draw_kernels(self.kernels, rng.getrandbits(62)), "noise_seed": rng.getrandbits(62)}
+        return out
+
+
+def _with_kernel_keys(cls):
+    """The kernel keys as keyword parameters of ``cls``'s signature, so the option schema knows them and their
+    types (from the defaults) like any other constructor parameter."""
+    sig = inspect.signature(cls.__init__)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD and p.name != "self"]
+    params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in KERNEL_DEFAULTS.items()]
+    cls.__signature__ = inspect.Signature(params)
+    return cls
+
+
+_with_kernel_keys(RealESRGANDataset)

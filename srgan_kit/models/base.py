@@ -131,6 +131,11 @@ class GeneratorStep:
             scaler.update()
         return values
 
+    def training_pair(self, part):
+        """A loaded batch as the networks see it ({'lq', 'gt', ...} on the device); model types that make
+        their pairs on the device (models/realesrnet.py) do it here."""
+        return self.runtime.to_device(part)
+
     def after_update(self, key):
         """What follows a performed update: G's EMA follows G."""
         if key == "g" and self.ema is not None:
@@ -194,7 +199,7 @@ class GeneratorStep:
         self.skipped = []
         self.optimizers["g"].zero_grad(set_to_none=True)
         for i, part in enumerate(micro):
-            part, last = self.runtime.to_device(part), i == len(micro) - 1
+            part, last = self.training_pair(part), i == len(micro) - 1
             with self.syncing(self.net_g, last):
                 with self.runtime.autocast():
                     output = self.net_g(part["lq"])

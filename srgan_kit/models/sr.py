@@ -4,13 +4,15 @@ from srgan_kit.models.base import GeneratorStep
 from srgan_kit.registry import MODEL_TYPES
 
 
-def _check(opt, ctx):
+def check_generator_only(opt, ctx):
+    """A generator loss is required and a discriminator is not used (every model type without D)."""
     train = opt.get("train")
     if ctx.is_train and train and not (train.get("pixel_opt") or train.get("perceptual_opt") or train.get("losses")):
-        ctx.problem(("train", "pixel_opt"), "missing required section (model_type 'sr' needs a generator loss, "
-                    "e.g. a pixel loss with 'type': L1Loss, MSELoss or CharbonnierLoss, or perceptual_opt)")
+        ctx.problem(("train", "pixel_opt"), f"missing required section (model_type {opt['model_type']!r} needs a "
+                    "generator loss, e.g. a pixel loss with 'type': L1Loss, MSELoss or CharbonnierLoss, or perceptual_opt)")
     if opt.get("network_d") is not None:
-        ctx.warn(("network_d",), "not used by model_type 'sr' (only GAN training uses a discriminator)")
+        ctx.warn(("network_d",), f"not used by model_type {opt['model_type']!r} (only GAN training uses a "
+                 "discriminator)")
 
 
-MODEL_TYPES.register("sr", aliases=("SRModel",))(ModelType("sr", step=GeneratorStep, check=_check))
+MODEL_TYPES.register("sr", aliases=("SRModel",))(ModelType("sr", step=GeneratorStep, check=check_generator_only))

@@ -1,0 +1,95 @@
+"""model_type RealESRNetModel: RealESRGANDataset tiles + kernels, degraded on the device, trained and resumed."""
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from srgan_kit.config.options import load_options
+from srgan_kit.data.datasets import RealESRGANDataset
+from srgan_kit.data.imageio import save_image
+from srgan_kit.data.realworld import PADDED_SIZE
+from srgan_kit.errors import OptionError
+from srgan_kit.training.trainer import train
+
+OPTIONS = {
+    "name": "realesrnet", "model_type": "RealESRNetModel", "scale": 2, "num_gpu": 0, "manual_seed": 3,
+    "gt_size": 32, "queue_size": 4,
+    "datasets": {"train": {"name": "tiles", "type": "RealESRGANDataset", "dataroot_gt": "data/gt",
+                           "crop_pad_size": 48, "gt_size": 32, "use_hflip": True, "use_rot": False,
+                           "batch_size_per_gpu": 2, "num_worker_per_gpu": 0}},
+    "network_g": {"type": "MSRResNet", "num_feat": 8, "num_block": 1, "upscale": 2},
+    "train": {"optim_g": {"type": "Adam", "lr": 1e-3}, "total_iter": 6, "warmup_iter": -1,
+              "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0}},
+    "logger": {"print_freq": 2, "save_checkpoint_freq": 3, "use_tb_logger": False},
+}
+
+
+def _photos(folder, count=4, size=56):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    for i in range(count):
+        f = rng.uniform(1, 4, 3)
+        img = np.stack([0.5 + 0.4 * np.sin(f[c] * 6 * xx + c) * np.cos(f[c] * 4 * yy) for c in range(3)], -1)
+        save_image(folder / f"{i}.png", img.astype(np.float32))
+    return folder
+
+
+def _options(root, **changes):
+    _photos((root / "data" / "gt").resolve()) if not (root / "data" / "gt").exists() else None
+    opt = {**OPTIONS, **changes}
+    path = root / "realesrnet.yml"
+    path.write_text(yaml.safe_dump(opt))
+    return load_options(path, root=root)
+
+
+def test_dataset_gives_padded_tiles_and_per_sample_kernels(tmp_path):
+    root = _photos(tmp_path / "gt", count=2, size=24)
+    item = RealESRGANDataset(dataroot_gt=str(root), scale=2, crop_pad_size=32)[0]
+    assert item["gt"].shape == (3, 32, 32)  # a 24x24 image mirrored out to the tile
+    assert item["kernel1"].shape == item["sinc_kernel"].shape == (PADDED_SIZE, PADDED_SIZE)
+    assert torch.equal(item["gt"][:, 24:26, :24], torch.flip(item["gt"][:, 21:23, :24], dims=[1]))
+
+
+def test_dataset_reads_a_meta_info_list(tmp_path):
+    root = _photos(tmp_path / "gt", count=3)
+    (tmp_path / "meta.txt").write_text("2.png (40,40,3)\n0.png (40,40,3)\n")
+    dataset = RealESRGANDataset(dataroot_gt=str(root), scale=2, meta_info=str(tmp_path / "meta.txt"))
+    assert [it["gt_path"] for it in dataset.items] == [str(root / "2.png"), str(root / "0.png")]
+
+
+def test_a_training_run_degrades_on_the_fly_and_resumes_bit_for_bit(tmp_path):
+    straight = train(_options(tmp_path), progress=False)
+    assert straight.iteration == 6 and "l_pix" in straight.losses
+    run = tmp_path / "experiments" / "realesrnet"
+    final = torch.load(run / "models" / "net_g_6.pth", weights_only=True)["params"]
+    state = torch.load(run / "training_states" / "3.state", weights_only=True)
+    assert state["step"]["degradation"]["pool"]["filled"] == 4
+    # resume from iteration 3 in a second run folder: the pool, kernels and degradations repeat exactly
+    resumed_root = tmp_path / "again"
+    resumed_root.mkdir()
+    (resumed_root / "data").symlink_to(tmp_path / "data")
+    opt = _options(resumed_root)
+    opt["path"]["resume_state"] = str(run / "training_states" / "3.state")
+    train(opt, progress=False)
+    again = torch.load(resumed_root / "experiments" / "realesrnet" / "models" / "net_g_6.pth",
+                       weights_only=True)["params"]
+    assert all(torch.equal(final[k], again[k]) for k in final)
+
+
+def test_a_paired_training_set_is_refused_naming_the_key(tmp_path):
+    bad = dict(OPTIONS["datasets"]["train"], type="GTOnlyDataset")
+    for key in ("crop_pad_size",):
+        bad.pop(key)
+    with pytest.raises(OptionError, match="datasets.train.type.*must be type RealESRGANDataset"):
+        _options(tmp_path, datasets={"train": bad})
+
+
+def test_queue_size_must_hold_whole_batches(tmp_path):
+    with pytest.raises(OptionError, match="queue_size: 5 is not a multiple"):
+        _options(tmp_path, queue_size=5)
+
+
+def test_gt_size_too_small_for_the_unsharp_mask_is_refused(tmp_path):
+    train_set = dict(OPTIONS["datasets"]["train"], gt_size=16)
+    with pytest.raises(OptionError, match="gt_size: 16 is smaller than 26"):
+        _options(tmp_path, gt_size=16, datasets={"train": train_set})
