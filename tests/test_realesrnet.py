@@ -1,4 +1,7 @@
 """model_type RealESRNetModel: RealESRGANDataset tiles + kernels, degraded on the device, trained and resumed."""
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -93,3 +96,22 @@ def test_gt_size_too_small_for_the_unsharp_mask_is_refused(tmp_path):
     train_set = dict(OPTIONS["datasets"]["train"], gt_size=16)
     with pytest.raises(OptionError, match="gt_size: 16 is smaller than 26"):
         _options(tmp_path, gt_size=16, datasets={"train": train_set})
+
+
+def test_real_esrgans_own_option_keys_load_with_path_edits_only():
+    recipe = yaml.safe_load((Path(__file__).resolve().parents[1] / "options" / "train_realesrnet_x4plus.yml")
+                            .read_text())
+    # what Real-ESRGAN's train_realesrnet_x4plus.yml has beyond ours, and what it lacks
+    recipe["datasets"]["train"].update(io_backend={"type": "disk"}, dataset_enlarge_ratio=1, prefetch_mode=None)
+    for key in ("crop_pad_size",):
+        del recipe["datasets"]["train"][key]
+    for key in ("amp", "channels_last"):
+        del recipe["train"][key]
+    recipe["dist_params"] = {"backend": "nccl", "port": 29500}
+    recipe["logger"]["wandb"] = {"project": None, "resume_id": None}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "train_realesrnet_x4plus.yml"
+        path.write_text(yaml.safe_dump(recipe))
+        opt = load_options(path, check_paths=False)
+    assert opt["model_type"] == "realesrnet" and opt["datasets"]["train"]["type"] == "RealESRGANDataset"
+    assert opt["queue_size"] == 180 and opt["l1_gt_usm"] is True

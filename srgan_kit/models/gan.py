@@ -71,7 +71,7 @@ class GANStep(GeneratorStep):
         self.skipped, updates, kept = [], [], []
         for i, part in enumerate(micro):
             seeds = part.get("noise_seed")  # read on the CPU: no device round trip
-            part = self.runtime.to_device(part)
+            part = self.training_pair(part)
             real = None
             if g_turn:
                 if share:
