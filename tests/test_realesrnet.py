@@ -7,9 +7,10 @@ import pytest
 import torch
 import yaml
 
+from srgan_kit.cli.preview_degradations import main as preview_main
 from srgan_kit.config.options import load_options
 from srgan_kit.data.datasets import RealESRGANDataset
-from srgan_kit.data.imageio import save_image
+from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.data.realworld import PADDED_SIZE
 from srgan_kit.errors import OptionError
 from srgan_kit.training.trainer import train
@@ -38,7 +39,8 @@ def _photos(folder, count=4, size=56):
 
 
 def _options(root, **changes):
-    _photos((root / "data" / "gt").resolve()) if not (root / "data" / "gt").exists() else None
+    if not (root / "data" / "gt").exists():
+        _photos(root / "data" / "gt")
     opt = {**OPTIONS, **changes}
     path = root / "realesrnet.yml"
     path.write_text(yaml.safe_dump(opt))
@@ -115,3 +117,43 @@ def test_real_esrgans_own_option_keys_load_with_path_edits_only():
         opt = load_options(path, check_paths=False)
     assert opt["model_type"] == "realesrnet" and opt["datasets"]["train"]["type"] == "RealESRGANDataset"
     assert opt["queue_size"] == 180 and opt["l1_gt_usm"] is True
+
+
+def _option_file(root):
+    _photos(root / "data" / "gt")
+    path = root / "realesrnet.yml"
+    path.write_text(yaml.safe_dump({**OPTIONS, "datasets": {"train": dict(OPTIONS["datasets"]["train"],
+                                                                          dataroot_gt=str(root / "data" / "gt"))}}))
+    return path
+
+
+def test_preview_writes_the_lr_samples_and_a_contact_sheet(tmp_path):
+    path = _option_file(tmp_path)
+    assert preview_main(["-opt", str(path), "-n", "3", "-o", str(tmp_path / "preview")]) == 0
+    lq = load_image(tmp_path / "preview" / "lq_002.png").rgb
+    sheet = load_image(tmp_path / "preview" / "contact_sheet.png").rgb
+    assert lq.shape == (16, 16, 3) and sheet.shape == (3 * 32, 2 * 32, 3)
+    gt = load_image(tmp_path / "preview" / "gt_002.png").rgb
+    assert np.array_equal(sheet[64:, :32], gt)  # row 3 starts with the crop its LR was made from
+
+
+def test_preview_refuses_a_folder_with_files_and_leaves_it_alone(tmp_path, capsys):
+    path = _option_file(tmp_path)
+    (tmp_path / "preview").mkdir()
+    (tmp_path / "preview" / "mine.txt").write_text("keep")
+    assert preview_main(["-opt", str(path), "-o", str(tmp_path / "preview")]) == 2
+    assert "is not an empty folder" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "preview").iterdir()] == ["mine.txt"]
+
+
+def test_preview_of_a_bicubic_model_type_says_what_it_needs(tmp_path, capsys):
+    path = _option_file(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["model_type"] = "SRModel"
+    data["datasets"]["train"] = {"type": "GTOnlyDataset", "dataroot_gt": str(tmp_path / "data" / "gt"),
+                                 "gt_size": 32, "batch_size_per_gpu": 2}
+    for key in ("gt_size", "queue_size"):
+        data.pop(key)
+    path.write_text(yaml.safe_dump(data))
+    assert preview_main(["-opt", str(path), "-o", str(tmp_path / "preview")]) == 2
+    assert "the degradation preview needs RealESRNetModel" in capsys.readouterr().err

@@ -1,0 +1,77 @@
+"""``srgan-kit-preview-degradations`` / ``tools/preview_degradations.py``: the LR images an option file's
+degradation settings make, before any training.
+
+    python tools/preview_degradations.py -opt options/train_realesrnet_x4plus.yml -n 16 -o preview/
+
+Draws ``-n`` samples from the training set (RealESRGANDataset) and degrades them as one batch exactly as the
+training step does (kernels, noise, JPEG, ``gt_size`` crop; no pool), then writes ``lq_<i>.png``, the matching
+``gt_<i>.png`` (the crop the LR was made from) and ``contact_sheet.png`` (each GT crop beside its LR, enlarged
+by nearest neighbour). The output folder must be new or empty: nothing is overwritten. ``--seed`` picks other
+samples. Problems print one ``error:`` line and exit 2.
+"""
+import argparse
+import random
+from pathlib import Path
+
+from srgan_kit.cli import POSITIVE_INT, guarded
+from srgan_kit.errors import UserError
+
+DEGRADING_MODEL_TYPES = ("realesrnet",)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="srgan-kit-preview-degradations",
+                                description="Write the LR samples an option file's degradation settings make.")
+    p.add_argument("-opt", "--opt", dest="opt", required=True, help="YAML option file (RealESRNetModel)")
+    p.add_argument("-n", dest="count", type=POSITIVE_INT, default=16, help="samples to draw (default 16)")
+    p.add_argument("-o", "--output", required=True, help="folder to write (new or empty)")
+    p.add_argument("--seed", type=int, default=0, help="which samples and degradations (default 0)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an option, e.g. --set jpeg_range=[20,40] (repeatable)")
+    return p
+
+
+def contact_sheet(gt, lq):
+    """Rows of [GT crop | LR enlarged by nearest neighbour], as one HxWx3 float array."""
+    import torch
+
+    enlarged = torch.nn.functional.interpolate(lq, size=gt.shape[-2:], mode="nearest")
+    rows = torch.cat([gt, enlarged], dim=-1)  # N x 3 x H x 2W
+    return torch.cat(list(rows), dim=-2).permute(1, 2, 0).numpy()
+
+
+def run(args):
+    from torch.utils.data import default_collate
+
+    from srgan_kit.config.options import load_options
+    from srgan_kit.data.datasets import SampleKey
+    from srgan_kit.data.imageio import save_image
+    from srgan_kit.data.realworld import RealWorldPairs, stage_settings
+    from srgan_kit.training.trainer import build_dataset
+
+    out = Path(args.output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"-o {out}: exists and is not an empty folder (nothing is overwritten)")
+    opt = load_options(args.opt, overrides=args.overrides, is_train=True)
+    if opt["model_type"] not in DEGRADING_MODEL_TYPES:
+        raise UserError(f"{args.opt}: model_type {opt['model_type']!r} trains on LR images as they are; "
+                        f"the degradation preview needs RealESRNetModel")
+    dataset = build_dataset(opt["datasets"]["train"], "datasets.train")
+    rng = random.Random(args.seed)
+    keys = [SampleKey(rng.randrange(len(dataset)), rng.getrandbits(62)) for _ in range(args.count)]
+    batch = default_collate([dataset[key] for key in keys])
+    gt_size = opt.get("gt_size") or opt["datasets"]["train"]["gt_size"]
+    pairs = RealWorldPairs(stage_settings(opt), opt["scale"], gt_size, 0, args.count)
+    made = pairs(batch, rng.getrandbits(62))
+    lq, gt = made["lq"].float(), made["gt"].float()
+    for i in range(args.count):
+        save_image(out / f"lq_{i:03d}.png", lq[i].permute(1, 2, 0).numpy())
+        save_image(out / f"gt_{i:03d}.png", gt[i].permute(1, 2, 0).numpy())
+    save_image(out / "contact_sheet.png", contact_sheet(gt, lq))
+    print(f"{args.count} LR sample(s) of {lq.shape[-1]}x{lq.shape[-2]} from {args.opt} -> {out}")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return guarded(lambda: run(args))
