@@ -46,7 +46,7 @@ def run(args):
     from srgan_kit.config.options import load_options
     from srgan_kit.data.datasets import SampleKey
     from srgan_kit.data.imageio import save_image
-    from srgan_kit.data.realworld import RealWorldPairs, stage_settings
+    from srgan_kit.models.realesrnet import build_pairs
     from srgan_kit.training.trainer import build_dataset
 
     out = Path(args.output)
@@ -60,9 +60,7 @@ def run(args):
     rng = random.Random(args.seed)
     keys = [SampleKey(rng.randrange(len(dataset)), rng.getrandbits(62)) for _ in range(args.count)]
     batch = default_collate([dataset[key] for key in keys])
-    gt_size = opt.get("gt_size") or opt["datasets"]["train"]["gt_size"]
-    pairs = RealWorldPairs(stage_settings(opt), opt["scale"], gt_size, 0, args.count)
-    made = pairs(batch, rng.getrandbits(62))
+    made = build_pairs(opt, 0, args.count)(batch, rng.getrandbits(62))
     lq, gt = made["lq"].float(), made["gt"].float()
     for i in range(args.count):
         save_image(out / f"lq_{i:03d}.png", lq[i].permute(1, 2, 0).numpy())

@@ -298,9 +298,8 @@ class RealESRGANDataset(_SRDataset):
         if self.train and (self.use_hflip or self.use_rot):
             gt = augment([gt], hflip=self.use_hflip, rot=self.use_rot, rng=rng)[0]
         gt = self._tile(gt, rng)
-        out = {"gt": to_tensor(gt), "gt_path": item["gt_path"], "lq_path": item["lq_path"],
-               **draw_kernels(self.kernels, rng.getrandbits(62)), "noise_seed": rng.getrandbits(62)}
-        return out
+        return {"gt": to_tensor(gt), "gt_path": item["gt_path"], "lq_path": item["lq_path"],
+                **draw_kernels(self.kernels, rng.getrandbits(62)), "noise_seed": rng.getrandbits(62)}
 
 
 def _with_kernel_keys(cls):

@@ -161,7 +161,8 @@ class SeparableUSM(torch.nn.Module):
 
 
 class SecondOrderDegradation:
-    """Makes (gt, gt_usm, lq) batches from HR batches and their per-sample kernels, on the batch's device."""
+    """Makes (gt_usm, lq) from a batch of HR tiles and their per-sample kernels, on the batch's device: the
+    sharpened GT the degradation starts from, and the 8-bit LR."""
 
     def __init__(self, settings, scale, device="cpu"):
         img_process = import_basicsr("basicsr.utils.img_process_util")
@@ -223,7 +224,7 @@ class SecondOrderDegradation:
                 out = self._compress(out, s["jpeg_range2"])
                 out = self._resize_back_and_sinc(out, lq_size, sinc_kernel)
         lq = torch.clamp((out * 255.0).round(), 0, 255) / 255.0  # LR images are 8-bit in the real world
-        return gt, gt_usm, lq.contiguous()
+        return gt_usm, lq.contiguous()
 
 
 class TrainingPairPool:
@@ -287,8 +288,8 @@ class RealWorldPairs:
 
     @torch.no_grad()
     def __call__(self, batch, seed):
-        gt, _, lq = self.degrade(batch["gt"], batch["kernel1"], batch["kernel2"], batch["sinc_kernel"], seed)
-        gt, lq = self._crop(gt, lq, seed)
+        _, lq = self.degrade(batch["gt"], batch["kernel1"], batch["kernel2"], batch["sinc_kernel"], seed)
+        gt, lq = self._crop(batch["gt"], lq, seed)
         if self.pool is not None:
             lq, gt = self.pool.swap(lq.contiguous(), gt.contiguous(), seed)
         return {"lq": lq.contiguous(), "gt": gt.contiguous(), "gt_usm": self.degrade.usm(gt.contiguous())}

@@ -16,13 +16,21 @@ DEGRADED_DATASET = "RealESRGANDataset"
 MIN_GT_SIZE = 26  # reflect padding by the USM's 25-pixel radius needs more pixels than that
 
 
+def pair_gt_size(opt):
+    """The GT crop the pairs are cut to: the top-level gt_size (Real-ESRGAN's), else the training set's."""
+    return opt.get("gt_size") or opt["datasets"]["train"].get("gt_size")
+
+
+def build_pairs(opt, queue_size, batch_size, device="cpu"):
+    """The step's pair maker from validated options (the degradation preview builds the same one, unpooled)."""
+    return RealWorldPairs(stage_settings(opt), opt["scale"], pair_gt_size(opt), queue_size, batch_size, device)
+
+
 class RealESRNetStep(GeneratorStep):
     def __init__(self, opt, runtime):
         super().__init__(opt, runtime)
-        train_set = opt["datasets"]["train"]
-        gt_size = opt.get("gt_size") or train_set["gt_size"]
-        self.pairs = RealWorldPairs(stage_settings(opt), opt["scale"], gt_size, opt["queue_size"],
-                                    train_set["batch_size_per_gpu"], runtime.device)
+        self.pairs = build_pairs(opt, opt["queue_size"], opt["datasets"]["train"]["batch_size_per_gpu"],
+                                 runtime.device)
         self.usm_target = opt["l1_gt_usm"]
 
     def training_pair(self, part):
@@ -46,7 +54,7 @@ def _check(opt, ctx):
     if train_set.get("type") != DEGRADED_DATASET:
         ctx.problem(("datasets", "train", "type"), f"model_type {opt['model_type']!r} degrades HR images on the "
                     f"fly: the training set must be type {DEGRADED_DATASET}, got {train_set.get('type')!r}")
-    gt_size = opt.get("gt_size") or train_set.get("gt_size")
+    gt_size = pair_gt_size(opt)
     if gt_size and gt_size < MIN_GT_SIZE:
         ctx.problem(("gt_size",), f"{gt_size} is smaller than {MIN_GT_SIZE}: the GT's unsharp mask blurs with a "
                     f"51-pixel Gaussian mirrored at the borders")

@@ -9,7 +9,8 @@ def check_generator_only(opt, ctx):
     train = opt.get("train")
     if ctx.is_train and train and not (train.get("pixel_opt") or train.get("perceptual_opt") or train.get("losses")):
         ctx.problem(("train", "pixel_opt"), f"missing required section (model_type {opt['model_type']!r} needs a "
-                    "generator loss, e.g. a pixel loss with 'type': L1Loss, MSELoss or CharbonnierLoss, or perceptual_opt)")
+                    "generator loss, e.g. a pixel loss with 'type': L1Loss, MSELoss or CharbonnierLoss, or "
+                    "perceptual_opt)")
     if opt.get("network_d") is not None:
         ctx.warn(("network_d",), f"not used by model_type {opt['model_type']!r} (only GAN training uses a "
                  "discriminator)")
