@@ -96,5 +96,5 @@ METRICS = Registry("metric", ("srgan_kit.eval.metrics",),
                    unavailable={"calculate_fid": "not available in srgan_kit yet"})
 OPTIMIZERS = Registry("optimizer", ("srgan_kit.training.optim",))
 SCHEDULERS = Registry("scheduler", ("srgan_kit.training.optim",))
-MODEL_TYPES = Registry("model", ("srgan_kit.models.sr", "srgan_kit.models.gan", "srgan_kit.models.realesrnet"),
-                       unavailable={"RealESRGANModel": "Real-ESRGAN training is not supported yet"})
+MODEL_TYPES = Registry("model", ("srgan_kit.models.sr", "srgan_kit.models.gan", "srgan_kit.models.realesrnet",
+                                 "srgan_kit.models.realesrgan"))

@@ -395,7 +395,7 @@ ERROR_CASES = [
     (("set", "datasets.train.gt_size", 30), ["datasets.train.gt_size: 30 is not a multiple of scale 4"]),
     (("set", "datasets.train.phase", "val"), []),  # a derived key: recomputed, one warning (tested below)
     (("set", "model_type", "RealESRGANModel"),
-     ["model_type: model type 'RealESRGANModel': Real-ESRGAN training is not supported yet", "'sr'"]),
+     ["train.optim_d: missing required section"]),  # a GAN model type: D's optimiser first
     (("set", "model_type", "SRModle"), ["model_type: unknown model type 'SRModle'", "did you mean 'SRModel'?"]),
     (("set", "name", "a/b"), ["name: expected a string usable as a folder name"]),
 ]
@@ -637,8 +637,7 @@ def test_model_type_override_and_aliases(tmp_path):
     assert load(write(tmp_path, data))["model_type"] == "sr"
     del data["model_type"]
     assert load(write(tmp_path, data))["model_type"] == "sr"  # default
-    assert "model type 'RealESRGANModel': Real-ESRGAN training is not supported yet" in error_of(
-        path, "model_type=RealESRGANModel")
+    assert "train.optim_d: missing required section" in error_of(path, "model_type=RealESRGANModel")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -16,13 +16,10 @@ from pathlib import Path
 from srgan_kit.cli import POSITIVE_INT, guarded
 from srgan_kit.errors import UserError
 
-DEGRADING_MODEL_TYPES = ("realesrnet",)
-
-
 def build_parser():
     p = argparse.ArgumentParser(prog="srgan-kit-preview-degradations",
                                 description="Write the LR samples an option file's degradation settings make.")
-    p.add_argument("-opt", "--opt", dest="opt", required=True, help="YAML option file (RealESRNetModel)")
+    p.add_argument("-opt", "--opt", dest="opt", required=True, help="YAML option file (RealESRNetModel or RealESRGANModel)")
     p.add_argument("-n", dest="count", type=POSITIVE_INT, default=16, help="samples to draw (default 16)")
     p.add_argument("-o", "--output", required=True, help="folder to write (new or empty)")
     p.add_argument("--seed", type=int, default=0, help="which samples and degradations (default 0)")
@@ -46,21 +43,22 @@ def run(args):
     from srgan_kit.config.options import load_options
     from srgan_kit.data.datasets import SampleKey
     from srgan_kit.data.imageio import save_image
-    from srgan_kit.models.realesrnet import build_pairs
+    from srgan_kit.models.realesrnet import DegradedPairs, build_pairs
+    from srgan_kit.registry import MODEL_TYPES
     from srgan_kit.training.trainer import build_dataset
 
     out = Path(args.output)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"-o {out}: exists and is not an empty folder (nothing is overwritten)")
     opt = load_options(args.opt, overrides=args.overrides, is_train=True)
-    if opt["model_type"] not in DEGRADING_MODEL_TYPES:
+    if not issubclass(MODEL_TYPES.get(opt["model_type"]).step, DegradedPairs):
         raise UserError(f"{args.opt}: model_type {opt['model_type']!r} trains on LR images as they are; "
-                        f"the degradation preview needs RealESRNetModel")
+                        f"the degradation preview needs RealESRNetModel or RealESRGANModel")
     dataset = build_dataset(opt["datasets"]["train"], "datasets.train")
     rng = random.Random(args.seed)
     keys = [SampleKey(rng.randrange(len(dataset)), rng.getrandbits(62)) for _ in range(args.count)]
     batch = default_collate([dataset[key] for key in keys])
-    made = build_pairs(opt, 0, args.count)(batch, rng.getrandbits(62))
+    made = build_pairs(opt, 0, args.count)(batch, rng.getrandbits(62))  # paired batches show as they are
     lq, gt = made["lq"].float(), made["gt"].float()
     for i in range(args.count):
         save_image(out / f"lq_{i:03d}.png", lq[i].permute(1, 2, 0).numpy())

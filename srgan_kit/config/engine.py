@@ -149,6 +149,10 @@ def greater(low):
     return Check(lambda v: v > low, f"> {low}")
 
 
+def between(low, high):
+    return Check(lambda v: low <= v <= high, f"in [{low}, {high}]")
+
+
 def half_open(low, high):
     return Check(lambda v: low <= v < high, f"in [{low}, {high})")
 

@@ -302,6 +302,33 @@ class RealESRGANDataset(_SRDataset):
                 **draw_kernels(self.kernels, rng.getrandbits(62)), "noise_seed": rng.getrandbits(62)}
 
 
+@DATASETS.register()
+class RealESRGANPairedDataset(RealESRGANDataset):
+    """RealESRGANDataset's HR tiles and kernels, and with each item a ready-made pair (``paired_lq``,
+    ``paired_gt``: a ``gt_size`` crop of PairedImageDataset over ``paired_dataroot_gt`` (default: dataroot_gt)
+    and ``dataroot_lq``, paired by ``filename_tmpl``). The model's top-level ``dataroot_lq_prob`` says what share
+    of the batches train on these pairs instead of degraded ones. The pairs are indexed modulo their number, so
+    the two folders need not hold as many images."""
+
+    def __init__(self, dataroot_gt, dataroot_lq, scale, phase="train", paired_dataroot_gt=None, filename_tmpl="{}",
+                 meta_info=None, gt_size=None, use_hflip=True, use_rot=False, crop_pad_size=400, skip_small=False,
+                 io_backend=None, name=None, skip_bad_images=False, **kernel_opt):
+        super().__init__(dataroot_gt, scale, phase, meta_info, gt_size, use_hflip, use_rot, crop_pad_size,
+                         skip_small, io_backend, name, skip_bad_images, **kernel_opt)
+        if self.train and self.gt_size is None:
+            raise OptionError(f"{self.label}: gt_size is required (the size the ready-made pairs are cropped to)")
+        self.paired = PairedImageDataset(paired_dataroot_gt or dataroot_gt, dataroot_lq, scale, phase, filename_tmpl,
+                                         gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
+
+    def __getitem__(self, key):
+        item = super().__getitem__(key)
+        index = sample_key(key)[0] % len(self.paired)
+        # the pair's own randomness follows from the item's, so it too is the same in any process
+        pair = self.paired[SampleKey(index, item["noise_seed"] ^ 1) if isinstance(key, SampleKey) else index]
+        return {**item, "paired_lq": pair["lq"], "paired_gt": pair["gt"], "paired_lq_path": pair["lq_path"],
+                "paired_gt_path": pair["gt_path"]}
+
+
 def _with_kernel_keys(cls):
     """The kernel keys as keyword parameters of ``cls``'s signature, so the option schema knows them and their
     types (from the defaults) like any other constructor parameter."""
@@ -313,3 +340,4 @@ def _with_kernel_keys(cls):
 
 
 _with_kernel_keys(RealESRGANDataset)
+_with_kernel_keys(RealESRGANPairedDataset)

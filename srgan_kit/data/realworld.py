@@ -227,6 +227,9 @@ class SecondOrderDegradation:
         return gt_usm, lq.contiguous()
 
 
+PAIRED_COIN = 0x9E3779B97F4A7C15  # decorrelates the paired-or-degraded coin from the batch's other draws
+
+
 class TrainingPairPool:
     """A fixed-size pool of (lq, gt) pairs that batches are swapped through, so one batch mixes images.
 
@@ -269,12 +272,17 @@ class TrainingPairPool:
 class RealWorldPairs:
     """Training pairs from a batch of HR tiles and their kernels: the degradation, one ``gt_size`` crop position
     for the batch, the training-pair pool (``queue_size``; 0 = none), then the USM of the GT crop for the
-    losses that train on the sharpened target (``*_gt_usm``). All of it under the batch's seed."""
+    losses that train on the sharpened target (``*_gt_usm``). All of it under the batch's seed.
 
-    def __init__(self, settings, scale, gt_size, queue_size, batch_size, device="cpu"):
+    With ``paired_prob`` > 0 and a batch that carries ready-made pairs (``paired_lq`` / ``paired_gt``, from
+    RealESRGANPairedDataset), that share of the batches, chosen by their seed, trains on those pairs instead:
+    no degradation and no pool, the sharpened GT still made."""
+
+    def __init__(self, settings, scale, gt_size, queue_size, batch_size, device="cpu", paired_prob=0.0):
         self.degrade = SecondOrderDegradation(settings, scale, device)
-        self.scale, self.gt_size = int(scale), int(gt_size)
+        self.scale, self.gt_size, self.device = int(scale), int(gt_size), torch.device(device)
         self.pool = TrainingPairPool(queue_size, batch_size) if queue_size else None
+        self.paired_prob = float(paired_prob)
 
     def _crop(self, gt, lq, seed):
         size = self.gt_size // self.scale
@@ -286,18 +294,28 @@ class RealWorldPairs:
         s = self.scale
         return gt[..., top * s:(top + size) * s, left * s:(left + size) * s], lq[..., top:top + size, left:left + size]
 
+    def uses_paired(self, batch, seed):
+        """Whether this batch trains on its ready-made pairs (a coin of probability ``paired_prob``)."""
+        return "paired_lq" in batch and random.Random(seed ^ PAIRED_COIN).random() < self.paired_prob
+
     @torch.no_grad()
     def __call__(self, batch, seed):
-        _, lq = self.degrade(batch["gt"], batch["kernel1"], batch["kernel2"], batch["sinc_kernel"], seed)
-        gt, lq = self._crop(batch["gt"], lq, seed)
-        if self.pool is not None:
-            lq, gt = self.pool.swap(lq.contiguous(), gt.contiguous(), seed)
+        if self.uses_paired(batch, seed):
+            lq, gt = batch["paired_lq"], batch["paired_gt"]
+        else:
+            _, lq = self.degrade(batch["gt"], batch["kernel1"], batch["kernel2"], batch["sinc_kernel"], seed)
+            gt, lq = self._crop(batch["gt"], lq, seed)
+            if self.pool is not None:
+                lq, gt = self.pool.swap(lq.contiguous(), gt.contiguous(), seed)
         return {"lq": lq.contiguous(), "gt": gt.contiguous(), "gt_usm": self.degrade.usm(gt.contiguous())}
 
     def state_dict(self):
-        return {"pool": self.pool.state_dict() if self.pool is not None else None}
+        """The pool's contents, on the CPU (so that any process or device can take them back)."""
+        if self.pool is None:
+            return {"pool": None}
+        return {"pool": {k: v.cpu() if torch.is_tensor(v) else v for k, v in self.pool.state_dict().items()}}
 
     def load_state_dict(self, state):
         if self.pool is not None and state.get("pool") is not None:
-            self.pool.load_state_dict(state["pool"])
-
+            self.pool.load_state_dict({k: v.to(self.device) if torch.is_tensor(v) else v
+                                       for k, v in state["pool"].items()})

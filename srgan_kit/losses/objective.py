@@ -21,12 +21,29 @@ from srgan_kit.registry import LOSSES
 NAMED_TERMS = ("pixel_opt", "perceptual_opt", "gan_opt", "feature_matching_opt")
 
 
-class GeneratorView:
-    """What a term may read: G's output ``sr`` (possibly bf16 under autocast), ``gt``, the step's ``autocast``
-    context, and D's outputs, computed on first request and shared by every term of the iteration."""
+# The roles a target can be given for (Real-ESRGAN trains each on the plain or the sharpened GT): a training
+# pair may carry '<role>_gt' next to 'gt'.
+TARGET_ROLES = ("pixel", "perceptual", "gan")
 
-    def __init__(self, sr, gt, autocast, discriminate=None, with_features=False, real=None):
+
+def pair_targets(pair):
+    """{role: tensor} of the per-role targets a training pair carries (none: every term trains on 'gt')."""
+    return {role: pair[f"{role}_gt"] for role in TARGET_ROLES if f"{role}_gt" in pair}
+
+
+def pair_target(pair, role):
+    """The target of ``role`` in a training pair: its '<role>_gt', else 'gt'."""
+    return pair.get(f"{role}_gt", pair["gt"])
+
+
+class GeneratorView:
+    """What a term may read: G's output ``sr`` (possibly bf16 under autocast), ``gt``, the target of its role
+    (:meth:`target`), the step's ``autocast`` context, and D's outputs, computed on first request and shared by
+    every term of the iteration (D(real) is D on the 'gan' target)."""
+
+    def __init__(self, sr, gt, autocast, discriminate=None, with_features=False, real=None, targets=None):
         self.sr, self.gt, self.autocast = sr, gt, autocast
+        self._targets = dict(targets or {})
         self._discriminate, self._with_features = discriminate, with_features
         self._cache = {}
         if real is not None:  # D(real) computed by the step already: a target here, so detached
@@ -37,9 +54,13 @@ class GeneratorView:
         """``(logits, features or None)`` of D on ``'fake'`` (G's output, with a graph back to G) or ``'real'``
         (the GT, a target: no graph)."""
         if which not in self._cache:
-            self._cache[which] = self._discriminate(self.sr if which == "fake" else self.gt, which == "real",
-                                                    self._with_features)
+            self._cache[which] = self._discriminate(self.sr if which == "fake" else self.target("gan"),
+                                                    which == "real", self._with_features)
         return self._cache[which]
+
+    def target(self, role):
+        """What the term of ``role`` (one of TARGET_ROLES) compares G's output with."""
+        return self._targets.get(role, self.gt)
 
 
 class GeneratorObjective:

@@ -87,7 +87,7 @@ class PerceptualLoss(nn.Module):
 
     def generator_terms(self, view):
         with view.autocast():
-            percep, style = self(view.sr, view.gt)
+            percep, style = self(view.sr, view.target("perceptual"))
         terms = {"percep": percep, "style": style}
         return {name: value.float() for name, value in terms.items() if value is not None}
 

@@ -46,7 +46,7 @@ class _PixelLoss(nn.Module):
         return self.loss_weight * weight_reduce(self.elementwise(pred, target), weight, self.reduction)
 
     def generator_terms(self, view):
-        return {"pix": self(view.sr.float(), view.gt)}  # in fp32 even under autocast
+        return {"pix": self(view.sr.float(), view.target("pixel"))}  # in fp32 even under autocast
 
     def extra_repr(self):
         return f"loss_weight={self.loss_weight}, reduction={self.reduction!r}"

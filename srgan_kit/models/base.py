@@ -25,7 +25,7 @@ import torch
 
 from srgan_kit.archs.loading import load_network
 from srgan_kit.errors import OptionError
-from srgan_kit.losses.objective import GeneratorView, build_objective
+from srgan_kit.losses.objective import GeneratorView, build_objective, pair_targets
 from srgan_kit.registry import ARCHS
 from srgan_kit.training.ema import EMA
 from srgan_kit.training.optim import build_optimizer, build_scheduler
@@ -203,7 +203,7 @@ class GeneratorStep:
             with self.syncing(self.net_g, last):
                 with self.runtime.autocast():
                     output = self.net_g(part["lq"])
-                view = GeneratorView(output, part["gt"], self.runtime.autocast)
+                view = GeneratorView(output, part["gt"], self.runtime.autocast, targets=pair_targets(part))
                 losses = {f"l_{name}": value for name, value in self.objective(view).items()}
                 update = self.backward("g", losses, parts=len(micro), last=last)
         return self.apply(update)

@@ -27,7 +27,7 @@ from srgan_kit.config.engine import BOOL, INT, NON_EMPTY, NUMBER, STR, Field, at
 from srgan_kit.config.schema import ModelType, loss_node, optimizer_node, scheduler_node
 from srgan_kit.losses.adversarial import GAN_TYPES, GP_TYPES, RELATIVISTIC, GANLoss, clip_weights
 from srgan_kit.losses.feature_matching import CRITERIA
-from srgan_kit.losses.objective import GeneratorView
+from srgan_kit.losses.objective import GeneratorView, pair_target, pair_targets
 from srgan_kit.models.base import GeneratorStep, build_network
 from srgan_kit.registry import ARCHS, LOSSES, MODEL_TYPES
 
@@ -72,17 +72,18 @@ class GANStep(GeneratorStep):
         for i, part in enumerate(micro):
             seeds = part.get("noise_seed")  # read on the CPU: no device round trip
             part = self.training_pair(part)
-            real = None
+            real, real_target = None, pair_target(part, "gan")
             if g_turn:
                 if share:
                     self._set_d_trainable(True)
-                    real = self._discriminate(part["gt"], no_graph=False, features=self.objective.needs_features)
+                    real = self._discriminate(real_target, no_graph=False, features=self.objective.needs_features)
                 with self.syncing(self.net_g, i == k - 1):
-                    output, g_update = self.generator_step(part["lq"], part["gt"], real, parts=(i, k))
+                    output, g_update = self.generator_step(part["lq"], part["gt"], real, parts=(i, k),
+                                                           targets=pair_targets(part))
             else:
                 with torch.no_grad(), self.runtime.autocast():
                     output = self.net_g(part["lq"])
-            kept.append((part["gt"], output, None if real is None else real[0], seeds))
+            kept.append((real_target, output, None if real is None else real[0], seeds))
         if g_turn:
             updates.append(g_update)
         for i, (gt, output, real_logits, seeds) in enumerate(kept):
@@ -105,17 +106,17 @@ class GANStep(GeneratorStep):
                 return self.net_d(x, return_features=True)
             return self.net_d(x), None
 
-    def generator_step(self, lq, gt, real=None, parts=(0, 1)):
+    def generator_step(self, lq, gt, real=None, parts=(0, 1), targets=None):
         """G's loss backpropagated with D frozen; returns (G's output, its Update for :meth:`apply`; None before
-        the last micro-batch: ``parts`` = (this one, how many)). ``real``: D's (logits, features) on ``gt``
-        when already computed this iteration."""
+        the last micro-batch: ``parts`` = (this one, how many)). ``real``: D's (logits, features) on the 'gan'
+        target when already computed this iteration; ``targets``: per-role targets other than ``gt``."""
         self._set_d_trainable(False)
         if parts[0] == 0:
             self.optimizers["g"].zero_grad(set_to_none=True)
         with self.runtime.autocast():
             output = self.net_g(lq)
         view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features,
-                             real=real)
+                             real=real, targets=targets)
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
         return output.detach(), self.backward("g", losses, parts=parts[1], last=parts[0] == parts[1] - 1)
 
@@ -177,7 +178,8 @@ def _prepare(raw, given):
         gan_opt.setdefault("relativistic", "average")
 
 
-def _check(opt, ctx):
+def check_gan(opt, ctx):
+    """A discriminator, an adversarial loss and the options around them that agree (every model type with D)."""
     if not ctx.is_train:
         return
     if opt.get("network_d") is None:
@@ -206,40 +208,40 @@ def _check_discriminator_size(opt, ctx):
     if net_d is None or not train_set:
         return
     args = ARCHS.arguments(net_d["type"])
-    if "input_size" in args and "gt_size" in train_set:
+    # the top-level gt_size (model types that make their pairs on the device) overrides the data set's
+    where = ("gt_size",) if opt.get("gt_size") else ("datasets", "train", "gt_size")
+    gt_size = opt.get("gt_size") or train_set.get("gt_size")
+    if "input_size" in args and gt_size:
         size = net_d.get("input_size", args["input_size"])
-        if size != train_set["gt_size"]:
-            ctx.problem(("datasets", "train", "gt_size"),
-                        f"{train_set['gt_size']} does not match network_d.input_size {size} "
+        if size != gt_size:
+            ctx.problem(where, f"{gt_size} does not match network_d.input_size {size} "
                         f"({net_d['type']} sees the ground-truth crops whole)")
 
 
-MODEL_TYPES.register("gan", aliases=("SRGANModel", "ESRGANModel"))(ModelType(
-    "gan",
-    step=GANStep,
-    fields={
-        "train": {
-            "optim_d": optimizer_node(),
-            "scheduler_d": scheduler_node(),  # absent: D gets its own instance of train.scheduler
-            "gan_opt": loss_node(known={
-                "gan_type": Field(STR, choices=tuple(GAN_TYPES)),
-                "relativistic": Field(STR, choices=tuple(RELATIVISTIC)),
-                "real_label_val": Field(NUMBER), "fake_label_val": Field(NUMBER),
-                "gp_weight": Field(NUMBER, check=at_least(0))}),
-            # One loss without a 'type' in BasicSR-style files.
-            "feature_matching_opt": loss_node(default_type="FeatureMatchingLoss", known={
-                "criterion": Field(STR, choices=tuple(CRITERIA)),
-                "layers": Field(list_of(INT), nullable=True, check=NON_EMPTY)}),
-            "net_d_iters": Field(INT, 1, check=greater(0)),
-            "net_d_init_iters": Field(INT, 0, check=at_least(0)),
-            "d_clip": Field(NUMBER, None, nullable=True, check=at_least(0)),
-        },
-        "path": {
-            "pretrain_network_d": Field(STR, None, nullable=True),
-            "param_key_d": Field(STR, "params", nullable=True),
-            "strict_load_d": Field(BOOL, True),
-        },
+# The keys this model type adds (models/realesrgan.py adds them too).
+FIELDS = {
+    "train": {
+        "optim_d": optimizer_node(),
+        "scheduler_d": scheduler_node(),  # absent: D gets its own instance of train.scheduler
+        "gan_opt": loss_node(known={
+            "gan_type": Field(STR, choices=tuple(GAN_TYPES)),
+            "relativistic": Field(STR, choices=tuple(RELATIVISTIC)),
+            "real_label_val": Field(NUMBER), "fake_label_val": Field(NUMBER),
+            "gp_weight": Field(NUMBER, check=at_least(0))}),
+        # One loss without a 'type' in BasicSR-style files.
+        "feature_matching_opt": loss_node(default_type="FeatureMatchingLoss", known={
+            "criterion": Field(STR, choices=tuple(CRITERIA)),
+            "layers": Field(list_of(INT), nullable=True, check=NON_EMPTY)}),
+        "net_d_iters": Field(INT, 1, check=greater(0)),
+        "net_d_init_iters": Field(INT, 0, check=at_least(0)),
+        "d_clip": Field(NUMBER, None, nullable=True, check=at_least(0)),
     },
-    prepare=_prepare,
-    check=_check,
-))
+    "path": {
+        "pretrain_network_d": Field(STR, None, nullable=True),
+        "param_key_d": Field(STR, "params", nullable=True),
+        "strict_load_d": Field(BOOL, True),
+    },
+}
+
+MODEL_TYPES.register("gan", aliases=("SRGANModel", "ESRGANModel"))(ModelType(
+    "gan", step=GANStep, fields=FIELDS, prepare=_prepare, check=check_gan))

@@ -1,19 +1,24 @@
 """model_type 'realesrnet' (Real-ESRGAN's RealESRNetModel): the generator trained on synthetic real-world pairs.
 
-The step is GeneratorStep's with one stage in front: each batch of HR tiles and kernels (RealESRGANDataset)
-becomes (lq, gt, gt_usm) on the training device through srgan_kit.data.realworld.RealWorldPairs, under a seed
-taken from the batch's first sample (so a batch is the same whatever process loads it, and on resume); the
-training-pair pool is part of the training state. The loss trains on the sharpened GT when l1_gt_usm is set.
+The step is GeneratorStep's with one stage in front (:class:`DegradedPairs`, shared with the GAN stage in
+models/realesrgan.py): each batch of HR tiles and kernels (RealESRGANDataset) becomes (lq, gt, gt_usm) on the
+training device through srgan_kit.data.realworld.RealWorldPairs, under a seed taken from the batch's first sample
+(so a batch is the same whatever process loads it, and on resume); every process's training-pair pool is part of
+the training state. Each loss term trains on the sharpened GT when its ``*_gt_usm`` key is set.
 """
-from srgan_kit.config.engine import BOOL, INT, NUMBER, Field, at_least, list_of
+from srgan_kit import distributed
+from srgan_kit.config.engine import BOOL, INT, NUMBER, Field, at_least, between, list_of
 from srgan_kit.config.schema import ModelType
 from srgan_kit.data.realworld import STAGE_DEFAULTS, RealWorldPairs, stage_settings
 from srgan_kit.models.base import GeneratorStep
 from srgan_kit.models.sr import check_generator_only
 from srgan_kit.registry import MODEL_TYPES
 
-DEGRADED_DATASET = "RealESRGANDataset"
+DEGRADED_DATASETS = ("RealESRGANDataset", "RealESRGANPairedDataset")
+PAIRED_DATASET = "RealESRGANPairedDataset"
 MIN_GT_SIZE = 26  # reflect padding by the USM's 25-pixel radius needs more pixels than that
+# Which loss role trains on the sharpened GT, by option key.
+USM_KEYS = {"pixel": "l1_gt_usm", "perceptual": "percep_gt_usm", "gan": "gan_gt_usm"}
 
 
 def pair_gt_size(opt):
@@ -23,37 +28,52 @@ def pair_gt_size(opt):
 
 def build_pairs(opt, queue_size, batch_size, device="cpu"):
     """The step's pair maker from validated options (the degradation preview builds the same one, unpooled)."""
-    return RealWorldPairs(stage_settings(opt), opt["scale"], pair_gt_size(opt), queue_size, batch_size, device)
+    return RealWorldPairs(stage_settings(opt), opt["scale"], pair_gt_size(opt), queue_size, batch_size, device,
+                          paired_prob=opt.get("dataroot_lq_prob") or 0.0)
 
 
-class RealESRNetStep(GeneratorStep):
+class DegradedPairs:
+    """The stage in front of a step (mixed into GeneratorStep or GANStep): loaded HR tiles -> training pairs
+    with a per-role target ('<role>_gt', see srgan_kit.losses.objective.TARGET_ROLES); its pool is saved and
+    resumed per process."""
+
     def __init__(self, opt, runtime):
         super().__init__(opt, runtime)
         self.pairs = build_pairs(opt, opt["queue_size"], opt["datasets"]["train"]["batch_size_per_gpu"],
                                  runtime.device)
-        self.usm_target = opt["l1_gt_usm"]
+        self.usm_roles = [role for role, key in USM_KEYS.items() if opt[key]]
 
     def training_pair(self, part):
         seed = int(part["noise_seed"][0])  # read on the CPU, before the batch moves
         made = self.pairs(self.runtime.to_device(part), seed)
-        return self.runtime.to_device({"lq": made["lq"], "gt": made["gt_usm" if self.usm_target else "gt"]})
+        pair = {"lq": made["lq"], "gt": made["gt"], **{f"{role}_gt": made["gt_usm"] for role in self.usm_roles}}
+        return self.runtime.to_device(pair)
 
     def state_dict(self):
-        return {**super().state_dict(), "degradation": self.pairs.state_dict()}
+        pools = distributed.gathered(self.pairs.state_dict())  # a collective: every process saves
+        return {**super().state_dict(), "degradation": pools[0], "degradation_ranks": pools}
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
-        self.pairs.load_state_dict(state.get("degradation") or {})
+        rank, world_size = distributed.world()
+        pools = state.get("degradation_ranks") or [state.get("degradation") or {}]
+        # Another number of processes: each starts from the pool of the process of its rank, if there was one.
+        self.pairs.load_state_dict(pools[rank] if rank < len(pools) else {})
 
 
-def _check(opt, ctx):
-    check_generator_only(opt, ctx)
+class RealESRNetStep(DegradedPairs, GeneratorStep):
+    pass
+
+
+def check_degraded(opt, ctx):
+    """The options of the degradation stage agree with the data set (every model type that degrades)."""
     train_set = opt["datasets"].get("train")
     if not ctx.is_train or not train_set:
         return
-    if train_set.get("type") != DEGRADED_DATASET:
+    if train_set.get("type") not in DEGRADED_DATASETS:
         ctx.problem(("datasets", "train", "type"), f"model_type {opt['model_type']!r} degrades HR images on the "
-                    f"fly: the training set must be type {DEGRADED_DATASET}, got {train_set.get('type')!r}")
+                    f"fly: the training set must be type {' or '.join(DEGRADED_DATASETS)}, got "
+                    f"{train_set.get('type')!r}")
     gt_size = pair_gt_size(opt)
     if gt_size and gt_size < MIN_GT_SIZE:
         ctx.problem(("gt_size",), f"{gt_size} is smaller than {MIN_GT_SIZE}: the GT's unsharp mask blurs with a "
@@ -62,8 +82,20 @@ def _check(opt, ctx):
     if opt["queue_size"] and batch and opt["queue_size"] % batch:
         ctx.problem(("queue_size",), f"{opt['queue_size']} is not a multiple of datasets.train."
                     f"batch_size_per_gpu {batch} (the pool swaps whole batches)")
-    if opt.get("train", {}).get("perceptual_opt") and opt["percep_gt_usm"] != opt["l1_gt_usm"]:
-        ctx.problem(("percep_gt_usm",), "must equal l1_gt_usm: every loss term trains on the same target here")
+    paired = train_set.get("type") == PAIRED_DATASET
+    if opt["dataroot_lq_prob"] and not paired:
+        ctx.problem(("dataroot_lq_prob",), f"{opt['dataroot_lq_prob']} needs ready-made pairs: set datasets.train."
+                    f"type: {PAIRED_DATASET} with dataroot_lq")
+    if paired and train_set.get("gt_size") and opt.get("gt_size") and train_set["gt_size"] != opt["gt_size"]:
+        ctx.problem(("datasets", "train", "gt_size"), f"{train_set['gt_size']} differs from the top-level "
+                    f"gt_size {opt['gt_size']}: ready-made and degraded pairs must have one size to share batches")
+    if paired and not opt["dataroot_lq_prob"]:
+        ctx.warn(("dataroot_lq_prob",), f"0: the ready-made pairs of {PAIRED_DATASET} are never used")
+
+
+def _check(opt, ctx):
+    check_generator_only(opt, ctx)
+    check_degraded(opt, ctx)
 
 
 FIELDS = {key: Field(list_of(NUMBER, len(value)), value) if isinstance(value, list)
@@ -72,6 +104,7 @@ FIELDS.update({
     "gt_size": Field(INT, None, nullable=True),
     "queue_size": Field(INT, 180, check=at_least(0)),
     "l1_gt_usm": Field(BOOL, True), "percep_gt_usm": Field(BOOL, True), "gan_gt_usm": Field(BOOL, False),
+    "dataroot_lq_prob": Field(NUMBER, 0.0, check=between(0, 1)),
 })
 
 MODEL_TYPES.register("realesrnet", aliases=("RealESRNetModel",))(ModelType(
