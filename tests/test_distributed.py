@@ -148,3 +148,23 @@ def test_a_killed_rank_ends_the_run_in_bounded_time_and_auto_resume_continues(wo
     resumed, uninterrupted = final(workdir, "killed", 6), final(workdir, "straight6", 6)
     for key in ("params", "params_ema"):  # resumed under DDP == an uninterrupted DDP run, bit for bit
         assert all(torch.equal(resumed[key][k], uninterrupted[key][k]) for k in uninterrupted[key])
+
+
+def test_each_process_keeps_its_own_degradation_pool_across_a_resume(tmp_path):
+    from test_realesrnet import OPTIONS, _photos
+
+    _photos(tmp_path / "data" / "gt")
+    data = {**OPTIONS, "train": {**OPTIONS["train"], "total_iter": 4},
+            "logger": {**OPTIONS["logger"], "save_checkpoint_freq": 2}}
+    (tmp_path / "real.yml").write_text(yaml.safe_dump(data))
+    done = torchrun(tmp_path, "-opt", "real.yml", "--no-progress", "--set", "name=straight")
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = torch.load(tmp_path / "experiments" / "straight" / "training_states" / "2.state", weights_only=True)
+    pools = [p["pool"] for p in state["step"]["degradation_ranks"]]
+    assert len(pools) == 2 and not torch.equal(pools[0]["lq"], pools[1]["lq"])  # each rank degraded its own batches
+    for total in (2, 4):  # stopped at 2, then resumed by both processes
+        done = torchrun(tmp_path, "-opt", "real.yml", "--no-progress", "--auto_resume", "--set", "name=halves",
+                        "--set", f"train.total_iter={total}")
+        assert done.returncode == 0, done.stderr[-3000:]
+    straight, halves = final(tmp_path, "straight"), final(tmp_path, "halves")
+    assert all(torch.equal(straight["params"][k], halves["params"][k]) for k in straight["params"])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from srgan_kit.compat import import_basicsr
-from srgan_kit.data.realworld import (KERNEL_SIZES, PADDED_SIZE, SecondOrderDegradation, SeparableUSM,
+from srgan_kit.data.realworld import (KERNEL_SIZES, PADDED_SIZE, STAGE_DEFAULTS, SecondOrderDegradation, SeparableUSM,
                                       RealWorldPairs, TrainingPairPool,
                                       draw_kernels, kernel_settings, stage_settings)
 
@@ -230,3 +230,11 @@ def test_gt_size_larger_than_the_tiles_is_refused():
     pairs = RealWorldPairs(stage_settings({}), scale=4, gt_size=128, queue_size=0, batch_size=2)
     with pytest.raises(ValueError, match="gt_size 128 is larger than the HR tiles"):
         pairs(_tile_batch(0), seed=0)
+
+
+def test_an_image_smaller_than_the_blur_kernel_is_filtered_not_refused():
+    stage = SecondOrderDegradation(STAGE_DEFAULTS, 2)
+    kernel = torch.zeros(1, 21, 21)
+    kernel[0, 10, 10] = 1.0  # identity: the output must be the input, edge widening and all
+    img = torch.rand(1, 3, 7, 9)
+    assert torch.allclose(stage._filter(img, kernel), img, atol=1e-6)

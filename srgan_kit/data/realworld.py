@@ -176,7 +176,15 @@ class SecondOrderDegradation:
 
     def _filter(self, img, kernel):
         # basicsr's filter2D reshapes with view(): JPEG and resize outputs need to be made contiguous
-        return self._filter2d(img.contiguous(), kernel)
+        img = img.contiguous()
+        half, short = kernel.shape[-1] // 2, min(img.shape[-2:])
+        if short > half:
+            return self._filter2d(img, kernel)
+        # Its reflect padding needs more pixels than the kernel's radius; a strong downscale of a small tile
+        # leaves fewer, so such an image is widened by edge pixels first and cut back after.
+        extra = half - short + 1
+        widened = F.pad(img, (extra, extra, extra, extra), mode="replicate").contiguous()
+        return self._filter2d(widened, kernel)[..., extra:-extra, extra:-extra]
 
     def _add_noise(self, out, suffix):
         s, gray = self.settings, self.settings["gray_noise_prob" + suffix]

@@ -26,6 +26,14 @@ def pair_gt_size(opt):
     return opt.get("gt_size") or opt["datasets"]["train"].get("gt_size")
 
 
+def trains_on_usm(opt, role):
+    """Whether the loss role trains on the sharpened GT: its ``*_gt_usm`` key, or the older Real-ESRNet files'
+    single ``gt_usm`` for the generator's terms when that is given."""
+    if opt.get("gt_usm") is not None and role != "gan":
+        return opt["gt_usm"]
+    return opt[USM_KEYS[role]]
+
+
 def build_pairs(opt, queue_size, batch_size, device="cpu"):
     """The step's pair maker from validated options (the degradation preview builds the same one, unpooled)."""
     return RealWorldPairs(stage_settings(opt), opt["scale"], pair_gt_size(opt), queue_size, batch_size, device,
@@ -41,7 +49,7 @@ class DegradedPairs:
         super().__init__(opt, runtime)
         self.pairs = build_pairs(opt, opt["queue_size"], opt["datasets"]["train"]["batch_size_per_gpu"],
                                  runtime.device)
-        self.usm_roles = [role for role, key in USM_KEYS.items() if opt[key]]
+        self.usm_roles = [role for role in USM_KEYS if trains_on_usm(opt, role)]
 
     def training_pair(self, part):
         seed = int(part["noise_seed"][0])  # read on the CPU, before the batch moves
@@ -104,6 +112,7 @@ FIELDS.update({
     "gt_size": Field(INT, None, nullable=True),
     "queue_size": Field(INT, 180, check=at_least(0)),
     "l1_gt_usm": Field(BOOL, True), "percep_gt_usm": Field(BOOL, True), "gan_gt_usm": Field(BOOL, False),
+    "gt_usm": Field(BOOL, None, nullable=True),  # older Real-ESRNet files: l1_gt_usm and percep_gt_usm at once
     "dataroot_lq_prob": Field(NUMBER, 0.0, check=between(0, 1)),
 })
 

@@ -218,9 +218,10 @@ class Loop:
     def save(self, iteration):
         self.saved = iteration
         rng = distributed.gathered(checkpoint.capture_rng())  # every process's, for a resume of all of them
+        step_state = self.step.state_dict()  # in every process: a step may gather per-process state
         if self.runtime.is_main:
             state = {"epoch": self.loader.epoch, "loader": self.loader.state_dict(),
-                     "model_type": self.opt["model_type"], "step": self.step.state_dict(),
+                     "model_type": self.opt["model_type"], "step": step_state,
                      "rng": rng[0], "rng_ranks": rng}
             checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state)
             self.log.info(f"Saved models and training state of iteration {iteration}")
