@@ -1,0 +1,125 @@
+"""What the real-world degradation pipeline buys: the bicubic-trained demo model against the Real-ESRNet and
+Real-ESRGAN demo models on held-out demo photos whose LR carries noise and JPEG, scored and shown side by side.
+
+    make demo                                                   # the bicubic demo model and the photos
+    .venv/bin/python tools/train.py -opt options/demo_realesrnet.yml
+    .venv/bin/python tools/train.py -opt options/demo_realesrgan.yml
+    .venv/bin/python benchmarks/realworld_quality.py [--out docs/realworld_quality]
+
+Held-out LR sets, made here from datasets/demo/val/HR with fixed seeds (8-bit at every step):
+
+- ``camera``: MATLAB bicubic x4, then Gaussian noise sigma 10, then JPEG quality 50 (the order a camera or a
+  web upload applies them: the noise and the blocks are at the LR's own pixel scale);
+- ``hr_noise``: JPEG quality 50 and Gaussian noise sigma 10 on the HR image, then MATLAB bicubic x4 (the x4
+  downscale averages most of both away);
+- ``bicubic``: the clean LR of the demo (datasets/demo/val/LR), for reference.
+
+Prints a table (PSNR / SSIM on Y with a 4-pixel border, ST-LPIPS), writes ``<out>.json`` and ``<out>.png``: per
+photo, one crop of the camera LR (nearest-neighbour), each model's output and the GT, labelled with the photo's
+PSNR / ST-LPIPS. A measurement, not a test.
+"""
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from srgan_kit.data.degradation import imresize_uint8
+from srgan_kit.data.imageio import load_image, save_image
+from srgan_kit.eval.harness import evaluate_model, merge_methods, model_upscaler
+from srgan_kit.eval.reports import format_table, write_json
+from srgan_kit.eval.sets import DatasetSpec
+
+VAL = Path("datasets/demo/val")
+MODELS = {
+    "bicubic-trained": "experiments/demo_msrresnet_x4_psnr/models/net_g_latest.pth",
+    "Real-ESRNet": "experiments/demo_realesrnet_x4/models/net_g_latest.pth",
+    "Real-ESRGAN": "experiments/demo_realesrgan_x4/models/net_g_latest.pth",
+}
+METRICS = ["psnr", "ssim", "stlpips"]
+CROP = 120  # HR pixels of each photo's crop in the picture
+
+
+def jpeg(rgb8, quality=50):
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb8[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1]
+
+
+def gaussian_noise(rgb8, seed, sigma=10.0):
+    rng = np.random.default_rng(seed)
+    return np.clip(np.round(rgb8 + rng.normal(0.0, sigma, rgb8.shape)), 0, 255).astype(np.uint8)
+
+
+DEGRADATIONS = {
+    "camera": lambda hr, seed: jpeg(gaussian_noise(imresize_uint8(hr, 0.25), seed)),
+    "hr_noise": lambda hr, seed: imresize_uint8(gaussian_noise(jpeg(hr), seed), 0.25),
+}
+
+
+def make_sets(folder):
+    """The held-out LR sets as DatasetSpecs (LR files written under ``folder``)."""
+    specs = [DatasetSpec("bicubic", VAL / "LR", VAL / "HR", "{}x4")]
+    for name, degrade in DEGRADATIONS.items():
+        for i, path in enumerate(sorted((VAL / "HR").glob("*.png"))):
+            hr = np.round(load_image(path).rgb * 255).astype(np.uint8)
+            save_image(Path(folder) / name / f"{path.stem}x4.png", degrade(hr, seed=i) / 255.0)
+        specs.append(DatasetSpec(name, Path(folder) / name, VAL / "HR", "{}x4"))
+    return specs
+
+
+def label(img8, lines):
+    out = img8.copy()
+    for row, text in enumerate(lines):
+        y = 14 + 14 * row
+        cv2.putText(out, text, (4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(out, text, (4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def picture(lr_dir, upscalers, results, path, set_name="camera"):
+    """Rows of photos: [LR | each model | GT] on the same crop (the middle of the photo)."""
+    rows = []
+    for gt_path in sorted((VAL / "HR").glob("*.png")):
+        gt = load_image(gt_path).rgb
+        lr = load_image(Path(lr_dir) / f"{gt_path.stem}x4.png").rgb
+        top, left = (gt.shape[0] - CROP) // 2 // 4 * 4, (gt.shape[1] - CROP) // 2 // 4 * 4
+
+        def crop(img):
+            return (np.clip(img[top:top + CROP, left:left + CROP], 0, 1) * 255).round().astype(np.uint8)
+
+        lr_big = np.kron(lr, np.ones((4, 4, 1), np.float32))
+        tiles = [label(crop(lr_big), [f"{set_name} LR", gt_path.stem])]
+        for name, upscale in upscalers.items():
+            score = results[name]["datasets"][set_name]["images"][gt_path.stem]
+            tiles.append(label(crop(upscale(lr)), [name, f"{score['psnr']:.2f} dB", f"ST-LPIPS {score['stlpips']:.3f}"]))
+        tiles.append(label(crop(gt), ["ground truth"]))
+        rows.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in tiles], 1))
+    save_image(path, np.concatenate(rows, 0) / 255.0)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="docs/realworld_quality", help="path stem of the JSON and PNG written")
+    for name, default in MODELS.items():
+        p.add_argument(f"--{name.lower()}", dest=name, default=default, help=f"{name} weights (default {default})")
+    args = p.parse_args(argv)
+    missing = [f"{name}: {getattr(args, name)}" for name in MODELS if not Path(getattr(args, name)).is_file()]
+    if missing:
+        print(f"error: no weights for {'; '.join(missing)} (train them first, see the docstring)", file=sys.stderr)
+        return 2
+    upscalers = {name: model_upscaler(getattr(args, name))[0] for name in MODELS}
+    with tempfile.TemporaryDirectory() as folder:
+        specs = make_sets(folder)
+        results = {name: evaluate_model(up, specs, 4, METRICS) for name, up in upscalers.items()}
+        merged = merge_methods(results)
+        print(format_table(merged))
+        write_json(merged, f"{args.out}.json")
+        picture(Path(folder) / "camera", upscalers, results, f"{args.out}.png")
+    print(f"wrote {args.out}.json and {args.out}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
