@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from test_realesrnet import OPTIONS, _photos
+from test_realesrnet import OPTIONS, _photos, resumed_in_another_folder
 
 from srgan_kit.config.options import load_options
 from srgan_kit.data.datasets import RealESRGANPairedDataset, SampleKey
@@ -105,14 +105,7 @@ def test_a_gan_stage_run_trains_g_and_d_and_resumes_bit_for_bit(tmp_path):
     assert {"l_g_pix", "l_g_gan", "l_d_real", "l_d_fake"} <= set(straight.losses)
     run = tmp_path / "experiments" / "realesrgan"
     final = torch.load(run / "models" / "net_d_6.pth", weights_only=True)["params"]
-    again_root = tmp_path / "again"
-    again_root.mkdir()
-    (again_root / "data").symlink_to(tmp_path / "data")
-    opt = _load(again_root)
-    opt["path"]["resume_state"] = str(run / "training_states" / "3.state")
-    train(opt, progress=False)
-    again = torch.load(again_root / "experiments" / "realesrgan" / "models" / "net_d_6.pth",
-                       weights_only=True)["params"]
+    again = resumed_in_another_folder(tmp_path, _load, run, "net_d_6.pth")
     assert all(torch.equal(final[k], again[k]) for k in final)
 
 

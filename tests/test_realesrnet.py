@@ -69,16 +69,20 @@ def test_a_training_run_degrades_on_the_fly_and_resumes_bit_for_bit(tmp_path):
     final = torch.load(run / "models" / "net_g_6.pth", weights_only=True)["params"]
     state = torch.load(run / "training_states" / "3.state", weights_only=True)
     assert state["step"]["degradation"]["pool"]["filled"] == 4
-    # resume from iteration 3 in a second run folder: the pool, kernels and degradations repeat exactly
-    resumed_root = tmp_path / "again"
-    resumed_root.mkdir()
-    (resumed_root / "data").symlink_to(tmp_path / "data")
-    opt = _options(resumed_root)
+    # the pool, kernels and degradations repeat exactly
+    again = resumed_in_another_folder(tmp_path, _options, run, "net_g_6.pth")
+    assert all(torch.equal(final[k], again[k]) for k in final)
+
+
+def resumed_in_another_folder(root, make_options, run, weights):
+    """The run resumed from its iteration-3 state in a second folder (same data); ``weights`` it then wrote."""
+    again = root / "again"
+    again.mkdir()
+    (again / "data").symlink_to(root / "data")
+    opt = make_options(again)
     opt["path"]["resume_state"] = str(run / "training_states" / "3.state")
     train(opt, progress=False)
-    again = torch.load(resumed_root / "experiments" / "realesrnet" / "models" / "net_g_6.pth",
-                       weights_only=True)["params"]
-    assert all(torch.equal(final[k], again[k]) for k in final)
+    return torch.load(again / "experiments" / run.name / "models" / weights, weights_only=True)["params"]
 
 
 def test_a_paired_training_set_is_refused_naming_the_key(tmp_path):

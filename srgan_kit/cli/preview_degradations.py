@@ -58,7 +58,7 @@ def run(args):
     rng = random.Random(args.seed)
     keys = [SampleKey(rng.randrange(len(dataset)), rng.getrandbits(62)) for _ in range(args.count)]
     batch = default_collate([dataset[key] for key in keys])
-    made = build_pairs(opt, 0, args.count)(batch, rng.getrandbits(62))  # paired batches show as they are
+    made = build_pairs(opt, 0, args.count, with_ready_made=False)(batch, rng.getrandbits(62))
     lq, gt = made["lq"].float(), made["gt"].float()
     for i in range(args.count):
         save_image(out / f"lq_{i:03d}.png", lq[i].permute(1, 2, 0).numpy())

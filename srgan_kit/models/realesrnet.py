@@ -34,10 +34,12 @@ def trains_on_usm(opt, role):
     return opt[USM_KEYS[role]]
 
 
-def build_pairs(opt, queue_size, batch_size, device="cpu"):
-    """The step's pair maker from validated options (the degradation preview builds the same one, unpooled)."""
+def build_pairs(opt, queue_size, batch_size, device="cpu", with_ready_made=True):
+    """The step's pair maker from validated options (the degradation preview builds the same one, unpooled and
+    without the ready-made pairs)."""
+    paired_prob = (opt.get("dataroot_lq_prob") or 0.0) if with_ready_made else 0.0
     return RealWorldPairs(stage_settings(opt), opt["scale"], pair_gt_size(opt), queue_size, batch_size, device,
-                          paired_prob=opt.get("dataroot_lq_prob") or 0.0)
+                          paired_prob=paired_prob)
 
 
 class DegradedPairs:
