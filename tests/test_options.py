@@ -661,7 +661,8 @@ def test_derived_paths_phases_and_scale(tmp_path):
     assert opt["datasets"]["train"]["dataroot_lq"] == str(tmp_path / "runs" / "lr")  # relative: under root
     assert opt["_file"] == str(tmp_path / "opt.yml")
     # Defaults as in BasicSR.
-    assert opt["logger"] == {"print_freq": 100, "save_checkpoint_freq": 5000, "use_tb_logger": False}
+    assert opt["logger"] == {"print_freq": 100, "save_checkpoint_freq": 5000, "use_tb_logger": False,
+                             "save_format": "pth"}
     assert opt["path"]["param_key_g"] == "params" and opt["path"]["strict_load_g"] is True
     assert opt["train"]["warmup_iter"] == -1 and opt["network_d"] is None
     assert opt["datasets"]["train"]["num_worker_per_gpu"] == 0

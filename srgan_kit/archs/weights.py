@@ -3,14 +3,22 @@
 Accepted layouts (in this order unless param_key says otherwise): ``{'params_ema': sd}`` and ``{'params': sd}``
 (BasicSR / Real-ESRGAN), ``{'state_dict': sd}`` (Lightning and others), or a bare state dict. Keys lose a
 ``module.`` (DataParallel) or ``_orig_mod.`` (torch.compile) prefix; floating tensors become float32.
+
+Files are PyTorch checkpoints or safetensors, told apart by their content whatever their name; a safetensors
+file is one bare state dict (srgan_kit writes the EMA weights to a file of their own, see
+srgan_kit.training.checkpoint).
 """
 import pickle
 import re
+import struct
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 
 from srgan_kit.errors import WeightsError, listing
 
@@ -94,15 +102,39 @@ def _not_torch(path):
     return f"not a PyTorch file but text starting {text.splitlines()[0][:40]!r}"
 
 
+def is_safetensors(path):
+    """Whether the file is safetensors: an 8-byte little-endian header length, then a JSON header."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            return False
+        size = struct.unpack("<Q", head)[0]
+        if size < 2 or size > Path(path).stat().st_size - 8:
+            return False
+        return handle.read(1) == b"{"
+
+
+def to_safetensors(state_dict):
+    """A state dict -> safetensors bytes (the names as they are: what spandrel, chaiNNer and ComfyUI read)."""
+    return save_safetensors({name: tensor.contiguous() for name, tensor in state_dict.items()},
+                            metadata={"format": "pt"})
+
+
 def read_checkpoint(path, what="weights file"):
-    """``torch.load`` of a file with ``weights_only=True`` on the CPU; any failure is one WeightsError naming
-    the file. A file whose unpickling would import a Python object (and so could run code) is refused, never
-    loaded another way."""
+    """The checkpoint in a file: safetensors (by content), else ``torch.load`` with ``weights_only=True`` on the
+    CPU; any failure is one WeightsError naming the file. A file whose unpickling would import a Python object
+    (and so could run code) is refused, never loaded another way."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: {what} not found")
+    if is_safetensors(path):
+        try:
+            return load_safetensors(path.read_bytes())
+        except SafetensorError as exc:
+            raise WeightsError(f"{path}: cannot read {what} (safetensors: {str(exc)[:200]})") from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as handle:  # a handle: the content decides, never the file's name
+            return torch.load(handle, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = _REFUSED_GLOBAL.search(str(exc))
         if found:

@@ -27,7 +27,7 @@ def build_parser():
     p.add_argument("--lr-tmpl", "--lr_tmpl", dest="lr_tmpl", default="{}x{scale}",
                    help="LR file name stem for GT stem {} (default '{}x{scale}', e.g. babyx4)")
     p.add_argument("--name", help="dataset name for --gt in the table and JSON (default: from the folder)")
-    p.add_argument("--model", "--model_path", dest="model", help="generator weights (.pth)")
+    p.add_argument("--model", "--model_path", dest="model", help="generator weights (.pth or .safetensors)")
     p.add_argument("-opt", "--opt", dest="opt", help="option file: network_g, weights, val/test sets")
     p.add_argument("--bicubic", action="store_true", help="also score MATLAB-bicubic up-sampling (baseline)")
     p.add_argument("--datasets", help="comma-separated prepared sets, e.g. Set5,Set14,B100")

@@ -28,7 +28,7 @@ def build_parser():
     p = argparse.ArgumentParser(prog="srgan-kit-infer", description="Upscale images with a trained SR generator.")
     p.add_argument("-i", "--input", required=True, help="an image or a folder of images")
     p.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
-    p.add_argument("--model", "--model_path", dest="model", help="generator weights (.pth)")
+    p.add_argument("--model", "--model_path", dest="model", help="generator weights (.pth or .safetensors)")
     p.add_argument("-opt", "--opt", dest="opt", help="option file naming network_g (else detected from weights)")
     p.add_argument("-s", "--outscale", type=number(float), default=None,
                    help="final upscale factor (default: the model's)")

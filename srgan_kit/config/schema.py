@@ -189,6 +189,7 @@ def base_schema(is_train):
             "print_freq": Field(INT, 100, check=greater(0)),
             "save_checkpoint_freq": Field(INT, 5000, check=greater(0)),
             "use_tb_logger": Field(BOOL, False),
+            "save_format": Field(STR, "pth", choices=("pth", "safetensors")),  # network files
         },
         unused={"wandb": "Weights & Biases logging is not supported by srgan_kit (use_tb_logger writes TensorBoard)"},
     )

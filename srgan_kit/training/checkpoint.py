@@ -3,6 +3,14 @@
 experiments/<name>/models/net_g_<iter>.pth     {'params': ..., 'params_ema': ...}
 experiments/<name>/training_states/<iter>.state optimisers, schedulers, EMA, iteration, epoch, RNG
 
+With ``logger.save_format: safetensors`` each state dict is a file of its own, named as traiNNer-redux names
+them and readable by spandrel, chaiNNer and ComfyUI as they are::
+
+experiments/<name>/models/net_g_<iter>.safetensors       params
+experiments/<name>/models/net_g_ema_<iter>.safetensors   params_ema
+
+Training states are always PyTorch files.
+
 Networks are written before the state, and every file goes to a temporary name in the same folder
 first, then os.replace: a crash never leaves a file under a final name that is incomplete, so the
 newest ``<iter>.state`` is always a complete, resumable checkpoint.
@@ -15,13 +23,31 @@ import numpy as np
 import torch
 
 from srgan_kit.archs.loading import load_network
-from srgan_kit.archs.weights import read_checkpoint
+from srgan_kit.archs.weights import read_checkpoint, to_safetensors
 from srgan_kit.errors import OptionError, TrainingDiverged, WeightsError
 from srgan_kit.fileio import atomic_open
 from srgan_kit.training.layout import models_dir_of_state
 from srgan_kit.training.runtime import unwrap
 
 STATE_NAME = re.compile(r"^(\d+)\.state$")
+
+
+def _write_pth(models_dir, name, iteration, by_key):
+    return [atomic_save(by_key, network_path(models_dir, name, iteration, "pth"))]
+
+
+def _write_safetensors(models_dir, name, iteration, by_key):
+    paths = []
+    for key, state_dict in by_key.items():
+        path = network_path(models_dir, name, iteration, "safetensors", key)
+        with atomic_open(path, fsync=True) as handle:
+            handle.write(to_safetensors(state_dict))
+        paths.append(path)
+    return paths
+
+
+# logger.save_format: (file suffix, writer of one network's {param key: state dict} -> the paths written)
+SAVE_FORMATS = {"pth": (".pth", _write_pth), "safetensors": (".safetensors", _write_safetensors)}
 
 
 def atomic_save(obj, path):
@@ -31,8 +57,26 @@ def atomic_save(obj, path):
     return path
 
 
-def network_path(models_dir, name, iteration):
-    return Path(models_dir) / f"{name}_{iteration}.pth"
+def network_path(models_dir, name, iteration, save_format="pth", key="params"):
+    """The file holding ``key`` of network ``name``: one .pth holds every key (BasicSR's layout); in safetensors
+    the EMA has its own ``<name>_ema_<iter>`` file."""
+    stem = f"{name}_ema" if save_format != "pth" and key == "params_ema" else name
+    return Path(models_dir) / f"{stem}_{iteration}{SAVE_FORMATS[save_format][0]}"
+
+
+def param_key_in(save_format, key):
+    """What a loader passes as param_key for ``key`` in a file of that format (a safetensors file is bare)."""
+    return key if save_format == "pth" else None
+
+
+def saved_network(models_dir, name, iteration):
+    """(file of the network's 'params', its format) of that iteration, in whichever format it was saved, or
+    (None, None)."""
+    for fmt in SAVE_FORMATS:
+        path = network_path(models_dir, name, iteration, fmt)
+        if path.is_file():
+            return path, fmt
+    return None, None
 
 
 def state_path(states_dir, iteration):
@@ -44,7 +88,7 @@ def bare_state_dict(net):
     return {k: v.detach().cpu() for k, v in unwrap(net).state_dict().items()}
 
 
-def save_networks(models_dir, iteration, networks):
+def save_networks(models_dir, iteration, networks, save_format="pth"):
     """networks: {'net_g': {'params': module, 'params_ema': module}, ...} -> one file per network.
     Weights that are not finite are never written (TrainingDiverged names the tensor)."""
     files = {name: {key: bare_state_dict(net) for key, net in by_key.items() if net is not None}
@@ -54,7 +98,8 @@ def save_networks(models_dir, iteration, networks):
             bad = next((k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
             if bad is not None:
                 raise TrainingDiverged(f"iteration {iteration}: {name} {key} {bad} is not finite; not saved")
-    return [atomic_save(obj, network_path(models_dir, name, iteration)) for name, obj in files.items()]
+    write = SAVE_FORMATS[save_format][1]
+    return [path for name, obj in files.items() for path in write(models_dir, name, iteration, obj)]
 
 
 def capture_rng():
@@ -83,9 +128,9 @@ def restore_rng(state):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(paths, iteration, networks, state):
+def save_checkpoint(paths, iteration, networks, state, save_format="pth"):
     """Write the network files, then ``training_states/<iter>.state`` (so a state implies its networks)."""
-    save_networks(paths["models"], iteration, networks)
+    save_networks(paths["models"], iteration, networks, save_format)
     return atomic_save({**state, "iter": iteration}, state_path(paths["training_states"], iteration))
 
 
@@ -109,17 +154,19 @@ def load_training_state(path):
 
 
 def resume_networks(state_file, iteration, networks):
-    """Load each network's 'params' from models/<name>_<iter>.pth beside the state's run folder."""
+    """Load each network's 'params' from models/<name>_<iter>.pth (or .safetensors) beside the state's run
+    folder."""
     models_dir = models_dir_of_state(state_file)
     for name, by_key in networks.items():
-        path = network_path(models_dir, name, iteration)
-        if not path.is_file():
-            raise WeightsError(f"{state_file}: the matching network file {path} is missing")
-        load_network(unwrap(by_key["params"]), str(path), param_key="params", strict=True)
+        path, fmt = saved_network(models_dir, name, iteration)
+        if path is None:
+            raise WeightsError(f"{state_file}: the matching network file {network_path(models_dir, name, iteration)}"
+                               " is missing")
+        load_network(unwrap(by_key["params"]), str(path), param_key=param_key_in(fmt, "params"), strict=True)
 
 
 def final_generator(opt):
-    """(weights file, param_key) a finished run is judged by: models/net_g_latest.pth, and its EMA weights
-    when the run kept an EMA (as BasicSR's validation does)."""
-    key = "params_ema" if opt["train"]["ema_decay"] > 0 else "params"
-    return Path(opt["path"]["models"]) / "net_g_latest.pth", key
+    """(weights file, param_key) a finished run is judged by: models/net_g_latest.pth (.safetensors), and its EMA
+    weights when the run kept an EMA (as BasicSR's validation does)."""
+    key, fmt = "params_ema" if opt["train"]["ema_decay"] > 0 else "params", opt["logger"]["save_format"]
+    return network_path(opt["path"]["models"], "net_g", "latest", fmt, key), param_key_in(fmt, key)

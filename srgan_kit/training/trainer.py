@@ -143,6 +143,7 @@ class Loop:
         self.paths = opt["path"]
         self.print_freq = opt["logger"]["print_freq"]
         self.save_freq = opt["logger"]["save_checkpoint_freq"]
+        self.save_format = opt["logger"]["save_format"]
         self.val_freq = opt["val"]["val_freq"] if val_loaders else 0
         self.save_img = bool(val_loaders) and opt["val"]["save_img"]
         self.warmup_iter = opt["train"]["warmup_iter"]
@@ -182,12 +183,12 @@ class Loop:
         if self.saved != final:
             self.save(final)
         if self.runtime.is_main:  # BasicSR's net_g_latest.pth, for tools that want "the last one"
-            checkpoint.save_networks(self.paths["models"], "latest", self.step.networks_to_save())
+            checkpoint.save_networks(self.paths["models"], "latest", self.step.networks_to_save(), self.save_format)
         if self.val_loaders and validated != final:
             metrics = self.validate(final)
         self.log.info(f"End of training at iteration {final} ({time.time() - t0:.1f} s)")
         return TrainResult(start_iter, final, losses, lrs, metrics,
-                           str(checkpoint.network_path(self.paths["models"], "net_g", final)))
+                           str(checkpoint.network_path(self.paths["models"], "net_g", final, self.save_format)))
 
     def check_skipped(self, iteration):
         """Count iterations whose updates were skipped (non-finite loss or gradient); too many in a row end the
@@ -209,11 +210,13 @@ class Loop:
         """Make the last saved networks the ``*_latest`` files; says which iteration that is."""
         if self.saved is None or not self.runtime.is_main:
             return "no checkpoint was saved before it"
-        for name in self.step.networks_to_save():
-            source = checkpoint.network_path(self.paths["models"], name, self.saved)
-            with fileio.atomic_open(checkpoint.network_path(self.paths["models"], name, "latest"), fsync=True) as out:
-                out.write(source.read_bytes())
-        return f"the last good weights are in {self.paths['models']}/*_latest.pth (iteration {self.saved})"
+        for name, by_key in self.step.networks_to_save().items():
+            for key in by_key:  # every file of that iteration (safetensors: one per key)
+                source = checkpoint.network_path(self.paths["models"], name, self.saved, self.save_format, key)
+                latest = checkpoint.network_path(self.paths["models"], name, "latest", self.save_format, key)
+                with fileio.atomic_open(latest, fsync=True) as out:
+                    out.write(source.read_bytes())
+        return f"the last good weights are in {self.paths['models']}/*_latest{latest.suffix} (iteration {self.saved})"
 
     def save(self, iteration):
         self.saved = iteration
@@ -223,7 +226,7 @@ class Loop:
             state = {"epoch": self.loader.epoch, "loader": self.loader.state_dict(),
                      "model_type": self.opt["model_type"], "step": step_state,
                      "rng": rng[0], "rng_ranks": rng}
-            checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state)
+            checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state, self.save_format)
             self.log.info(f"Saved models and training state of iteration {iteration}")
 
     def validate(self, iteration):
