@@ -1,0 +1,73 @@
+"""``srgan-kit-interpolate`` / ``tools/interpolate.py``: ESRGAN's network interpolation between two generators.
+
+    python tools/interpolate.py --a PSNR.pth --b GAN.pth --alpha 0.2,0.4,0.6,0.8 -o interp/
+
+Each weight becomes ``(1 - alpha) * a + alpha * b`` (alpha 0 = the first network, 1 = the second): a PSNR-trained
+and a GAN-trained generator of the same architecture give a smooth path between distortion and perception
+without retraining. Writes ``<out>/interp_<alpha>.pth`` ({'params': ...}; every loader reads it). Both files
+must hold the same architecture (same names and shapes); every output name is checked free before the first
+file is written. Each file's params_ema is used when present (``--param-key`` chooses).
+"""
+import argparse
+from pathlib import Path
+
+from srgan_kit.cli import guarded
+from srgan_kit.errors import UserError
+
+
+def _alphas(text):
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers separated by commas, e.g. 0.2,0.4") from None
+    if not values or any(not 0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers in [0, 1], e.g. 0.2,0.4")
+    return values
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="srgan-kit-interpolate", description="Interpolate two generators' weights.")
+    p.add_argument("--a", required=True, help="the first generator (alpha 0), e.g. the PSNR model")
+    p.add_argument("--b", required=True, help="the second generator (alpha 1), e.g. the GAN model")
+    p.add_argument("--alpha", type=_alphas, required=True, help="weights of --b, comma-separated, in [0, 1]")
+    p.add_argument("-o", "--output", required=True, help="folder for interp_<alpha>.pth")
+    p.add_argument("--param-key", "--param_key", dest="param_key", default=None,
+                   help="params_ema or params in both files (default: params_ema when present)")
+    return p
+
+
+def interpolate(a, b, alpha):
+    """``(1 - alpha) * a + alpha * b`` for every floating tensor; other tensors (counters) are taken from ``a``."""
+    return {k: (1 - alpha) * v + alpha * b[k] if v.is_floating_point() else v.clone() for k, v in a.items()}
+
+
+def check_same_architecture(a, b, name_a, name_b):
+    different = sorted(set(a) ^ set(b)) + [k for k in a if k in b and a[k].shape != b[k].shape]
+    if different:
+        raise UserError(f"--a {name_a} and --b {name_b} are not the same architecture: they differ at "
+                        f"{', '.join(different[:5])}{' ...' if len(different) > 5 else ''}")
+
+
+def run(args):
+    import torch
+
+    from srgan_kit.archs.weights import load_state_dict_file
+    from srgan_kit.fileio import atomic_open
+
+    a, b = load_state_dict_file(args.a, args.param_key), load_state_dict_file(args.b, args.param_key)
+    check_same_architecture(a, b, args.a, args.b)
+    out = Path(args.output)
+    targets = {alpha: out / f"interp_{alpha:.2f}.pth" for alpha in args.alpha}
+    taken = [str(p) for p in targets.values() if p.exists()]
+    if taken:
+        raise UserError(f"-o {out}: {', '.join(taken)} exist(s) (nothing is overwritten)")
+    for alpha, path in targets.items():
+        with atomic_open(path, fsync=True) as handle:
+            torch.save({"params": interpolate(a, b, alpha)}, handle)
+        print(f"alpha {alpha:g} -> {path}")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return guarded(lambda: run(args))
