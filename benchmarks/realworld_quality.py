@@ -15,8 +15,8 @@ Held-out LR sets, made here from datasets/demo/val/HR with fixed seeds (8-bit at
 - ``bicubic``: the clean LR of the demo (datasets/demo/val/LR), for reference.
 
 Prints a table (PSNR / SSIM on Y with a 4-pixel border, ST-LPIPS), writes ``<out>.json`` and ``<out>.png``: per
-photo, one crop of the camera LR (nearest-neighbour), each model's output and the GT, labelled with the photo's
-PSNR / ST-LPIPS. A measurement, not a test.
+photo of the ``camera`` set, one crop of its LR (nearest-neighbour), each model's output and the GT, labelled with
+the photo's scores (srgan_kit.eval.compare). A measurement, not a test.
 """
 import argparse
 import sys
@@ -28,6 +28,7 @@ import numpy as np
 
 from srgan_kit.data.degradation import imresize_uint8
 from srgan_kit.data.imageio import load_image, save_image
+from srgan_kit.eval.compare import image_rows, write_sheet
 from srgan_kit.eval.harness import evaluate_model, merge_methods, model_upscaler
 from srgan_kit.eval.reports import format_table, write_json
 from srgan_kit.eval.sets import DatasetSpec
@@ -39,7 +40,6 @@ MODELS = {
     "Real-ESRGAN": "experiments/demo_realesrgan_x4/models/net_g_latest.pth",
 }
 METRICS = ["psnr", "ssim", "stlpips"]
-CROP = 120  # HR pixels of each photo's crop in the picture
 
 
 def jpeg(rgb8, quality=50):
@@ -69,36 +69,6 @@ def make_sets(folder):
     return specs
 
 
-def label(img8, lines):
-    out = img8.copy()
-    for row, text in enumerate(lines):
-        y = 14 + 14 * row
-        cv2.putText(out, text, (4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(out, text, (4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
-    return out
-
-
-def picture(lr_dir, upscalers, results, path, set_name="camera"):
-    """Rows of photos: [LR | each model | GT] on the same crop (the middle of the photo)."""
-    rows = []
-    for gt_path in sorted((VAL / "HR").glob("*.png")):
-        gt = load_image(gt_path).rgb
-        lr = load_image(Path(lr_dir) / f"{gt_path.stem}x4.png").rgb
-        top, left = (gt.shape[0] - CROP) // 2 // 4 * 4, (gt.shape[1] - CROP) // 2 // 4 * 4
-
-        def crop(img):
-            return (np.clip(img[top:top + CROP, left:left + CROP], 0, 1) * 255).round().astype(np.uint8)
-
-        lr_big = np.kron(lr, np.ones((4, 4, 1), np.float32))
-        tiles = [label(crop(lr_big), [f"{set_name} LR", gt_path.stem])]
-        for name, upscale in upscalers.items():
-            score = results[name]["datasets"][set_name]["images"][gt_path.stem]
-            tiles.append(label(crop(upscale(lr)), [name, f"{score['psnr']:.2f} dB", f"ST-LPIPS {score['stlpips']:.3f}"]))
-        tiles.append(label(crop(gt), ["ground truth"]))
-        rows.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in tiles], 1))
-    save_image(path, np.concatenate(rows, 0) / 255.0)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="docs/realworld_quality", help="path stem of the JSON and PNG written")
@@ -111,12 +81,15 @@ def main(argv=None):
         return 2
     upscalers = {name: model_upscaler(getattr(args, name))[0] for name in MODELS}
     with tempfile.TemporaryDirectory() as folder:
-        specs = make_sets(folder)
-        results = {name: evaluate_model(up, specs, 4, METRICS) for name, up in upscalers.items()}
+        specs = make_sets(Path(folder) / "lr")
+        sr_dirs = {name: Path(folder) / "sr" / name for name in MODELS}
+        results = {name: evaluate_model(up, specs, 4, METRICS, save_dir=sr_dirs[name])
+                   for name, up in upscalers.items()}
         merged = merge_methods(results)
         print(format_table(merged))
         write_json(merged, f"{args.out}.json")
-        picture(Path(folder) / "camera", upscalers, results, f"{args.out}.png")
+        camera = next(spec for spec in specs if spec.name == "camera")
+        write_sheet(f"{args.out}.png", [row for _stem, row in image_rows(camera, sr_dirs, results, 4)])
     print(f"wrote {args.out}.json and {args.out}.png")
     return 0
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from srgan_kit.cli.demo import main
+from srgan_kit.data.imageio import load_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,7 +36,10 @@ def test_demo_psnr_model_beats_bicubic_and_gan_model_is_perceptually_better(tmp_
     assert rows["gan"][2] < rows["psnr"][2]  # the GAN fine-tuning is perceptually better
     lr_names = sorted(p.stem for p in (tmp_path / "datasets/demo/val/LR").iterdir())
     written = sorted(p.stem for p in (tmp_path / "results/demo").iterdir())
-    assert written == sorted(f"{n}_{m}" for n in lr_names for m in ("psnr", "gan"))
+    assert written == sorted(["comparison"] + [f"{n}_{m}" for n in lr_names for m in ("psnr", "gan")])
+    # a row per held-out photo: LR, bicubic, psnr, gan, GT on 160-pixel crops (2-pixel margins)
+    assert load_image(tmp_path / "results/demo/comparison.png").rgb.shape == (3 * 164, 5 * 164, 3)
+    assert "comparison of the held-out photos" in out
     for run in ("demo_msrresnet_x4_psnr", "demo_msrresnet_x4_gan"):
         assert (tmp_path / "experiments" / run / "models/net_g_latest.pth").is_file()
     assert (tmp_path / "experiments/demo_msrresnet_x4_gan/models/net_d_100.pth").is_file()

@@ -1,11 +1,15 @@
 """`make demo`: build the demo data, train the PSNR model, fine-tune it as a GAN, score both against bicubic
-on the held-out photos (PSNR/SSIM on Y, ST-LPIPS), and upscale the held-out LR folder with each model."""
+on the held-out photos (PSNR/SSIM on Y, ST-LPIPS), upscale the held-out LR folder with each model, and write
+``<results>/comparison.png`` (per held-out photo: the same crop of bicubic, each model and the GT, with scores)."""
 import argparse
+import tempfile
+from pathlib import Path
 
 from srgan_kit.cli import guarded
 from srgan_kit.cli.infer import main as infer_main
 from srgan_kit.data.demo import build_demo_dataset
 from srgan_kit.config.options import load_options
+from srgan_kit.eval.compare import image_rows, write_sheet
 from srgan_kit.eval.harness import bicubic_upscaler, evaluate_model, merge_methods, model_upscaler
 from srgan_kit.eval.reports import format_table
 from srgan_kit.eval.sets import datasets_from_options
@@ -55,10 +59,16 @@ def run(args):
         methods[name] = model_upscaler(weights=ckpt, opt=opt, param_key=param_key)[0]
         infer_main(["-i", paths["val_lr"], "-o", args.results, "--model", str(ckpt), "--suffix", name])
     held_out = datasets_from_options(stages["psnr"])
-    results = {name: evaluate_model(fn, held_out, scale, METRICS) for name, fn in methods.items()}
+    with tempfile.TemporaryDirectory() as scratch:
+        sr_dirs = {name: Path(scratch) / name for name in methods}
+        results = {name: evaluate_model(fn, held_out, scale, METRICS, save_dir=sr_dirs[name])
+                   for name, fn in methods.items()}
+        sheet = write_sheet(Path(args.results) / "comparison.png",
+                            [row for spec in held_out for _stem, row in image_rows(spec, sr_dirs, results, scale)])
     print("\nHeld-out demo images (PSNR/SSIM on Y; ST-LPIPS: lower is better):")
     print(format_table(merge_methods(results)))
     print(f"upscaled demo LR images written to {args.results}/")
+    print(f"comparison of the held-out photos (bicubic, each model, GT): {sheet}")
     means = {name: next(iter(r["datasets"].values()))["mean"] for name, r in results.items()}
     failed = [text for text, ok in verdicts(means) if not ok]
     for text, ok in verdicts(means):

@@ -2,13 +2,16 @@
 and MATLAB bicubic (``--bicubic``) on prepared benchmark sets (``--datasets``), an ``--lr``/``--gt`` pair or an
 option file's val/test sets; any methods together. Prints a table; ``--json`` / ``--csv`` write the results
 (shapes: srgan_kit.eval.harness and srgan_kit.eval.reports), ``--save-sr DIR`` keeps the SR images as
-``DIR/<method>/<dataset>/<stem>.png``. Unavailable metrics print as n/a with the reason; errors print one
+``DIR/<method>/<dataset>/<stem>.png``; ``--compare-dir DIR`` writes a comparison sheet per image (LR, each
+upscaling method, GT; srgan_kit.eval.compare) as ``DIR/<dataset>/<stem>.png``. Unavailable metrics print as n/a with the reason; errors print one
 ``error:`` line and exit 2. Examples: README, section Evaluate.
 """
 import argparse
+import tempfile
 from pathlib import Path
 
 from srgan_kit.cli import COUNT, POSITIVE_INT, guarded
+from srgan_kit.eval import compare
 from srgan_kit.eval import harness as ev
 from srgan_kit.eval import reports, sets
 from srgan_kit.device import PRECISIONS, resolve_device
@@ -45,6 +48,8 @@ def build_parser():
                    help=f"context pixels around each tile (default {DEFAULT_TILE_PAD})")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--save-sr", "--save_sr", dest="save_sr", help="keep SR images in DIR/<method>/<dataset>/")
+    p.add_argument("--compare-dir", "--compare_dir", dest="compare_dir",
+                   help="write a comparison sheet per image (LR | model | bicubic | GT) to this new or empty folder")
     p.add_argument("--json", help="write the results as JSON to this file")
     p.add_argument("--csv", help="write the results as CSV to this file")
     p.add_argument("--per-image", "--per_image", dest="per_image", action="store_true",
@@ -63,6 +68,12 @@ def _check_args(args):
         raise UserError("give either --datasets or --lr/--gt, not both")
     if args.lr and not args.gt:
         raise UserError("--lr needs --gt (the ground-truth folder)")
+    if args.compare_dir:
+        if not (args.model or args.opt or args.bicubic):
+            raise UserError("--compare-dir compares upscaling methods: give --model / -opt or --bicubic")
+        out = Path(args.compare_dir)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise UserError(f"--compare-dir {out}: exists and is not an empty folder (nothing is overwritten)")
 
 
 def _data(args, opt, scale):
@@ -111,11 +122,19 @@ def run(args):
         results[name] = ev.evaluate_folders(args.sr, args.gt, scale, args.sr_tmpl, args.metrics, args.crop_border,
                                             name=args.name, progress=True)
     specs = _data(args, opt, scale) if upscalers else []
-    for method, fn in upscalers:
-        if method in results:
-            method = f"{method} ({len(results) + 1})"
-        save = None if args.save_sr is None else Path(args.save_sr) / method
-        results[method] = ev.evaluate_model(fn, specs, scale, args.metrics, args.crop_border, save, progress=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        # the sheets are made from the SR images as saved: kept in --save-sr, else only for the sheets
+        sr_root = args.save_sr or (scratch if args.compare_dir else None)
+        sr_dirs = {}
+        for method, fn in upscalers:
+            if method in results:
+                method = f"{method} ({len(results) + 1})"
+            sr_dirs[method] = None if sr_root is None else Path(sr_root) / method
+            results[method] = ev.evaluate_model(fn, specs, scale, args.metrics, args.crop_border, sr_dirs[method],
+                                                progress=True)
+        if args.compare_dir:
+            sheets = compare.write_comparisons(args.compare_dir, specs, sr_dirs, results, scale)
+            print(f"wrote {len(sheets)} comparison sheet(s) to {args.compare_dir}/")
     result = next(iter(results.values())) if len(results) == 1 else ev.merge_methods(results)
     if len(results) == 1:
         result = {"method": next(iter(results)), **result}

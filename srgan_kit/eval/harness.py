@@ -72,7 +72,8 @@ def model_upscaler(weights=None, opt=None, tile=0, tile_pad=DEFAULT_TILE_PAD, de
     return upscaler.upscale, int(scale)
 
 
-def _lr_image(lr_path, gt, scale):
+def lr_image(lr_path, gt, scale):
+    """The LR input of a pair: read, or made from the GT (``lr_path`` None) by MATLAB bicubic at 8-bit levels."""
     if lr_path is not None:
         return load_image(lr_path).rgb
     lr = imresize(mod_crop(gt, scale), 1.0 / scale)  # like GTOnlyDataset: rounded to 8-bit levels
@@ -103,7 +104,7 @@ def evaluate_model(upscale_fn, datasets, scale, metrics=DEFAULT_METRICS, crop_bo
                   leave=False) as bar:  # closed before an error is printed
             for stem, lr_path, gt_path in pairs:
                 gt = load_image(gt_path).rgb
-                lr = _lr_image(lr_path, gt, scale)
+                lr = lr_image(lr_path, gt, scale)
                 sr = np.asarray(upscale_fn(lr))
                 if sr.ndim != 3 or sr.shape[2] != 3:
                     raise DataError(f"{lr_path or gt_path}: the upscaler returned shape {sr.shape}, not HxWx3")
