@@ -463,3 +463,16 @@ def test_model_type_registry_and_device_from_num_gpu():
         assert net(batch["lq"]).dtype == torch.bfloat16
     assert not rt.grad_scaler().is_enabled()  # only fp16 on CUDA scales
     assert Runtime().is_main and not Runtime(rank=1).is_main
+
+
+def test_tensorboard_gets_an_lr_sr_gt_picture_of_each_validation_image(workdir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, opt = options(workdir, "tb", ["train.total_iter=10", "logger.use_tb_logger=true", "val.save_img=false"])
+    train(opt, progress=False)
+    events = EventAccumulator(str(workdir / "experiments" / "tb" / "tb_logger"), size_guidance={"images": 0})
+    events.Reload()
+    assert events.Tags()["images"] == ["val/tinyval/val0"]
+    picture = events.Images("val/tinyval/val0")[-1]
+    # the 32x32 validation image: LR (enlarged), SR, GT panels of 32 pixels with 2-pixel margins, at iteration 10
+    assert (picture.step, picture.width, picture.height) == (10, 3 * 36, 36)

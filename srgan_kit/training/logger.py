@@ -1,4 +1,4 @@
-"""What a training run reports: progress bar, log file, TensorBoard scalars.
+"""What a training run reports: progress bar, log file, TensorBoard scalars and validation images.
 
 Only the main process reports (Runtime.is_main); other ranks get a TrainLogger with everything off.
 """
@@ -91,6 +91,16 @@ class TrainLogger:
         if self._tb is not None:
             for key, value in values.items():
                 self._tb.add_scalar(f"metrics/{dataset_name}/{key}", value, iteration)
+
+    @property
+    def wants_images(self):
+        """Whether :meth:`image` records anything (TensorBoard is on)."""
+        return self._tb is not None
+
+    def image(self, iteration, tag, picture):
+        """A uint8 HxWx3 picture (a validation image's LR | SR | GT) under ``tag``."""
+        if self._tb is not None:
+            self._tb.add_image(tag, picture, iteration, dataformats="HWC")
 
     def close(self):
         if self._bar is not None:

@@ -25,6 +25,7 @@ from srgan_kit.config.options import constructor_spec, save_options
 from srgan_kit.data.imageio import save_image
 from srgan_kit import fileio
 from srgan_kit.errors import OptionError, TrainingDiverged, TrainingInterrupted, UserError, listing
+from srgan_kit.eval.compare import comparison_row
 from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
 from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit import distributed
@@ -233,8 +234,12 @@ class Loop:
         if not self.runtime.is_main:
             return {}
         vis_dir = Path(self.paths["visualization"]) if self.save_img else None
+        def picture(set_name, img_name, lq, sr, gt, scores):  # LR | SR | GT, the same crop, with the scores
+            row = comparison_row(gt, [(f"SR @ {iteration}", sr, scores)], lq, self.opt["scale"], name=img_name)
+            self.log.image(iteration, f"val/{set_name}/{img_name}", row)
+
         metrics = validate(self.step.eval_network(), self.val_loaders, self.scorer, iteration, self.runtime,
-                           vis_dir)
+                           vis_dir, picture if self.log.wants_images else None)
         for name, values in metrics.items():
             self.log.metrics(iteration, name, values)
         return metrics
@@ -246,9 +251,10 @@ def to_image(tensor):
 
 
 @torch.no_grad()
-def validate(net, loaders, scorer, iteration, runtime, vis_dir=None):
+def validate(net, loaders, scorer, iteration, runtime, vis_dir=None, on_image=None):
     """Mean of each metric over each validation set, scored as srgan_kit.eval.conventions says (the same
-    numbers tools/evaluate.py gives); saves visualization/<img>/<img>_<iter>.png if asked."""
+    numbers tools/evaluate.py gives); saves visualization/<img>/<img>_<iter>.png if asked; ``on_image(set name,
+    image name, lq, sr, gt, scores)`` (HxWx3 arrays) sees every image."""
     net.eval()
     results = {}
     for set_name, loader in loaders.items():
@@ -258,7 +264,10 @@ def validate(net, loaders, scorer, iteration, runtime, vis_dir=None):
             with runtime.autocast():
                 sr = to_image(net(batch["lq"]))
             img_name = Path(batch["lq_path"][0]).stem  # BasicSR names images after the LQ file
-            images[img_name] = scorer.score(sr, to_image(batch["gt"]), batch["gt_path"][0], f"SR of {img_name}")
+            gt = to_image(batch["gt"])
+            images[img_name] = scorer.score(sr, gt, batch["gt_path"][0], f"SR of {img_name}")
+            if on_image is not None:
+                on_image(set_name, img_name, to_image(batch["lq"]), sr, gt, images[img_name])
             if vis_dir is not None:
                 save_image(vis_dir / img_name / f"{img_name}_{iteration}.png", to_levels(sr) / 255.0)
         means = scorer.finish({"datasets": {set_name: {"images": images}}})["datasets"][set_name]["mean"]
