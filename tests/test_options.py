@@ -275,7 +275,7 @@ def test_basicsr_msrresnet_file_loads_with_one_warning_per_unused_key(tmp_path):
     with pytest.warns(OptionWarning) as record:
         opt = load_options(path, root=tmp_path, check_paths=False)
     expected = ["datasets.train.meta_info_file", "datasets.train.dataset_enlarge_ratio",
-                "datasets.train.prefetch_mode", "logger.wandb", "dist_params"]
+                "datasets.train.prefetch_mode", "dist_params"]
     assert sorted(warned_keys(opt)) == sorted(expected)
     assert sorted(str(w.message).split(": ")[1] for w in record) == sorted(expected)
     assert all(str(path) in w for w in opt["_warnings"])
@@ -289,13 +289,13 @@ def test_basicsr_msrresnet_file_loads_with_one_warning_per_unused_key(tmp_path):
     assert opt["datasets"]["val_2"]["phase"] == "val" and opt["datasets"]["train"]["phase"] == "train"
     for unused in ("meta_info_file", "dataset_enlarge_ratio", "prefetch_mode"):
         assert unused not in opt["datasets"]["train"]
-    assert "dist_params" not in opt and "wandb" not in opt["logger"]
+    assert "dist_params" not in opt and opt["logger"]["wandb"]["project"] is None
 
 
 def test_basicsr_rrdbnet_psnr_file_loads_and_reads_old_names(tmp_path):
     opt = load(write(tmp_path, BASICSR_RRDBNET_PSNR))
     assert sorted(warned_keys(opt)) == sorted(["datasets.train.use_flip", "datasets.train.dataset_enlarge_ratio",
-                                               "datasets.train.prefetch_mode", "logger.wandb", "dist_params"])
+                                               "datasets.train.prefetch_mode", "dist_params"])
     train = opt["datasets"]["train"]
     assert train["use_hflip"] is True and "use_flip" not in train and train["use_shuffle"] is True
     assert opt["path"]["param_key_g"] == "params" and opt["path"]["strict_load_g"] is True
@@ -662,7 +662,7 @@ def test_derived_paths_phases_and_scale(tmp_path):
     assert opt["_file"] == str(tmp_path / "opt.yml")
     # Defaults as in BasicSR.
     assert opt["logger"] == {"print_freq": 100, "save_checkpoint_freq": 5000, "use_tb_logger": False,
-                             "save_format": "pth"}
+                             "save_format": "pth", "wandb": {"project": None, "resume_id": None, "entity": None}}
     assert opt["path"]["param_key_g"] == "params" and opt["path"]["strict_load_g"] is True
     assert opt["train"]["warmup_iter"] == -1 and opt["network_d"] is None
     assert opt["datasets"]["train"]["num_worker_per_gpu"] == 0

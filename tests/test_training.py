@@ -6,6 +6,7 @@ well under a second on a CPU core.
 import math
 import random
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -476,3 +477,42 @@ def test_tensorboard_gets_an_lr_sr_gt_picture_of_each_validation_image(workdir):
     picture = events.Images("val/tinyval/val0")[-1]
     # the 32x32 validation image: LR (enlarged), SR, GT panels of 32 pixels with 2-pixel margins, at iteration 10
     assert (picture.step, picture.width, picture.height) == (10, 3 * 36, 36)
+
+
+class _FakeWandb:
+    """Stands in for the wandb package (not a dependency): records what the run asks of it."""
+
+    def __init__(self):
+        self.inits, self.finished = [], 0
+
+    def init(self, **kwargs):
+        self.inits.append(kwargs)
+        return self
+
+    def finish(self):
+        self.finished += 1
+
+
+def test_wandb_mirrors_tensorboard_when_a_project_is_set(workdir, monkeypatch):
+    fake = _FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    _, opt = options(workdir, "wb", ["train.total_iter=2", "logger.use_tb_logger=true",
+                                     "logger.wandb.project=sr", "logger.wandb.resume_id=abc"])
+    train(opt, progress=False)
+    (init,) = fake.inits
+    assert (init["project"], init["name"], init["id"], init["resume"]) == ("sr", "wb", "abc", "allow")
+    assert init["sync_tensorboard"] is True and init["config"]["train"]["total_iter"] == 2
+    assert fake.finished == 1
+
+
+def test_wandb_missing_is_one_warning_and_the_run_goes_on(workdir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb -> ImportError
+    _, opt = options(workdir, "nowb", ["train.total_iter=2", "logger.use_tb_logger=true", "logger.wandb.project=sr"])
+    assert train(opt, progress=False).iteration == 2
+    log = next((workdir / "experiments" / "nowb").glob("train_nowb_*.log")).read_text()
+    assert "the wandb package is not installed" in log
+
+
+def test_wandb_without_tensorboard_is_refused_naming_the_key(workdir):
+    with pytest.raises(OptionError, match="logger.wandb.project: 'sr' needs logger.use_tb_logger: true"):
+        options(workdir, "x", ["logger.wandb.project=sr"])

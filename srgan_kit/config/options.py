@@ -225,6 +225,10 @@ def _cross_check(opt, ctx):
         ctx.problem(("datasets", "train", "gt_size"), f"{train_set['gt_size']} is not a multiple of scale {scale}")
     if not ctx.is_train:
         return
+    logger = opt.get("logger") or {}
+    if (logger.get("wandb") or {}).get("project") and not logger.get("use_tb_logger"):
+        ctx.problem(("logger", "wandb", "project"), f"{logger['wandb']['project']!r} needs logger.use_tb_logger: true "
+                    "(Weights & Biases mirrors the TensorBoard log, as in BasicSR)")
     val_sets = [k for k in datasets if k != "train"]
     if opt["val"] is None:
         for key in val_sets:
@@ -305,8 +309,13 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_representer(tuple, yaml.SafeDumper.represent_list)
 
 
+def public_options(opt):
+    """The resolved options without srgan_kit's own bookkeeping (keys starting with '_')."""
+    return {k: v for k, v in opt.items() if not str(k).startswith("_")}
+
+
 def save_options(opt, path):
     """Write the resolved options as YAML (keys starting with '_' left out); atomic. Returns the Path."""
-    data = {k: v for k, v in opt.items() if not str(k).startswith("_")}
+    data = public_options(opt)
     return write_text_atomic(path, yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                                              default_flow_style=None))

@@ -190,8 +190,10 @@ def base_schema(is_train):
             "save_checkpoint_freq": Field(INT, 5000, check=greater(0)),
             "use_tb_logger": Field(BOOL, False),
             "save_format": Field(STR, "pth", choices=("pth", "safetensors")),  # network files
+            # BasicSR's: Weights & Biases mirrors the TensorBoard log when project is set (wandb installed)
+            "wandb": Section({"project": Field(STR, None, nullable=True), "resume_id": Field(STR, None, nullable=True),
+                              "entity": Field(STR, None, nullable=True)}),
         },
-        unused={"wandb": "Weights & Biases logging is not supported by srgan_kit (use_tb_logger writes TensorBoard)"},
     )
     return Section(
         {

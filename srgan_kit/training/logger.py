@@ -1,4 +1,5 @@
-"""What a training run reports: progress bar, log file, TensorBoard scalars and validation images.
+"""What a training run reports: progress bar, log file, TensorBoard scalars and validation images, mirrored to
+Weights & Biases when ``logger.wandb.project`` is set and the wandb package is installed.
 
 Only the main process reports (Runtime.is_main); other ranks get a TrainLogger with everything off.
 """
@@ -23,9 +24,26 @@ def _fmt_value(value):
     return f"{value:.4e}" if isinstance(value, float) else str(value)
 
 
+def start_wandb(wandb_opt, run_name, config):
+    """Weights & Biases for this run (mirroring TensorBoard, so it must start before the SummaryWriter), or None
+    with the reason when the wandb package is not installed (it is not a dependency)."""
+    try:
+        import wandb
+    except ImportError:
+        return None, "logger.wandb.project is set but the wandb package is not installed (pip install wandb); " \
+                     "logging to TensorBoard only"
+    resume_id = wandb_opt.get("resume_id")
+    run = wandb.init(project=wandb_opt["project"], entity=wandb_opt.get("entity"), name=run_name, id=resume_id,
+                     resume="allow" if resume_id else None, config=config, sync_tensorboard=True)
+    return run, None
+
+
 class TrainLogger:
-    def __init__(self, log_file=None, tb_dir=None, start_iter=0, total_iter=0, progress=True, enabled=True):
+    def __init__(self, log_file=None, tb_dir=None, start_iter=0, total_iter=0, progress=True, enabled=True,
+                 wandb=None):
+        """``wandb``: (logger.wandb options, run name, config) when logger.wandb.project is set."""
         self.enabled = enabled
+        self._wandb = None
         # A private logger (not logging.getLogger): repeated runs in one process never stack handlers.
         self._log = logging.Logger("srgan_kit.train", level=logging.INFO)
         self._tb = None
@@ -42,6 +60,10 @@ class TrainLogger:
             handler = logging.FileHandler(log_file, encoding="utf-8")
             handler.setFormatter(fmt)
             self._log.addHandler(handler)
+        if wandb is not None:
+            self._wandb, reason = start_wandb(*wandb)
+            if reason:
+                self.warning(reason)
         if tb_dir is not None:
             from torch.utils.tensorboard import SummaryWriter  # only when use_tb_logger is on
 
@@ -107,6 +129,8 @@ class TrainLogger:
             self._bar.close()
         if self._tb is not None:
             self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
         for handler in list(self._log.handlers):
             handler.close()
             self._log.removeHandler(handler)

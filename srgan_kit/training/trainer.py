@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from srgan_kit.config.options import constructor_spec, save_options
+from srgan_kit.config.options import constructor_spec, public_options, save_options
 from srgan_kit.data.imageio import save_image
 from srgan_kit import fileio
 from srgan_kit.errors import OptionError, TrainingDiverged, TrainingInterrupted, UserError, listing
@@ -66,9 +66,11 @@ def train(opt, auto_resume=False, progress=True):
     archived = prepare_run_folder(paths, resuming=state is not None) if runtime.is_main else None
     name, root = opt["name"], Path(paths["experiments_root"])
     stamp = time.strftime("%Y%m%d_%H%M%S")
+    wandb_opt = opt["logger"]["wandb"]
     log = TrainLogger(log_file=root / f"train_{name}_{stamp}.log",
                       tb_dir=root / "tb_logger" if opt["logger"]["use_tb_logger"] else None,
-                      start_iter=start_iter, total_iter=total_iter, progress=progress, enabled=runtime.is_main)
+                      start_iter=start_iter, total_iter=total_iter, progress=progress, enabled=runtime.is_main,
+                      wandb=(wandb_opt, name, public_options(opt)) if wandb_opt["project"] else None)
     try:
         if archived:
             log.info(f"Existing run folder archived as {archived}")
