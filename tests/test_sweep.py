@@ -383,3 +383,38 @@ def test_records_are_strict_json_like_evaluate_s_and_inf_reads_back(tmp_path):
     write_json(record["results"], evaluated)  # tools/evaluate.py's writer: the same text for the same values
     assert json.loads(evaluated.read_text()) == json.loads(text)["results"]
     assert json_number(json.loads(text)["results"]["datasets"]["Tiny"]["mean"]["psnr"]) == math.inf
+
+
+def test_interpolated_generators_are_blends_of_start_and_variant_scored_as_rows(workdir, tmp_path):
+    path = write_sweep(tmp_path, "interp", {"base_set": {"train.total_iter": 2},
+                                            "grid": {"train.gan_opt.loss_weight": [1.0e-2]},
+                                            "interpolate": {"alpha": [0.5]}})
+    result = sweep(workdir, path, tmp_path / "out")
+    assert result.failed == []
+    blend = tmp_path / "out" / "interpolated" / "loss_weight-0.01@0.5.pth"
+    start = torch.load(workdir / "start.pth", weights_only=True)["params_ema"]
+    trained = torch.load(tmp_path / "out" / "experiments" / f"{BASE_NAME}_loss_weight-0.01" / "models" /
+                         "net_g_latest.pth", weights_only=True)["params_ema"]
+    mixed = torch.load(blend, weights_only=True)["params"]
+    for k in start:
+        torch.testing.assert_close(mixed[k], 0.5 * start[k] + 0.5 * trained[k])
+    row = next(r for r in read_csv(tmp_path / "out" / "results.csv") if r["kind"] == "interpolated")
+    assert row["variant"] == "loss_weight-0.01@0.5"
+    assert float(row["psnr"]) == pytest.approx(scores(net_from(blend, "params"), workdir)[0], abs=1e-6)
+
+
+def test_interpolating_an_unknown_variant_names_the_key(tmp_path):
+    path = write_sweep(tmp_path, "bad", {"grid": {"train.gan_opt.loss_weight": [0]},
+                                         "interpolate": {"alpha": [0.5], "variants": ["nope"]}})
+    with pytest.raises(OptionError, match="interpolate.variants: no variant named 'nope'"):
+        load_sweep(path)
+
+
+def test_the_interpolation_curve_runs_from_start_through_the_blends_to_the_variant():
+    from srgan_kit.sweeps.report import interpolation_curves
+
+    table = [{"dataset": "Tiny", "variant": v, "status": "ok", "psnr": p, "stlpips": s}
+             for v, p, s in (("start", 30, 0.3), ("gan@0.8", 28, 0.2), ("gan@0.4", 29, 0.25), ("gan", 27, 0.1))]
+    records = [{"variant": f"gan@{a}", "interpolated": {"variant": "gan", "alpha": a}} for a in (0.8, 0.4)]
+    assert interpolation_curves(table, records, "psnr", "stlpips") == {
+        "Tiny": [[(30, 0.3), (29, 0.25), (28, 0.2), (27, 0.1)]]}

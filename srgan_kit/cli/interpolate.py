@@ -36,26 +36,15 @@ def build_parser():
     return p
 
 
-def interpolate(a, b, alpha):
-    """``(1 - alpha) * a + alpha * b`` for every floating tensor; other tensors (counters) are taken from ``a``."""
-    return {k: (1 - alpha) * v + alpha * b[k] if v.is_floating_point() else v.clone() for k, v in a.items()}
-
-
-def check_same_architecture(a, b, name_a, name_b):
-    different = sorted(set(a) ^ set(b)) + [k for k in a if k in b and a[k].shape != b[k].shape]
-    if different:
-        raise UserError(f"--a {name_a} and --b {name_b} are not the same architecture: they differ at "
-                        f"{', '.join(different[:5])}{' ...' if len(different) > 5 else ''}")
-
-
 def run(args):
     import torch
 
+    from srgan_kit.archs.interpolation import check_same_architecture, interpolate
     from srgan_kit.archs.weights import load_state_dict_file
     from srgan_kit.fileio import atomic_open
 
     a, b = load_state_dict_file(args.a, args.param_key), load_state_dict_file(args.b, args.param_key)
-    check_same_architecture(a, b, args.a, args.b)
+    check_same_architecture(a, b, f"--a {args.a}", f"--b {args.b}")
     out = Path(args.output)
     targets = {alpha: out / f"interp_{alpha:.2f}.pth" for alpha in args.alpha}
     taken = [str(p) for p in targets.values() if p.exists()]

@@ -1,5 +1,6 @@
 """A finished sweep laid out: results.csv (one row per method and dataset), results.md (one table per dataset)
-and tradeoff.png (distortion on x, perception on y, one labelled point per variant plus the references).
+and tradeoff.png (distortion on x, perception on y, one labelled point per variant plus the references, and a
+dashed curve from the start through each variant's interpolated generators to the variant).
 
 Rows come from the records srgan_kit.sweeps.runner writes (variants/<name>.json, references/<name>.json).
 """
@@ -34,16 +35,16 @@ def rows(result, evaluation, context):
     """One dict per (method, dataset): kind, variant, dataset, each swept key, each metric, time, status."""
     resolved = context.get("resolved") or {}
     out = []
-    for record in [*result.references, *result.records]:
+    for record in [*result.references, *result.records, *result.interpolated]:
         results = record.get("results") or {}
         sets = results.get("datasets") or {}
         unavailable = results.get("unavailable") or {}
+        kind = "interpolated" if record.get("interpolated") else "reference" if record.get("reference") else "variant"
         for spec in evaluation.datasets:
-            row = {"variant": record["variant"], "kind": "reference" if record.get("reference") else "variant",
-                   "dataset": spec.name}
+            row = {"variant": record["variant"], "kind": kind, "dataset": spec.name}
             settings = record.get("settings") or {}
             for key in result.columns:
-                if row["kind"] == "reference":
+                if row["kind"] != "variant":
                     row[key] = ""
                     continue
                 value = _lookup(resolved.get(record["variant"], {}), key)
@@ -106,7 +107,7 @@ def markdown(table, result, evaluation, context):
         lines += [f"## {spec.name} (x{evaluation.scale})", "", "| " + " | ".join(head) + " |",
                   "|" + "|".join("---" for _ in head) + "|"]
         for row in (r for r in table if r["dataset"] == spec.name):
-            name = f"{row['variant']} (reference)" if row["kind"] == "reference" else row["variant"]
+            name = f"{row['variant']} ({row['kind']})" if row["kind"] != "variant" else row["variant"]
             cells = [name, *(row[k] for k in result.columns), *(_cell(m, row[m]) for m in evaluation.metrics),
                      _duration(row["train_time_s"]) if row["kind"] == "variant" else "", row["status"]]
             for metric in evaluation.metrics:
@@ -133,16 +134,35 @@ def plot_axes(metrics, table):
 
 
 def plot_points(table, x, y):
-    """{dataset: [(label, x, y, kind)]}: the finished variants and the references that have both numbers."""
+    """{dataset: [(label, x, y, kind)]}: the finished variants and the references that have both numbers (the
+    interpolated generators are drawn as curves, see :func:`interpolation_curves`)."""
     points = {}
     for row in table:
-        if row["status"] == "ok" and _number(row[x]) and _number(row[y]):
+        if row["status"] == "ok" and row["kind"] != "interpolated" and _number(row[x]) and _number(row[y]):
             kind = row["variant"] if row["kind"] == "reference" else "variant"
             points.setdefault(row["dataset"], []).append((row["variant"], row[x], row[y], kind))
     return points
 
 
-def plot_tradeoff(path, points, x, y, title=""):
+def interpolation_curves(table, records, x, y):
+    """{dataset: [[(x, y), ...]]}: per interpolated variant, start -> its blends by alpha -> the variant."""
+    at = {(r["dataset"], r["variant"]): (r[x], r[y]) for r in table
+          if r["status"] == "ok" and _number(r[x]) and _number(r[y])}
+    by_variant = {}
+    for record in records:
+        info = record["interpolated"]
+        by_variant.setdefault(info["variant"], []).append((info["alpha"], record["variant"]))
+    curves = {}
+    for dataset in dict.fromkeys(r["dataset"] for r in table):
+        for variant, blends in by_variant.items():
+            names = ["start", *(name for _alpha, name in sorted(blends)), variant]
+            line = [at[(dataset, n)] for n in names if (dataset, n) in at]
+            if len(line) > 1:
+                curves.setdefault(dataset, []).append(line)
+    return curves
+
+
+def plot_tradeoff(path, points, x, y, title="", curves=None):
     """Draw tradeoff.png with matplotlib's object API on the Agg canvas (no display, no global backend)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -152,6 +172,8 @@ def plot_tradeoff(path, points, x, y, title=""):
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(sets), squeeze=False)[0]
     for ax, name in zip(axes, sets):
+        for line in (curves or {}).get(name, []):
+            ax.plot([p[0] for p in line], [p[1] for p in line], linestyle="--", marker=".", color="0.6", zorder=2)
         for i, (label, px, py, kind) in enumerate(points.get(name, [])):
             style = REFERENCE_STYLE.get(kind, VARIANT_STYLE)
             ax.scatter([px], [py], s=50, zorder=3, label=label, **style)
@@ -179,7 +201,9 @@ def write_reports(result, evaluation, context):
     points = {}
     if x and y:
         points = plot_points(table, x, y)
-        files["plot"] = plot_tradeoff(out / "tradeoff.png", points, x, y, title=Path(context["sweep"]).stem)
+        curves = interpolation_curves(table, result.interpolated, x, y)
+        files["plot"] = plot_tradeoff(out / "tradeoff.png", points, x, y, title=Path(context["sweep"]).stem,
+                                      curves=curves)
     elif (out / "tradeoff.png").exists():  # an older plot would no longer match the tables
         (out / "tradeoff.png").unlink()
     return files, points

@@ -6,8 +6,10 @@ before anything trains. Runs go to ``OUT/experiments/<name>`` and results to ``O
 written atomically once the variant is evaluated, keyed by a hash of its resolved options and start weights
 (``train_key``) and of the evaluation set-up (``eval_key``). A re-run skips variants whose keys match,
 re-scores a trained variant when only the evaluation changed, and trains again when a setting changed or the
-variant failed. A variant that raises is recorded as ``failed: <reason>`` and the others still run. Tables and
-the plot: srgan_kit.sweeps.report.
+variant failed. A variant that raises is recorded as ``failed: <reason>`` and the others still run. With
+``interpolate`` in the sweep file, the start weights and each trained variant are blended (ESRGAN's network
+interpolation) at every alpha into ``OUT/interpolated/<variant>@<alpha>.pth``, scored like the references.
+Tables and the plot: srgan_kit.sweeps.report.
 """
 import hashlib
 import json
@@ -18,13 +20,17 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
+from srgan_kit.archs.interpolation import check_same_architecture, interpolate
+from srgan_kit.archs.weights import load_state_dict_file
 from srgan_kit.config.options import load_options, parse_override, read_yaml
 from srgan_kit.device import resolve_device
 from srgan_kit.errors import DataError, OptionError
 from srgan_kit.eval.conventions import TRADEOFF_METRICS, metric_plan
 from srgan_kit.eval.harness import bicubic_upscaler, evaluate_model, model_upscaler
 from srgan_kit.eval.sets import datasets_from_options, resolve_datasets
-from srgan_kit.fileio import write_json
+from srgan_kit.fileio import atomic_open, write_json
 from srgan_kit.sweeps.spec import SweepSpec, Variant, load_sweep, override_text
 from srgan_kit.training.checkpoint import final_generator
 from srgan_kit.training.layout import RUN_KEYS, run_paths
@@ -257,6 +263,7 @@ class SweepResult:
     failed: list  # names of failed variants (and 'start (reference)' ... when a reference row failed)
     points: dict = field(default_factory=dict)  # what tradeoff.png shows: {dataset: [(label, x, y, kind)]}
     files: dict = field(default_factory=dict)
+    interpolated: list = field(default_factory=list)  # records of the interpolated generators
 
 
 @dataclass
@@ -288,6 +295,9 @@ def prepare_sweep(sweep_path, base_path=None, out_dir=None, datasets=None, data_
         raise OptionError(f"{sweep_path}: no base option file: pass -opt BASE.yml or add 'base:' to the sweep")
     out_dir = Path(out_dir or Path("results") / "sweeps" / Path(sweep_path).stem)
     reference_opt, plans = plan_sweep(spec, base_path, out_dir, overrides, root=root)
+    if spec.interpolate and not reference_opt["path"].get("pretrain_network_g"):
+        raise OptionError(f"{sweep_path}: interpolate: blends the start weights with each variant; give 'start:' "
+                          "(or path.pretrain_network_g in the base options)")
     eval_sets = resolve_eval_datasets(datasets or spec.datasets or ["val"], reference_opt, data_root)
     metric_names = check_metrics(metrics or spec.metrics or TRADEOFF_METRICS)
     if device is None:
@@ -322,14 +332,43 @@ def run_prepared(prep, progress=True, train_fn=None, log=print):
         log(f"[{i}/{len(prep.plans)}] {plan.variant.name}")
         records.append(run_variant(plan, evaluation, prep.record_path(plan.variant.name), train_fn, progress, log))
 
+    interpolated = run_interpolations(prep, start, records, log) if prep.spec.interpolate else []
     columns = list(dict.fromkeys(k for p in prep.plans for k in p.variant.settings))
     failed = [f"{r['variant']} (reference)" for r in references if r["status"] != "ok"]
     result = SweepResult(out_dir, references, records, columns,
-                         failed=failed + [r["variant"] for r in records if r["status"] != "ok"])
+                         failed=failed + [r["variant"] for r in records + interpolated if r["status"] != "ok"],
+                         interpolated=interpolated)
     context = {"sweep": prep.spec.file, "description": prep.spec.description, "base": prep.base_path,
                "start": start, "base_set": prep.common, "resolved": {p.variant.name: p.opt for p in prep.plans}}
     result.files, result.points = sweep_report.write_reports(result, evaluation, context)
     return result
+
+
+def run_interpolations(prep, start, records, log):
+    """Blend the start weights with each chosen, finished variant at every alpha and score the blends."""
+    chosen = prep.spec.interpolate.get("variants") or [p.variant.name for p in prep.plans]
+    start_key = prep.reference_opt["path"].get("param_key_g") or "params"
+    done = []
+    for plan, record in zip(prep.plans, records):
+        if plan.variant.name not in chosen or record["status"] != "ok":
+            continue
+        weights, param_key = final_generator(plan.opt)
+        for alpha in prep.spec.interpolate["alpha"]:
+            name = f"{plan.variant.name}@{alpha:g}"
+            path = prep.out_dir / "interpolated" / f"{name}.pth"
+
+            def make_upscaler(path=path, alpha=alpha, weights=weights, param_key=param_key):
+                a, b = load_state_dict_file(start, start_key), load_state_dict_file(weights, param_key)
+                check_same_architecture(a, b, f"start {start}", f"variant {plan.variant.name} ({weights})")
+                with atomic_open(path, fsync=True) as handle:
+                    torch.save({"params": interpolate(a, b, alpha)}, handle)
+                return prep.evaluation.upscaler(prep.reference_opt, path, "params")
+
+            key = _hash([prep.evaluation.key, file_digest(start), file_digest(weights), alpha])
+            done.append(run_reference(name, make_upscaler, key, prep.evaluation, path.with_suffix(".json"), log,
+                                      {"interpolated": {"variant": plan.variant.name, "alpha": alpha},
+                                       "checkpoint": str(path)}))
+    return done
 
 
 def run_sweep(sweep_path, progress=True, train_fn=None, log=print, **setup):

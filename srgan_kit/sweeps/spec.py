@@ -11,6 +11,9 @@
       - {name: ragan, set: {train.gan_opt.relativistic: average}}
     datasets: [val]                       # optional defaults for --datasets / --metrics
     metrics: [psnr, ssim, stlpips, niqe]
+    interpolate:                          # optional: ESRGAN's network interpolation between the start and
+      alpha: [0.2, 0.4, 0.6, 0.8]         # each trained variant (or those named in 'variants'), scored as
+      variants: [gan_opt.loss_weight-0.01]  # rows of their own and drawn as curves in tradeoff.png
 """
 import itertools
 import re
@@ -56,6 +59,8 @@ SWEEP_FILE = Section({
     "variants": ListOf(Section({"name": Field(STR, check=VARIANT_NAME), "set": _settings()})),
     "datasets": Field(NAMES, None, nullable=True),
     "metrics": Field(NAMES, None, nullable=True),
+    "interpolate": Section({"alpha": Field(engine.list_of(engine.NUMBER), check=engine.each(engine.between(0, 1))),
+                            "variants": Field(NAMES, None, nullable=True)}, absent=None),
 }, required=True)
 
 
@@ -76,6 +81,7 @@ class SweepSpec:
     datasets: list | None = None
     metrics: list | None = None
     description: str = ""
+    interpolate: dict | None = None  # {'alpha': [...], 'variants': [...] or None (every variant)}
 
 
 def override_text(value):
@@ -136,9 +142,14 @@ def parse_sweep(data, file="<sweep>"):
                                                                    f"expected one {VARIANT_NAME.text}"))
     else:
         variants = [Variant(item["name"], item["set"]) for item in spec["variants"]]
+    unknown = [n for n in (spec["interpolate"] or {}).get("variants") or () if n not in {v.name for v in variants}]
+    if unknown:
+        engine.raise_problems(file, _one_problem(("interpolate", "variants"), f"no variant named "
+                                                 f"{', '.join(map(repr, unknown))}; the variants are "
+                                                 f"{', '.join(v.name for v in variants)}"))
     return SweepSpec(file=str(file), variants=variants, base=spec["base"], start=spec["start"], seed=spec["seed"],
                      base_set=spec["base_set"], datasets=spec["datasets"], metrics=spec["metrics"],
-                     description=spec["description"])
+                     description=spec["description"], interpolate=spec["interpolate"])
 
 
 def _one_problem(path, message):
