@@ -4,9 +4,10 @@ import math
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from srgan_kit.compat import import_basicsr
-from srgan_kit.errors import OptionError
+from srgan_kit.errors import ArgumentError, OptionError
 from srgan_kit.losses.adversarial import GANLoss, clip_weights, gradient_penalty
 from srgan_kit.registry import LOSSES
 
@@ -352,4 +353,68 @@ def test_registered_and_built_from_basicsr_style_options():
     assert (loss.gan_type, loss.loss_weight, loss.relativistic, loss.gp_weight) == ("vanilla", 5e-3, "none", 10.0)
     assert set(LOSSES.arguments("GANLoss")) == {
         "gan_type", "real_label_val", "fake_label_val", "loss_weight", "relativistic", "gp_weight",
+        "r1_gamma", "r2_gamma", "reg_every", "warmup_iter",
     }
+
+
+# ------------------------------------------------------------------------ R1 / R2, rpgan, the weight ramp
+
+
+class _LinearCritic(torch.nn.Module):
+    """D(x) = sum(w * x) per image: its input gradient is w for every image."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = torch.nn.Parameter(w)
+
+    def forward(self, x):
+        return (x * self.w).flatten(1).sum(1, keepdim=True)
+
+
+def test_r1_and_r2_equal_gamma_half_the_squared_gradient_norm_of_a_linear_critic():
+    w = torch.tensor([[[[1.0, -2.0], [0.5, 3.0]]]])  # ||w||^2 = 14.25
+    loss = GANLoss(gan_type="softplus", r1_gamma=2.0, r2_gamma=0.5)
+    real, fake = torch.rand(3, 1, 2, 2), torch.rand(3, 1, 2, 2)
+    penalties = loss.zero_centered_penalties(_LinearCritic(w), real, fake, iteration=1)
+    assert penalties["l_d_r1"].item() == pytest.approx(2.0 / 2 * 14.25)
+    assert penalties["l_d_r2"].item() == pytest.approx(0.5 / 2 * 14.25)
+
+
+def test_the_penalty_is_zero_where_the_gradient_is_zero():
+    loss = GANLoss(gan_type="softplus", r1_gamma=10.0)
+    critic = _LinearCritic(torch.zeros(1, 1, 2, 2))
+    assert loss.zero_centered_penalties(critic, torch.rand(2, 1, 2, 2), torch.rand(2, 1, 2, 2), 1)["l_d_r1"] == 0
+
+
+def test_lazy_regularisation_applies_every_k_iterations_times_k():
+    w = torch.ones(1, 1, 2, 2)  # ||w||^2 = 4
+    loss = GANLoss(gan_type="softplus", r1_gamma=1.0, reg_every=4)
+    real = torch.rand(2, 1, 2, 2)
+    applied = [loss.zero_centered_penalties(_LinearCritic(w), real, real, it) for it in range(1, 9)]
+    assert [bool(p) for p in applied] == [False, False, False, True] * 2
+    assert applied[3]["l_d_r1"].item() == pytest.approx(4 * 0.5 * 4)  # k x gamma/2 x ||w||^2
+    # the penalty trains D: its gradient reaches the critic's weights
+    critic = _LinearCritic(w.clone())
+    loss.zero_centered_penalties(critic, real, real, 4)["l_d_r1"].backward()
+    assert torch.allclose(critic.w.grad, 4 * 1.0 * critic.w.detach())  # d/dw (k gamma/2 ||w||^2)
+
+
+def test_rpgan_is_softplus_of_paired_logit_differences():
+    real, fake = torch.randn(4, 1), torch.randn(4, 1)
+    loss = GANLoss(gan_type="rpgan", loss_weight=1.0)
+    assert loss.relativistic == "standard"
+    d_real, d_fake = loss.d_loss(real, fake)
+    assert (d_real + d_fake).item() == pytest.approx(F.softplus(fake - real).mean().item(), rel=1e-6)
+    assert loss.g_loss(fake, real).item() == pytest.approx(F.softplus(real - fake).mean().item(), rel=1e-6)
+    with pytest.raises(ArgumentError, match="relativistic"):
+        GANLoss(gan_type="rpgan", relativistic="average")
+
+
+def test_the_adversarial_weight_ramps_from_zero_over_warmup_iter():
+    loss = GANLoss(gan_type="wgan", loss_weight=2.0, warmup_iter=10)
+    fake = torch.full((2, 1), -1.0)  # G's wgan loss: -mean = 1
+    weights = []
+    for it in (100, 102, 105, 110, 200):
+        loss.set_iteration(it, start=100)
+        weights.append(loss.g_loss(fake).item())
+    assert weights == pytest.approx([0.0, 0.4, 1.0, 2.0, 2.0])

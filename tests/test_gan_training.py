@@ -23,7 +23,7 @@ from srgan_kit.models.gan import GANStep
 from srgan_kit.training.optim import MultiStepRestartLR
 from srgan_kit.training.runtime import Runtime
 from srgan_kit.registry import MODEL_TYPES
-from srgan_kit.training.trainer import train
+from srgan_kit.training.trainer import build_dataset, train
 
 
 UNET = {"type": "UNetDiscriminatorSN", "num_feat": 8}
@@ -509,3 +509,16 @@ def test_a_basicsr_esrgan_file_loads_without_warnings(tmp_path):
     assert train_opt["gan_opt"]["loss_weight"] == 5e-3 and train_opt["pixel_opt"]["loss_weight"] == 1e-2
     assert train_opt["optim_d"] == {"type": "Adam", "lr": 1e-4, "weight_decay": 0, "betas": [0.9, 0.99]}
     assert opt["path"]["pretrain_network_d"] is None and opt["path"]["param_key_d"] == "params"
+
+
+def test_r1_r2_penalties_are_logged_on_their_lazy_iterations_only(workdir):
+    data = base(workdir, "r3gan")
+    data["train"]["gan_opt"] = {"type": "GANLoss", "gan_type": "rpgan", "r1_gamma": 1.0, "r2_gamma": 1.0,
+                                "reg_every": 2}
+    data["train"]["total_iter"] = 2
+    step = GANStep(resolve(workdir, data), Runtime())
+    batch = next(iter(torch.utils.data.DataLoader(build_dataset(resolve(workdir, data)["datasets"]["train"],
+                                                                "datasets.train"), batch_size=2)))
+    first, second = step.run(batch, 1), step.run(batch, 2)
+    assert "l_d_r1" not in first and "l_d_r2" not in first
+    assert second["l_d_r1"] > 0 and second["l_d_r2"] > 0 and step.skipped == []

@@ -51,3 +51,8 @@ def test_srgan_and_wgan_gp_recipes():
     wgan = load("train_wgan_gp_x4.yml")
     assert wgan["train"]["gan_opt"]["gan_type"] == "wgan_gp" and wgan["train"]["gan_opt"]["gp_weight"] == 10
     assert wgan["train"]["net_d_iters"] == 5 and not wgan["train"].get("d_clip")
+
+
+def test_r3gan_recipe_pairs_rpgan_with_r1_and_r2():
+    gan_opt = load("train_r3gan_x4.yml")["train"]["gan_opt"]
+    assert gan_opt["gan_type"] == "rpgan" and gan_opt["r1_gamma"] > 0 and gan_opt["r2_gamma"] > 0

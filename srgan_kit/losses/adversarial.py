@@ -29,7 +29,13 @@ PatchGAN and per-pixel U-Net logits are averaged like one logit per image):
   softplus      mean softplus(-x)          mean softplus(x)          mean softplus(-x)
   ============  =========================  ========================  =========================
 
-(vanilla's gen is the non-saturating loss; ``wgan_softplus`` is accepted as BasicSR's name for softplus.)
+(vanilla's gen is the non-saturating loss; ``wgan_softplus`` is accepted as BasicSR's name for softplus;
+``rpgan``, R3GAN's relativistic pairing loss, is softplus with the ``standard`` relativistic logits below.)
+
+Zero-centred gradient penalties for any gan_type: ``r1_gamma`` (on real data) and ``r2_gamma`` (on fake
+data), each ``gamma / 2 * E ||grad_x D(x)||^2`` in fp32, applied every ``reg_every`` D steps with the weight
+times ``reg_every`` (lazy regularisation). ``warmup_iter`` ramps G's adversarial weight from 0 over that many
+iterations after D's warm-up.
 
 Relativistic modes (Jolicoeur-Martineau 2018) first turn the two batches into relativistic logits:
   * ``average`` (RaGAN, ESRGAN): ``r = D(x) - mean D(G(z))``, ``f = D(G(z)) - mean D(x)``; each mean is
@@ -133,8 +139,12 @@ GAN_TYPES = {
     "hinge": _hinge,
     "softplus": _softplus,
     "wgan_softplus": _softplus,  # BasicSR's name for the same loss
+    "rpgan": _softplus,  # relativistic pairing (R3GAN): softplus on paired differences, see IMPLIED_RELATIVISTIC
 }
 GP_TYPES = ("wgan_gp",)
+# gan_types that are another type in a fixed relativistic mode: rpgan's D loss softplus(D(fake) - D(real)) and
+# G loss softplus(D(real) - D(fake)) are softplus with the paired ('standard') relativistic logits.
+IMPLIED_RELATIVISTIC = {"rpgan": "standard"}
 
 
 def _no_relativism(real, fake):
@@ -190,28 +200,61 @@ class GANLoss(nn.Module):
         loss_weight=DEFAULT_GAN_WEIGHT,
         relativistic="none",
         gp_weight=10.0,
+        r1_gamma=0.0,
+        r2_gamma=0.0,
+        reg_every=1,
+        warmup_iter=0,
     ):
         super().__init__()
         factory = _pick(GAN_TYPES, gan_type, "gan_type")
+        implied = IMPLIED_RELATIVISTIC.get(gan_type)
+        if implied and relativistic not in ("none", implied):
+            raise ArgumentError("relativistic", f"gan_type {gan_type!r} is relativistic {implied!r} by definition; "
+                                                f"remove relativistic: {relativistic}")
+        relativistic = implied or relativistic
         self.relativize = _pick(RELATIVISTIC, relativistic, "relativistic")
         self.formulas = factory(float(real_label_val), float(fake_label_val))
         if not self.formulas.uses_labels and (float(real_label_val), float(fake_label_val)) != (1.0, 0.0):
             # Label smoothing asked for a type that has no labels: say so instead of ignoring it.
             raise ArgumentError("real_label_val", f"real_label_val / fake_label_val only apply to gan_type vanilla "
                                                   f"or lsgan, not {gan_type!r}; remove them")
-        if float(gp_weight) < 0:
-            raise ArgumentError("gp_weight", f"must be >= 0, got {gp_weight}")
+        for name, value in (("gp_weight", gp_weight), ("r1_gamma", r1_gamma), ("r2_gamma", r2_gamma),
+                            ("warmup_iter", warmup_iter)):
+            if float(value) < 0:
+                raise ArgumentError(name, f"must be >= 0, got {value}")
+        if int(reg_every) < 1:
+            raise ArgumentError("reg_every", f"must be >= 1, got {reg_every}")
         self.gan_type = gan_type
         self.relativistic = relativistic
         self.real_label_val = float(real_label_val)
         self.fake_label_val = float(fake_label_val)
         self.loss_weight = float(loss_weight)
         self.gp_weight = float(gp_weight)
+        self.r1_gamma, self.r2_gamma, self.reg_every = float(r1_gamma), float(r2_gamma), int(reg_every)
+        self.warmup_iter = int(warmup_iter)
+        self.ramp = 1.0 if self.warmup_iter == 0 else 0.0  # the adversarial weight's share (set_iteration)
 
     @property
     def needs_gradient_penalty(self):
         """True for wgan_gp: the D step adds ``gradient_penalty(net_d, real, fake)``."""
         return self.gan_type in GP_TYPES
+
+    def set_iteration(self, iteration, start=0):
+        """The adversarial weight ramps linearly from 0 to ``loss_weight`` over ``warmup_iter`` iterations
+        counted from ``start`` (the first iteration with a generator step)."""
+        self.ramp = 1.0 if self.warmup_iter == 0 else min(1.0, max(0, iteration - start) / self.warmup_iter)
+
+    def zero_centered_penalties(self, discriminator, real, fake, iteration):
+        """R1 (on real data) and R2 (on fake data), each ``gamma / 2 * E ||grad_x D(x)||^2`` (Mescheder et al.
+        2018), applied lazily: on iterations that are multiples of ``reg_every``, times ``reg_every`` (as
+        StyleGAN2 does), so the average weight is gamma's. {'l_d_r1': ..., 'l_d_r2': ...} for the gammas set."""
+        if iteration % self.reg_every:
+            return {}
+        out = {}
+        for name, gamma, x in (("l_d_r1", self.r1_gamma, real), ("l_d_r2", self.r2_gamma, fake)):
+            if gamma:
+                out[name] = self.reg_every * zero_centered_penalty(discriminator, x, gamma)
+        return out
 
     @property
     def is_relativistic(self):
@@ -227,14 +270,15 @@ class GANLoss(nn.Module):
 
     def g_loss(self, fake_logits, real_logits=None):
         """Generator step: ``loss_weight`` x the adversarial loss of D(G(z)) (targets swapped if relativistic)."""
+        weight = self.loss_weight * self.ramp
         if not self.is_relativistic:
-            return self.loss_weight * self.formulas.gen(_at_least_float32(fake_logits))
+            return weight * self.formulas.gen(_at_least_float32(fake_logits))
         if real_logits is None:
             raise ValueError(
                 f"relativistic {self.relativistic!r} GAN loss: g_loss needs real_logits (pass D(real).detach())"
             )
         real, fake = self.relativize(_at_least_float32(real_logits), _at_least_float32(fake_logits))
-        return self.loss_weight * 0.5 * (self.formulas.real(fake) + self.formulas.fake(real))
+        return weight * 0.5 * (self.formulas.real(fake) + self.formulas.fake(real))
 
     def generator_terms(self, view):
         fake_logits = view.discriminator("fake")[0]
@@ -258,8 +302,17 @@ class GANLoss(nn.Module):
         return (
             f"gan_type={self.gan_type!r}, relativistic={self.relativistic!r}, loss_weight={self.loss_weight}, "
             f"real_label_val={self.real_label_val}, fake_label_val={self.fake_label_val}, "
-            f"gp_weight={self.gp_weight}"
+            f"gp_weight={self.gp_weight}, r1_gamma={self.r1_gamma}, r2_gamma={self.r2_gamma}, "
+            f"reg_every={self.reg_every}, warmup_iter={self.warmup_iter}"
         )
+
+
+def zero_centered_penalty(discriminator, x, gamma):
+    """``gamma / 2 * mean_i ||grad_x D(x_i)||_2^2`` in fp32 (R1 with real ``x``, R2 with fake ``x``). ``x`` is
+    detached: the penalty trains D only; logit maps are summed per image before differentiating."""
+    x = x.detach().float().requires_grad_(True)
+    (grad,) = autograd.grad(_at_least_float32(discriminator(x)).sum(), x, create_graph=True)
+    return 0.5 * gamma * grad.reshape(grad.size(0), -1).pow(2).sum(dim=1).mean()
 
 
 def gradient_penalty(discriminator, real, fake, weight=1.0, eps=None):

@@ -17,7 +17,7 @@ and D's weights (models/net_d_<iter>.pth), are saved and resumed by the trainer 
 ``optimizers`` / ``schedulers`` / ``networks_to_save()``.
 
 ``run`` returns the losses present this iteration: l_g_pix, l_g_percep, l_g_style, l_g_gan, l_g_fm
-(G steps only), l_d_real, l_d_fake, l_d_gp, and out_d_real / out_d_fake (mean D logits).
+(G steps only), l_d_real, l_d_fake, l_d_gp, l_d_r1, l_d_r2, and out_d_real / out_d_fake (mean D logits).
 """
 import random
 
@@ -63,6 +63,7 @@ class GANStep(GeneratorStep):
         gradients add up over them and each network is updated once."""
         micro = batch if isinstance(batch, list) else [batch]
         k, g_turn = len(micro), self.updates_generator(iteration)
+        self.cri_gan.set_iteration(iteration, start=self.net_d_init_iters)  # gan_opt.warmup_iter's ramp
         # One D(real) for both steps (D has not changed in between) when nothing is accumulated: built with D
         # trainable, so the D step can backpropagate through it; G's terms read it detached.
         share = self.share_real and self.objective.needs_real and k == 1
@@ -88,7 +89,7 @@ class GANStep(GeneratorStep):
             updates.append(g_update)
         for i, (gt, output, real_logits, seeds) in enumerate(kept):
             with self.syncing(self.net_d, i == k - 1):
-                d_update = self.discriminator_step(gt, output, real_logits, seeds, parts=(i, k))
+                d_update = self.discriminator_step(gt, output, real_logits, seeds, parts=(i, k), iteration=iteration)
         updates.append(d_update)
         # G's update waits for D's backward (D sees G's output from before it anyway): one sync for both.
         return self.apply(*updates)
@@ -120,10 +121,10 @@ class GANStep(GeneratorStep):
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
         return output.detach(), self.backward("g", losses, parts=parts[1], last=parts[0] == parts[1] - 1)
 
-    def discriminator_step(self, gt, fake, real_logits=None, noise_seeds=None, parts=(0, 1)):
+    def discriminator_step(self, gt, fake, real_logits=None, noise_seeds=None, parts=(0, 1), iteration=None):
         """D's loss on the real batch and the detached fake one, backpropagated; returns its Update (None
         before the last micro-batch, see generator_step). ``real_logits``: D(gt) with its graph, when the G step
-        of this iteration already computed it."""
+        of this iteration already computed it; ``iteration``: for the lazy R1 / R2 penalties (none without)."""
         self._set_d_trainable(True)
         fake = fake.detach()  # G gets no gradient from D's loss
         if parts[0] == 0:
@@ -138,6 +139,8 @@ class GANStep(GeneratorStep):
             # Outside autocast: a double backward in fp32.
             losses["l_d_gp"] = self.cri_gan.gradient_penalty(self.runtime.bare(self.net_d), gt, fake,
                                                              eps=interpolation_weights(noise_seeds, gt))
+        if iteration is not None:  # R1 / R2, in fp32 outside autocast like the gradient penalty
+            losses.update(self.cri_gan.zero_centered_penalties(self.runtime.bare(self.net_d), gt, fake, iteration))
         means = {"out_d_real": real_logits.detach().float().mean(), "out_d_fake": fake_logits.detach().float().mean()}
         return self.backward("d", losses, extra=means, parts=parts[1], last=parts[0] == parts[1] - 1)
 
@@ -227,7 +230,9 @@ FIELDS = {
             "gan_type": Field(STR, choices=tuple(GAN_TYPES)),
             "relativistic": Field(STR, choices=tuple(RELATIVISTIC)),
             "real_label_val": Field(NUMBER), "fake_label_val": Field(NUMBER),
-            "gp_weight": Field(NUMBER, check=at_least(0))}),
+            "gp_weight": Field(NUMBER, check=at_least(0)),
+            "r1_gamma": Field(NUMBER, check=at_least(0)), "r2_gamma": Field(NUMBER, check=at_least(0)),
+            "reg_every": Field(INT, check=greater(0)), "warmup_iter": Field(INT, check=at_least(0))}),
         # One loss without a 'type' in BasicSR-style files.
         "feature_matching_opt": loss_node(default_type="FeatureMatchingLoss", known={
             "criterion": Field(STR, choices=tuple(CRITERIA)),
