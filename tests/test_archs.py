@@ -7,7 +7,8 @@ from torch.nn import functional as F
 from torch.nn.utils import parametrize
 
 from srgan_kit.archs.loading import build_from_weights
-from srgan_kit.archs.discriminators import PatchGANDiscriminator, UNetDiscriminatorSN, VGGStyleDiscriminator
+from srgan_kit.archs.discriminators import (MultiScalePatchGAN, PatchGANDiscriminator, UNetDiscriminatorSN,
+                                          VGGStyleDiscriminator)
 from srgan_kit.archs.generators import MSRResNet, RRDBNet
 from srgan_kit.archs.loading import load_network
 from srgan_kit.archs.weights import load_state_dict_file
@@ -244,3 +245,17 @@ def test_features_backpropagate(make):
     grads = [p.grad for p in net.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert x.grad.abs().sum().item() > 0
+
+
+def test_multiscale_patchgan_scores_each_scale_with_its_own_patchgan():
+    torch.manual_seed(0)
+    net = MultiScalePatchGAN(num_feat=4, num_layers=2, num_scales=3).eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        logits, features = net(x, return_features=True)
+        first = net.scales[0](x)
+        third = net.scales[2](torch.nn.functional.avg_pool2d(x, 4))
+    assert logits.shape == (2, 3, *first.shape[-2:]) and len(features) == 3 * 3
+    assert torch.equal(logits[:, :1], first)
+    resized = torch.nn.functional.interpolate(third, size=first.shape[-2:], mode="nearest")
+    torch.testing.assert_close(logits[:, 2:], resized)

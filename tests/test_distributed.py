@@ -82,9 +82,11 @@ def test_a_run_resumed_under_torchrun_from_a_single_process_state(workdir, monke
 @pytest.mark.parametrize("gan_opt", [
     {"type": "GANLoss", "gan_type": "vanilla", "relativistic": "average", "loss_weight": 0.1},
     {"type": "GANLoss", "gan_type": "wgan_gp", "loss_weight": 0.1},
-], ids=["ragan", "wgan_gp"])
+    {"type": "GANLoss", "gan_type": "rpgan", "loss_weight": 0.1, "r1_gamma": 1.0, "r2_gamma": 1.0, "reg_every": 2},
+], ids=["ragan", "wgan_gp", "rpgan_r1_r2"])
 def test_gan_training_under_ddp_equals_one_process(workdir, monkeypatch, gan_opt):
-    """RaGAN's batch means span all processes; WGAN-GP's interpolation weights come from each sample's seed.
+    """RaGAN's batch means span all processes; WGAN-GP's interpolation weights come from each sample's seed;
+    R1 / R2 (double backward through the unwrapped D) average over the processes like the batch.
     Adam's eps is large here: D's last bias gets an exactly-zero gradient under RaGAN, whose sign noise
     Adam would otherwise turn into a full step."""
     name = f"gan_{gan_opt['gan_type']}"

@@ -14,7 +14,8 @@ import yaml
 from conftest import TINY_VGG, tiny_vgg_weights
 
 from srgan_kit.config.engine import optional_fields
-from srgan_kit.archs.discriminators import PatchGANDiscriminator, UNetDiscriminatorSN, VGGStyleDiscriminator
+from srgan_kit.archs.discriminators import (MultiScalePatchGAN, PatchGANDiscriminator, UNetDiscriminatorSN,
+                                          VGGStyleDiscriminator)
 from srgan_kit.data.imageio import save_image
 from srgan_kit.errors import OptionError
 from srgan_kit.losses.feature_matching import FeatureMatchingLoss
@@ -28,6 +29,7 @@ from srgan_kit.training.trainer import build_dataset, train
 
 UNET = {"type": "UNetDiscriminatorSN", "num_feat": 8}
 PATCH = {"type": "PatchGANDiscriminator", "num_feat": 8}  # 3 layers: needs crops of 32 or more
+MULTI = {"type": "MultiScalePatchGAN", "num_feat": 4, "num_layers": 1, "num_scales": 2}
 VGG = {"type": "VGGStyleDiscriminator", "num_feat": 4, "input_size": 128}
 GAN_TYPES = ["vanilla", "lsgan", "wgan", "wgan_gp", "hinge", "softplus"]
 G_KEYS = {"l_g_pix", "l_g_percep", "l_g_style", "l_g_gan", "l_g_fm"}
@@ -234,12 +236,12 @@ def test_d_steps_separate_real_from_fake_logits_for_every_gan_type(workdir, gan_
     assert gaps[-1] > max(gaps[0], 0.0), gaps
 
 
-@pytest.mark.parametrize("net_d", [UNET, PATCH, VGG], ids=["unet", "patchgan", "vgg"])
+@pytest.mark.parametrize("net_d", [UNET, PATCH, VGG, MULTI], ids=["unet", "patchgan", "vgg", "multiscale"])
 def test_three_iterations_with_every_discriminator_and_relativistic_vanilla(workdir, net_d):
     data = base(workdir, f"ra_{net_d['type']}")
     data["network_d"] = dict(net_d)
     data["train"]["gan_opt"]["relativistic"] = "average"
-    if net_d is PATCH:
+    if net_d in (PATCH, MULTI):
         data["datasets"]["train"]["gt_size"] = 32
     if net_d is VGG:
         data["datasets"]["train"].update(dataroot_gt="data/gt128", gt_size=128, use_rot=False)
@@ -324,7 +326,8 @@ def test_gan_losses_reach_the_log_file_progress_bar_and_tensorboard(workdir, cap
     (lambda: VGGStyleDiscriminator(num_feat=4), 128),
     (lambda: PatchGANDiscriminator(num_feat=8), 32),
     (lambda: UNetDiscriminatorSN(num_feat=8), 16),
-], ids=["vgg", "patchgan", "unet"])
+    (lambda: MultiScalePatchGAN(num_feat=4, num_layers=1, num_scales=2), 32),
+], ids=["vgg", "patchgan", "unet", "multiscale"])
 def test_feature_matching_is_the_mean_l1_over_depths_for_every_discriminator(make_d, size):
     torch.manual_seed(0)
     d = make_d().eval()

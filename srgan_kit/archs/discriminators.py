@@ -1,9 +1,10 @@
-"""Discriminators for GAN training: VGG-style (SRGAN/ESRGAN), PatchGAN (pix2pix), U-Net with spectral norm
-(Real-ESRGAN).
+"""Discriminators for GAN training: VGG-style (SRGAN/ESRGAN), PatchGAN (pix2pix) and its multi-scale form
+(pix2pixHD), U-Net with spectral norm (Real-ESRGAN).
 
 All share ``forward(x, return_features=False)``: logits, or ``(logits, [feature maps])`` with the intermediate
 activations at several depths (shallow to deep) for feature-matching losses.
 """
+import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import parametrizations
@@ -106,6 +107,35 @@ class PatchGANDiscriminator(nn.Module):
             feat = block(feat)
             features.append(feat)
         out = self.head(feat)
+        return (out, features) if return_features else out
+
+
+@ARCHS.register()
+class MultiScalePatchGAN(nn.Module):
+    """pix2pixHD's multi-scale discriminator: ``num_scales`` PatchGANs (own weights, same settings), the first
+    on the image, each next one on a 2x average-pooled copy of the previous input.
+
+    The logit maps are resized (nearest) to the first one's size and stacked as channels, so every loss, which
+    averages over all logits, weighs each scale the same. ``return_features``: every scale's features, first
+    scale first (feature matching then spans all scales).
+    """
+
+    def __init__(self, num_in_ch=3, num_feat=64, num_layers=3, spectral_norm=False, num_scales=3):
+        super().__init__()
+        if not isinstance(num_scales, int) or num_scales < 1:
+            raise ArgumentError("num_scales", f"must be an integer >= 1, got {num_scales!r}")
+        self.scales = nn.ModuleList(PatchGANDiscriminator(num_in_ch, num_feat, num_layers, spectral_norm)
+                                    for _ in range(num_scales))
+
+    def forward(self, x, return_features=False):
+        logits, features = [], []
+        for i, patchgan in enumerate(self.scales):
+            if i:
+                x = F.avg_pool2d(x, 2, ceil_mode=True)
+            out, feats = patchgan(x, return_features=True)
+            logits.append(out if i == 0 else F.interpolate(out, size=logits[0].shape[-2:], mode="nearest"))
+            features += feats
+        out = torch.cat(logits, dim=1)
         return (out, features) if return_features else out
 
 
