@@ -33,7 +33,7 @@ MULTI = {"type": "MultiScalePatchGAN", "num_feat": 4, "num_layers": 1, "num_scal
 VGG = {"type": "VGGStyleDiscriminator", "num_feat": 4, "input_size": 128}
 GAN_TYPES = ["vanilla", "lsgan", "wgan", "wgan_gp", "hinge", "softplus"]
 G_KEYS = {"l_g_pix", "l_g_percep", "l_g_style", "l_g_gan", "l_g_fm"}
-D_KEYS = {"l_d_real", "l_d_fake", "out_d_real", "out_d_fake"}
+D_KEYS = {"l_d_real", "l_d_fake", "out_d_real", "out_d_fake", "d_acc_real", "d_acc_fake", "out_d_std"}
 
 
 def _smooth_image(rng, size):

@@ -158,6 +158,9 @@ def base_schema(is_train):
             # Divergence (srgan_kit.training.trainer): updates with a non-finite loss or gradient are skipped;
             # this many skipped iterations in a row stop the run. grad_clip: max gradient norm (~ = off).
             "nan_tolerance": Field(INT, 3, check=greater(0)),
+            # srgan_kit.training.health: a condition must hold this many iterations in a row to be reported
+            "health": Section({"patience": Field(INT, 100, check=greater(0)),
+                               "gan_to_pix": Field(NUMBER, 10.0, check=greater(0))}),
             # Micro-batches per update: gradients add up, so N x batch_size_per_gpu is the batch of one update.
             "accumulate_grad_batches": Field(INT, 1, check=greater(0)),
             "grad_clip": Field(NUMBER, None, nullable=True, check=greater(0)),

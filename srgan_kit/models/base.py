@@ -7,6 +7,7 @@ one update per iteration. The trainer only sees this interface:
     step.load_pretrained()               # fresh runs only
     losses = step.run(batch, iteration)  # {'l_pix': float, ...}; batch: one, or a list of micro-batches
     step.skipped                         # updates skipped this iteration (a non-finite loss or gradient)
+    step.grad_norms                      # {'g': float, 'd': float}: the last updates' gradient norms
     step.optimizers, step.schedulers     # {'g': ..., 'd': ...}: the trainer drives lr (schedule + warm-up)
     step.eval_network()                  # the network validation uses (EMA when on)
     step.networks_to_save()              # {'net_g': {'params': net, 'params_ema': ema}, ...}
@@ -70,6 +71,7 @@ class GeneratorStep:
         self.grad_clip = train["grad_clip"]
         self.optimizers, self.schedulers, self.scalers, self.trained = {}, {}, {}, {}
         self.skipped = []  # this iteration's skipped updates: [(optimiser key, loss term that was not finite)]
+        self.grad_norms = {}  # per optimiser: the gradient norm of its last update (before clipping)
         self._accumulated = {}  # per optimiser: the losses of the micro-batches so far
         self.add_optimizer("g", self.net_g, train["optim_g"], train.get("scheduler"))
 
@@ -120,6 +122,7 @@ class GeneratorStep:
         for u in updates:
             scaler, optimizer = self.scalers[u.key], self.optimizers[u.key]
             total, norm = values.pop(f" total {u.key}"), values.pop(f" norm {u.key}")
+            self.grad_norms[u.key] = norm
             # An fp16 scaler skips overflowing steps by itself (that is not divergence): only the loss counts.
             if math.isfinite(total) and (math.isfinite(norm) or scaler.is_enabled()):
                 scaler.step(optimizer)

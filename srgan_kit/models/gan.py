@@ -17,7 +17,8 @@ and D's weights (models/net_d_<iter>.pth), are saved and resumed by the trainer 
 ``optimizers`` / ``schedulers`` / ``networks_to_save()``.
 
 ``run`` returns the losses present this iteration: l_g_pix, l_g_percep, l_g_style, l_g_gan, l_g_fm
-(G steps only), l_d_real, l_d_fake, l_d_gp, l_d_r1, l_d_r2, and out_d_real / out_d_fake (mean D logits).
+(G steps only), l_d_real, l_d_fake, l_d_gp, l_d_r1, l_d_r2, out_d_real / out_d_fake (mean D logits), and
+d_acc_real / d_acc_fake / out_d_std (srgan_kit.training.health).
 """
 import random
 
@@ -141,7 +142,11 @@ class GANStep(GeneratorStep):
                                                              eps=interpolation_weights(noise_seeds, gt))
         if iteration is not None:  # R1 / R2, in fp32 outside autocast like the gradient penalty
             losses.update(self.cri_gan.zero_centered_penalties(self.runtime.bare(self.net_d), gt, fake, iteration))
-        means = {"out_d_real": real_logits.detach().float().mean(), "out_d_fake": fake_logits.detach().float().mean()}
+        real_d, fake_d = real_logits.detach().float(), fake_logits.detach().float()
+        means = {"out_d_real": real_d.mean(), "out_d_fake": fake_d.mean(),
+                 # what the health monitor reads (srgan_kit.training.health)
+                 "d_acc_real": (real_d > fake_d.mean()).float().mean(), "d_acc_fake": (fake_d < real_d.mean()).float().mean(),
+                 "out_d_std": torch.cat([real_d.flatten(), fake_d.flatten()]).std()}
         return self.backward("d", losses, extra=means, parts=parts[1], last=parts[0] == parts[1] - 1)
 
     def after_update(self, key):

@@ -114,6 +114,14 @@ class TrainLogger:
             for key, value in values.items():
                 self._tb.add_scalar(f"metrics/{dataset_name}/{key}", value, iteration)
 
+    def health(self, iteration, message):
+        """A training-health warning (srgan_kit.training.health): the log, the console and TensorBoard text."""
+        if not self.enabled:
+            return
+        self.warning(message)
+        if self._tb is not None:
+            self._tb.add_text("health", message, iteration)
+
     @property
     def wants_images(self):
         """Whether :meth:`image` records anything (TensorBoard is on)."""

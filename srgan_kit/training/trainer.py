@@ -30,6 +30,7 @@ from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
 from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit import distributed
 from srgan_kit.training import checkpoint
+from srgan_kit.training.health import HealthMonitor
 from srgan_kit.training.layout import prepare_run_folder
 from srgan_kit.training.logger import TrainLogger
 from srgan_kit.training.optim import update_learning_rate
@@ -154,6 +155,8 @@ class Loop:
         self.micro = opt["train"]["accumulate_grad_batches"]
         self.saved = None  # the last iteration whose networks and state are on disk
         self.skipped_in_a_row = self.skipped_total = 0
+        health = opt["train"]["health"]
+        self.health = HealthMonitor(health["patience"], health["gan_to_pix"], warn=log.health)
 
     def run(self, start_iter, total_iter):
         losses, lrs, metrics = {}, {}, {}
@@ -168,9 +171,10 @@ class Loop:
                 batch = next(self.loader) if self.micro == 1 else [next(self.loader) for _ in range(self.micro)]
                 losses = self.step.run(batch, it)
                 self.check_skipped(it)
+                extra = self.health.observe(it, losses, self.step.grad_norms)  # this process's numbers: no collective
                 self.log.step(it, losses, next(iter(lrs.values())))
                 if it % self.print_freq == 0:
-                    self.log.losses(it, self.loader.epoch, distributed.averaged(losses), lrs)
+                    self.log.losses(it, self.loader.epoch, {**distributed.averaged(losses), **extra}, lrs)
                 if it % self.save_freq == 0:
                     self.save(it)
                 if self.val_freq and it % self.val_freq == 0:

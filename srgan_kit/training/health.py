@@ -1,0 +1,70 @@
+"""A GAN run's health, read from each iteration's numbers: what to log beside the losses, and a warning (once
+per episode: when a condition has held for ``train.health.patience`` iterations in a row) when training goes
+wrong in one of the ways SR users report.
+
+Logged every print_freq (when the numbers exist): ``grad_norm_g`` / ``grad_norm_d`` (before clipping),
+``gan_to_pix`` (|adversarial term| / pixel term in G's loss), ``d_logit_gap`` (mean D(real) - mean D(fake)),
+and from the GAN step ``d_acc_real`` / ``d_acc_fake`` (share of real logits above the mean fake one, and of fake
+logits below the mean real one: meaningful for every gan_type) and ``out_d_std`` (spread of D's logits).
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    holds: object  # (values: dict) -> bool, or None when the numbers are not there this iteration
+    advice: str
+
+
+def _d_wins(v):
+    if "d_acc_real" not in v:
+        return None
+    return v["d_acc_real"] >= 0.99 and v["d_acc_fake"] >= 0.99
+
+
+def _d_collapsed(v):
+    return None if "out_d_std" not in v else v["out_d_std"] < 1e-4
+
+
+def _dominates(factor):
+    return lambda v: None if "gan_to_pix" not in v else v["gan_to_pix"] > factor
+
+
+class HealthMonitor:
+    def __init__(self, patience=100, gan_to_pix=10.0, warn=print):
+        self.patience, self.warn = patience, warn
+        self.conditions = [
+            Condition("D wins", _d_wins, "D tells real from fake every time, so G learns little from it: lower "
+                      "train.optim_d.lr, or use a spectral-norm D (UNetDiscriminatorSN, PatchGAN spectral_norm)"),
+            Condition("D collapsed", _d_collapsed, "D gives every image the same logit: it no longer judges; "
+                      "check D's learning rate and the GAN loss, or restart D from an earlier checkpoint"),
+            Condition("adversarial dominates", _dominates(gan_to_pix), f"the adversarial term is over {gan_to_pix:g}x "
+                      "the pixel term of G's loss: lower train.gan_opt.loss_weight (about 1e-3 of the pixel loss)"),
+        ]
+        self.streaks = {c.name: 0 for c in self.conditions}
+        self.warned = set()  # conditions in an episode already reported
+
+    def observe(self, iteration, losses, grad_norms):
+        """The extra numbers of this iteration ({name: float}); warns when a condition's streak reaches the
+        patience. An iteration without a condition's numbers (no G step) leaves its streak as it is."""
+        extra = {f"grad_norm_{key}": value for key, value in grad_norms.items()}
+        if "l_g_gan" in losses and losses.get("l_g_pix"):
+            extra["gan_to_pix"] = abs(losses["l_g_gan"]) / losses["l_g_pix"]
+        if "out_d_real" in losses:
+            extra["d_logit_gap"] = losses["out_d_real"] - losses["out_d_fake"]
+        values = {**losses, **extra}
+        for condition in self.conditions:
+            holds = condition.holds(values)
+            if holds is None:
+                continue
+            if not holds:
+                self.streaks[condition.name] = 0
+                self.warned.discard(condition.name)  # the episode is over
+                continue
+            self.streaks[condition.name] += 1
+            if self.streaks[condition.name] >= self.patience and condition.name not in self.warned:
+                self.warned.add(condition.name)
+                self.warn(iteration, f"{condition.name} for {self.patience} iterations in a row (iteration "
+                                     f"{iteration}): {condition.advice}")
+        return extra

@@ -1,0 +1,69 @@
+"""The training-health monitor (srgan_kit.training.health): what it logs and when it warns."""
+from test_gan_training import base, resolve
+from test_gan_training import workdir  # noqa: F401  (the tiny GAN data set, as a fixture)
+
+from srgan_kit.training.health import HealthMonitor
+from srgan_kit.training.trainer import train
+
+WINNING = {"l_d_real": 0.0, "l_d_fake": 0.0, "out_d_real": 5.0, "out_d_fake": -5.0, "d_acc_real": 1.0,
+           "d_acc_fake": 1.0, "out_d_std": 5.0}
+
+
+def test_a_condition_is_reported_once_per_episode_after_the_patience():
+    said = []
+    monitor = HealthMonitor(patience=3, warn=lambda it, text: said.append((it, text.split(" for ")[0])))
+    confused = {**WINNING, "d_acc_real": 0.5, "d_acc_fake": 0.5}
+    for it, values in enumerate([WINNING] * 5 + [confused] + [WINNING] * 3, start=1):
+        monitor.observe(it, values, {})
+    assert said == [(3, "D wins"), (9, "D wins")]  # the second episode starts after the confused iteration
+
+
+def test_iterations_without_the_numbers_keep_the_streak():
+    said = []
+    monitor = HealthMonitor(patience=2, gan_to_pix=10, warn=lambda it, text: said.append(it))
+    for it, values in enumerate([{"l_g_gan": 5.0, "l_g_pix": 0.1}, {}, {"l_g_gan": 5.0, "l_g_pix": 0.1}], start=1):
+        extra = monitor.observe(it, values, {"g": 1.5})
+    assert said == [3] and extra == {"grad_norm_g": 1.5, "gan_to_pix": 50.0}
+
+
+def _run(workdir, data):
+    data["logger"]["save_checkpoint_freq"] = 1000
+    train(resolve(workdir, data), progress=False)
+
+
+def _health_lines(workdir, name):
+    log = next((workdir / "experiments" / name).glob(f"train_{name}_*.log")).read_text()
+    return [line for line in log.splitlines() if "iterations in a row" in line]
+
+
+def test_a_gan_weight_of_10_reports_that_the_adversarial_term_dominates(workdir):  # noqa: F811
+    data = base(workdir, "dominates")
+    data["train"]["gan_opt"]["loss_weight"] = 10.0
+    data["train"]["health"] = {"patience": 3}
+    data["train"]["total_iter"] = 4
+    _run(workdir, data)
+    assert [line.split("WARNING: ")[1].split(" for ")[0] for line in _health_lines(workdir, "dominates")] == [
+        "adversarial dominates"]
+
+
+PATCH_SN = {"type": "PatchGANDiscriminator", "num_feat": 8, "num_layers": 2, "spectral_norm": True}
+
+
+def test_a_100x_learning_rate_for_d_reports_that_d_wins(workdir):  # noqa: F811
+    data = base(workdir, "dwins")
+    data["network_d"] = dict(PATCH_SN)
+    data["train"]["optim_d"]["lr"] = 1e-4 * 100  # the usual D learning rate, times 100
+    data["train"]["health"] = {"patience": 5}
+    data["train"]["total_iter"] = 30
+    _run(workdir, data)
+    assert any("D wins" in line for line in _health_lines(workdir, "dwins"))
+
+
+def test_a_healthy_run_reports_nothing(workdir):  # noqa: F811
+    data = base(workdir, "healthy")  # the same run as above at the usual D learning rate
+    data["network_d"] = dict(PATCH_SN)
+    data["train"]["optim_d"]["lr"] = 1e-4
+    data["train"]["health"] = {"patience": 5}
+    data["train"]["total_iter"] = 30
+    _run(workdir, data)
+    assert _health_lines(workdir, "healthy") == []
