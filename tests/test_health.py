@@ -1,8 +1,14 @@
 """The training-health monitor (srgan_kit.training.health): what it logs and when it warns."""
+import re
+
+import numpy as np
+import pytest
+import torch
 from test_gan_training import base, resolve
 from test_gan_training import workdir  # noqa: F401  (the tiny GAN data set, as a fixture)
+from test_training import _write_data, options
 
-from srgan_kit.training.health import HealthMonitor
+from srgan_kit.training.health import HealthMonitor, ValidationHealth, colour_shift
 from srgan_kit.training.trainer import train
 
 WINNING = {"l_d_real": 0.0, "l_d_fake": 0.0, "out_d_real": 5.0, "out_d_fake": -5.0, "d_acc_real": 1.0,
@@ -67,3 +73,31 @@ def test_a_healthy_run_reports_nothing(workdir):  # noqa: F811
     data["train"]["total_iter"] = 30
     _run(workdir, data)
     assert _health_lines(workdir, "healthy") == []
+
+
+def test_psnr_falling_from_its_best_and_a_colour_shift_are_reported_once_each():
+    said = []
+    health = ValidationHealth(psnr_drop=1.0, colour_limit=0.02, warn=lambda it, text: said.append(it))
+    for it, psnr, shift in ((1, 30.0, 0.0), (2, 29.5, 0.0), (3, 28.8, 0.0), (4, 28.5, 0.05), (5, 30.1, 0.05)):
+        health.observe(it, psnr, shift)
+    assert said == [3, 4]  # PSNR 1.2 dB under its best at 3; the colour shift from 4, reported once
+
+
+def test_colour_shift_is_the_largest_channel_mean_difference():
+    gt = np.full((4, 4, 3), 0.5, np.float32)
+    sr = gt + np.array([0.0, 0.03, -0.01], np.float32)
+    assert colour_shift(sr, gt) == pytest.approx(0.03, abs=1e-6)
+
+
+def test_the_best_validation_generator_is_kept_as_net_g_best(tmp_path):
+    _write_data(tmp_path)
+    _, opt = options(tmp_path, "best", ["train.total_iter=20", "val.best_metric=psnr"])
+    train(opt, progress=False)
+    run = tmp_path / "experiments" / "best"
+    log = next(run.glob("train_best_*.log")).read_text()
+    best_iter = max(int(it) for _value, it in re.findall(r"Best psnr so far \(([\d.]+)\) at iteration (\d+)", log))
+    saved = torch.load(run / "models" / "net_g_best.pth", weights_only=True)
+    at_best = torch.load(run / "models" / f"net_g_{best_iter}.pth", weights_only=True)
+    assert all(torch.equal(saved["params_ema"][k], at_best["params_ema"][k]) for k in saved["params_ema"])
+    state = torch.load(run / "training_states" / "20.state", weights_only=True)
+    assert state["best"]["iter"] == best_iter and state["best"]["metric"] == "psnr"

@@ -587,7 +587,7 @@ def test_overrides_create_nested_new_values_and_apply_in_order(tmp_path):
                "path.pretrain_network_g=~", "train.total_iter=7", "train.total_iter=9",
                "datasets.val_2.type=PairedImageDataset", "datasets.val_2.dataroot_gt=hr2",
                "datasets.val_2.dataroot_lq=lr2")
-    assert opt["val"] == {"val_freq": 5, "save_img": False,
+    assert opt["val"] == {"val_freq": 5, "save_img": False, "best_metric": None,
                           "metrics": {"ssim": {"type": "calculate_ssim", "crop_border": 4, "better": "higher"}}}
     assert opt["train"]["total_iter"] == 9 and opt["path"]["pretrain_network_g"] is None
     assert opt["datasets"]["val_2"]["dataroot_gt"] == str(tmp_path / "hr2")

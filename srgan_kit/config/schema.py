@@ -160,7 +160,9 @@ def base_schema(is_train):
             "nan_tolerance": Field(INT, 3, check=greater(0)),
             # srgan_kit.training.health: a condition must hold this many iterations in a row to be reported
             "health": Section({"patience": Field(INT, 100, check=greater(0)),
-                               "gan_to_pix": Field(NUMBER, 10.0, check=greater(0))}),
+                               "gan_to_pix": Field(NUMBER, 10.0, check=greater(0)),
+                               "psnr_drop": Field(NUMBER, 1.0, check=greater(0)),
+                               "colour_shift": Field(NUMBER, 0.02, check=greater(0))}),
             # Micro-batches per update: gradients add up, so N x batch_size_per_gpu is the batch of one update.
             "accumulate_grad_batches": Field(INT, 1, check=greater(0)),
             "grad_clip": Field(NUMBER, None, nullable=True, check=greater(0)),
@@ -180,6 +182,7 @@ def base_schema(is_train):
         {
             "val_freq": Field(INT, check=greater(0)),
             "save_img": Field(BOOL, False),
+            "best_metric": Field(STR, None, nullable=True),  # net_g_best by this metric (default: the first)
             "metrics": MapOf(metric_node(), key_pattern=r"[\w-]+",
                            key_expect="metric names (letters, digits, _ or -)"),
         },

@@ -6,8 +6,14 @@ Logged every print_freq (when the numbers exist): ``grad_norm_g`` / ``grad_norm_
 ``gan_to_pix`` (|adversarial term| / pixel term in G's loss), ``d_logit_gap`` (mean D(real) - mean D(fake)),
 and from the GAN step ``d_acc_real`` / ``d_acc_fake`` (share of real logits above the mean fake one, and of fake
 logits below the mean real one: meaningful for every gan_type) and ``out_d_std`` (spread of D's logits).
+
+At each validation (:class:`ValidationHealth`, on the first validation set): a warning when PSNR falls more than
+``psnr_drop`` dB below its best so far, and when the SR images' colour drifts from the GT's (the largest
+per-image, per-channel difference of means exceeds ``colour_shift``, on the [0, 1] scale).
 """
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -68,3 +74,35 @@ class HealthMonitor:
                 self.warn(iteration, f"{condition.name} for {self.patience} iterations in a row (iteration "
                                      f"{iteration}): {condition.advice}")
         return extra
+
+
+def colour_shift(sr, gt):
+    """Largest difference between the per-channel means of an SR image and its GT (HxWx3, [0, 1] scale)."""
+    h, w = min(sr.shape[0], gt.shape[0]), min(sr.shape[1], gt.shape[1])
+    means = np.clip(sr[:h, :w], 0, 1).reshape(-1, sr.shape[-1]).mean(0) - gt[:h, :w].reshape(-1, gt.shape[-1]).mean(0)
+    return float(np.abs(means).max())
+
+
+class ValidationHealth:
+    def __init__(self, psnr_drop=1.0, colour_limit=0.02, warn=print):
+        self.psnr_drop, self.colour_limit, self.warn = psnr_drop, colour_limit, warn
+        self.best_psnr, self.warned = None, set()
+
+    def _episode(self, name, holds, iteration, message):
+        if not holds:
+            self.warned.discard(name)
+        elif name not in self.warned:
+            self.warned.add(name)
+            self.warn(iteration, message)
+
+    def observe(self, iteration, psnr, shift):
+        if psnr is not None:
+            self.best_psnr = psnr if self.best_psnr is None else max(self.best_psnr, psnr)
+            self._episode("psnr", psnr < self.best_psnr - self.psnr_drop, iteration,
+                          f"validation PSNR {psnr:.2f} dB at iteration {iteration} is over {self.psnr_drop:g} dB "
+                          f"below its best ({self.best_psnr:.2f} dB): the GAN stage may be adding artifacts; "
+                          "models/net_g_best keeps the best generator")
+        self._episode("colour", shift > self.colour_limit, iteration,
+                      f"colour shift at iteration {iteration}: an SR image's channel mean is {shift:.3f} away from "
+                      f"its GT's (limit {self.colour_limit:g}); a known GAN failure: lower the adversarial weight "
+                      "or add a colour/pixel loss")

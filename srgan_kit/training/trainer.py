@@ -30,7 +30,7 @@ from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
 from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit import distributed
 from srgan_kit.training import checkpoint
-from srgan_kit.training.health import HealthMonitor
+from srgan_kit.training.health import HealthMonitor, ValidationHealth, colour_shift
 from srgan_kit.training.layout import prepare_run_folder
 from srgan_kit.training.logger import TrainLogger
 from srgan_kit.training.optim import update_learning_rate
@@ -91,7 +91,9 @@ def train(opt, auto_resume=False, progress=True):
         log.info(f"Training {name} ({model_type.name}) on {runtime.device}, seed {seed}: "
                  f"{len(loader.dataset)} training samples" + (f" (x{repeats} per epoch to fill a batch)" if
                  repeats > 1 else "") + f", iterations {start_iter + 1}..{total_iter}")
-        return Loop(opt, runtime, step, loader, val_loaders, scorer, log).run(start_iter, total_iter)
+        loop = Loop(opt, runtime, step, loader, val_loaders, scorer, log)
+        loop.best = (state or {}).get("best")  # the best validation so far survives a resume
+        return loop.run(start_iter, total_iter)
     finally:
         log.close()
 
@@ -157,6 +159,12 @@ class Loop:
         self.skipped_in_a_row = self.skipped_total = 0
         health = opt["train"]["health"]
         self.health = HealthMonitor(health["patience"], health["gan_to_pix"], warn=log.health)
+        self.val_health = ValidationHealth(health["psnr_drop"], health["colour_shift"], warn=log.health)
+        # val.best_metric (default: the first validation metric) on the first validation set -> net_g_best
+        self.best, self.best_metric = None, None
+        if val_loaders:
+            self.best_metric = opt["val"]["best_metric"] or scorer.keys[0]
+            self.best_better = scorer.header()["better"].get(self.best_metric, "higher")
 
     def run(self, start_iter, total_iter):
         losses, lrs, metrics = {}, {}, {}
@@ -232,7 +240,7 @@ class Loop:
         if self.runtime.is_main:
             state = {"epoch": self.loader.epoch, "loader": self.loader.state_dict(),
                      "model_type": self.opt["model_type"], "step": step_state,
-                     "rng": rng[0], "rng_ranks": rng}
+                     "rng": rng[0], "rng_ranks": rng, "best": self.best}
             checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state, self.save_format)
             self.log.info(f"Saved models and training state of iteration {iteration}")
 
@@ -240,15 +248,34 @@ class Loop:
         if not self.runtime.is_main:
             return {}
         vis_dir = Path(self.paths["visualization"]) if self.save_img else None
-        def picture(set_name, img_name, lq, sr, gt, scores):  # LR | SR | GT, the same crop, with the scores
-            row = comparison_row(gt, [(f"SR @ {iteration}", sr, scores)], lq, self.opt["scale"], name=img_name)
-            self.log.image(iteration, f"val/{set_name}/{img_name}", row)
+        shifts = []
+
+        def each_image(set_name, img_name, lq, sr, gt, scores):
+            shifts.append(colour_shift(sr, gt))
+            if self.log.wants_images:  # LR | SR | GT, the same crop, with the scores
+                row = comparison_row(gt, [(f"SR @ {iteration}", sr, scores)], lq, self.opt["scale"], name=img_name)
+                self.log.image(iteration, f"val/{set_name}/{img_name}", row)
 
         metrics = validate(self.step.eval_network(), self.val_loaders, self.scorer, iteration, self.runtime,
-                           vis_dir, picture if self.log.wants_images else None)
+                           vis_dir, each_image)
         for name, values in metrics.items():
             self.log.metrics(iteration, name, values)
+        first = next(iter(metrics.values()), {})
+        self.val_health.observe(iteration, first.get("psnr"), max(shifts, default=0.0))
+        self.keep_best(iteration, first.get(self.best_metric))
         return metrics
+
+    def keep_best(self, iteration, value):
+        """models/net_g_best.pth (or .safetensors): the generator of the best validation so far."""
+        if value is None:
+            return
+        old = None if self.best is None else self.best["value"]
+        if old is not None and not (value > old if self.best_better == "higher" else value < old):
+            return
+        checkpoint.save_networks(self.paths["models"], "best", {"net_g": self.step.networks_to_save()["net_g"]},
+                                 self.save_format)
+        self.best = {"metric": self.best_metric, "value": value, "iter": iteration}
+        self.log.info(f"Best {self.best_metric} so far ({value:.4f}) at iteration {iteration}: saved as net_g_best")
 
 
 def to_image(tensor):
