@@ -60,8 +60,9 @@ def test_a_run_saved_as_safetensors_resumes_like_one_saved_as_pth(tmp_path):
     result = train(rest, auto_resume=True, progress=False)
     models = tmp_path / "experiments" / "st" / "models"
     assert result.start_iteration == 10 and result.checkpoint == str(models / "net_g_20.safetensors")
-    assert sorted(p.name for p in models.iterdir()) == [f"net_g_{s}.safetensors" for s in (10, 20)] + [
-        f"net_g_ema_{s}.safetensors" for s in (10, 20, "latest")] + ["net_g_latest.safetensors"]
+    stems = (10, 20, "best", "latest")  # best: the best validation (val.best_metric)
+    assert sorted(p.name for p in models.iterdir()) == sorted(
+        [f"net_g_{s}.safetensors" for s in stems] + [f"net_g_ema_{s}.safetensors" for s in stems])
     pth = torch.load(tmp_path / "experiments" / "pth" / "models" / "net_g_20.pth", weights_only=True)
     for key, stem in (("params", "net_g_20"), ("params_ema", "net_g_ema_20")):
         assert _same(load_state_dict_file(models / f"{stem}.safetensors"), pth[key])
