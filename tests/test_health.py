@@ -8,6 +8,7 @@ from test_gan_training import base, resolve
 from test_gan_training import workdir  # noqa: F401  (the tiny GAN data set, as a fixture)
 from test_training import _write_data, options
 
+from srgan_kit.errors import OptionError
 from srgan_kit.training.health import HealthMonitor, ValidationHealth, colour_shift
 from srgan_kit.training.trainer import train
 
@@ -17,7 +18,7 @@ WINNING = {"l_d_real": 0.0, "l_d_fake": 0.0, "out_d_real": 5.0, "out_d_fake": -5
 
 def test_a_condition_is_reported_once_per_episode_after_the_patience():
     said = []
-    monitor = HealthMonitor(patience=3, warn=lambda it, text: said.append((it, text.split(" for ")[0])))
+    monitor = HealthMonitor(patience=3, warn=lambda it, text, key: said.append((it, text.split(" for ")[0])))
     confused = {**WINNING, "d_acc_real": 0.5, "d_acc_fake": 0.5}
     for it, values in enumerate([WINNING] * 5 + [confused] + [WINNING] * 3, start=1):
         monitor.observe(it, values, {})
@@ -26,7 +27,7 @@ def test_a_condition_is_reported_once_per_episode_after_the_patience():
 
 def test_iterations_without_the_numbers_keep_the_streak():
     said = []
-    monitor = HealthMonitor(patience=2, gan_to_pix=10, warn=lambda it, text: said.append(it))
+    monitor = HealthMonitor(patience=2, gan_to_pix=10, warn=lambda it, text, key: said.append(it))
     for it, values in enumerate([{"l_g_gan": 5.0, "l_g_pix": 0.1}, {}, {"l_g_gan": 5.0, "l_g_pix": 0.1}], start=1):
         extra = monitor.observe(it, values, {"g": 1.5})
     assert said == [3] and extra == {"grad_norm_g": 1.5, "gan_to_pix": 50.0}
@@ -77,7 +78,7 @@ def test_a_healthy_run_reports_nothing(workdir):  # noqa: F811
 
 def test_psnr_falling_from_its_best_and_a_colour_shift_are_reported_once_each():
     said = []
-    health = ValidationHealth(psnr_drop=1.0, colour_limit=0.02, warn=lambda it, text: said.append(it))
+    health = ValidationHealth(psnr_drop=1.0, colour_limit=0.02, warn=lambda it, text, key: said.append(it))
     for it, psnr, shift in ((1, 30.0, 0.0), (2, 29.5, 0.0), (3, 28.8, 0.0), (4, 28.5, 0.05), (5, 30.1, 0.05)):
         health.observe(it, psnr, shift)
     assert said == [3, 4]  # PSNR 1.2 dB under its best at 3; the colour shift from 4, reported once
@@ -101,3 +102,31 @@ def test_the_best_validation_generator_is_kept_as_net_g_best(tmp_path):
     assert all(torch.equal(saved["params_ema"][k], at_best["params_ema"][k]) for k in saved["params_ema"])
     state = torch.load(run / "training_states" / "20.state", weights_only=True)
     assert state["best"]["iter"] == best_iter and state["best"]["metric"] == "psnr"
+
+
+def test_early_stop_ends_the_run_at_the_reported_condition_with_a_saved_state(workdir):  # noqa: F811
+    data = base(workdir, "stopped")
+    data["train"]["gan_opt"]["loss_weight"] = 10.0
+    data["train"].update(health={"patience": 2}, early_stop=["adversarial_dominates"], total_iter=10)
+    data["logger"]["save_checkpoint_freq"] = 1000
+    result = train(resolve(workdir, data), progress=False)
+    assert result.iteration == 2  # the second G step in a row completes the streak
+    assert (workdir / "experiments" / "stopped" / "training_states" / "2.state").is_file()
+
+
+def test_an_unknown_early_stop_condition_names_the_key(workdir):  # noqa: F811
+    data = base(workdir, "badstop")
+    data["train"]["early_stop"] = ["d_loses"]
+    with pytest.raises(OptionError, match="train.early_stop"):
+        resolve(workdir, data)
+
+
+def test_validation_logs_the_online_generators_psnr_beside_the_emas(tmp_path):
+    _write_data(tmp_path)
+    _, opt = options(tmp_path, "gap", ["train.total_iter=10"])
+    train(opt, progress=False)
+    log = next((tmp_path / "experiments" / "gap").glob("train_gap_*.log")).read_text()
+    ema = float(re.search(r"Validation tinyval @ iter 10: psnr: ([\d.]+)", log).group(1))
+    online, gap = map(float, re.search(r"Validation tinyval \(online G\) @ iter 10: psnr: ([\d.]+)\s+ema_gap: "
+                                       r"(-?[\d.]+)", log).groups())
+    assert gap == pytest.approx(ema - online, abs=2e-4)

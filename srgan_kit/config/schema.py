@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from srgan_kit import registry as reg
+from srgan_kit.training.health import EARLY_STOP_KEYS
 from srgan_kit.config.engine import (BOOL, FLOAT, INT, MAPPING, NON_EMPTY, NUMBER, REQUIRED, STR, Check, Field,
                                      Kind, ListOf, MapOf, Mismatch, Section, Typed, at_least, count_or, each,
                                      greater, half_open, list_of)
@@ -159,6 +160,9 @@ def base_schema(is_train):
             # this many skipped iterations in a row stop the run. grad_clip: max gradient norm (~ = off).
             "nan_tolerance": Field(INT, 3, check=greater(0)),
             # srgan_kit.training.health: a condition must hold this many iterations in a row to be reported
+            # health conditions that end the run when reported (srgan_kit.training.health.EARLY_STOP_KEYS)
+            "early_stop": Field(list_of(STR), [], check=each(Check(lambda v: v in EARLY_STOP_KEYS,
+                                                                   f"one of {', '.join(EARLY_STOP_KEYS)}"))),
             "health": Section({"patience": Field(INT, 100, check=greater(0)),
                                "gan_to_pix": Field(NUMBER, 10.0, check=greater(0)),
                                "psnr_drop": Field(NUMBER, 1.0, check=greater(0)),

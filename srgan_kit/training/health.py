@@ -10,15 +10,22 @@ logits below the mean real one: meaningful for every gan_type) and ``out_d_std``
 At each validation (:class:`ValidationHealth`, on the first validation set): a warning when PSNR falls more than
 ``psnr_drop`` dB below its best so far, and when the SR images' colour drifts from the GT's (the largest
 per-image, per-channel difference of means exceeds ``colour_shift``, on the [0, 1] scale).
+
+Warnings go to ``warn(iteration, message, key)``; the keys (d_wins, d_collapsed, adversarial_dominates,
+psnr_drop, colour_shift) listed in ``train.early_stop`` end the run (srgan_kit.training.trainer).
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 
+EARLY_STOP_KEYS = ("d_wins", "d_collapsed", "adversarial_dominates", "psnr_drop", "colour_shift")
+
+
 @dataclass(frozen=True)
 class Condition:
     name: str
+    key: str  # its name in train.early_stop
     holds: object  # (values: dict) -> bool, or None when the numbers are not there this iteration
     advice: str
 
@@ -41,11 +48,11 @@ class HealthMonitor:
     def __init__(self, patience=100, gan_to_pix=10.0, warn=print):
         self.patience, self.warn = patience, warn
         self.conditions = [
-            Condition("D wins", _d_wins, "D tells real from fake every time, so G learns little from it: lower "
+            Condition("D wins", "d_wins", _d_wins, "D tells real from fake every time, so G learns little from it: lower "
                       "train.optim_d.lr, or use a spectral-norm D (UNetDiscriminatorSN, PatchGAN spectral_norm)"),
-            Condition("D collapsed", _d_collapsed, "D gives every image the same logit: it no longer judges; "
+            Condition("D collapsed", "d_collapsed", _d_collapsed, "D gives every image the same logit: it no longer judges; "
                       "check D's learning rate and the GAN loss, or restart D from an earlier checkpoint"),
-            Condition("adversarial dominates", _dominates(gan_to_pix), f"the adversarial term is over {gan_to_pix:g}x "
+            Condition("adversarial dominates", "adversarial_dominates", _dominates(gan_to_pix), f"the adversarial term is over {gan_to_pix:g}x "
                       "the pixel term of G's loss: lower train.gan_opt.loss_weight (about 1e-3 of the pixel loss)"),
         ]
         self.streaks = {c.name: 0 for c in self.conditions}
@@ -72,7 +79,7 @@ class HealthMonitor:
             if self.streaks[condition.name] >= self.patience and condition.name not in self.warned:
                 self.warned.add(condition.name)
                 self.warn(iteration, f"{condition.name} for {self.patience} iterations in a row (iteration "
-                                     f"{iteration}): {condition.advice}")
+                                     f"{iteration}): {condition.advice}", condition.key)
         return extra
 
 
@@ -93,16 +100,16 @@ class ValidationHealth:
             self.warned.discard(name)
         elif name not in self.warned:
             self.warned.add(name)
-            self.warn(iteration, message)
+            self.warn(iteration, message, name)
 
     def observe(self, iteration, psnr, shift):
         if psnr is not None:
             self.best_psnr = psnr if self.best_psnr is None else max(self.best_psnr, psnr)
-            self._episode("psnr", psnr < self.best_psnr - self.psnr_drop, iteration,
+            self._episode("psnr_drop", psnr < self.best_psnr - self.psnr_drop, iteration,
                           f"validation PSNR {psnr:.2f} dB at iteration {iteration} is over {self.psnr_drop:g} dB "
                           f"below its best ({self.best_psnr:.2f} dB): the GAN stage may be adding artifacts; "
                           "models/net_g_best keeps the best generator")
-        self._episode("colour", shift > self.colour_limit, iteration,
+        self._episode("colour_shift", shift > self.colour_limit, iteration,
                       f"colour shift at iteration {iteration}: an SR image's channel mean is {shift:.3f} away from "
                       f"its GT's (limit {self.colour_limit:g}); a known GAN failure: lower the adversarial weight "
                       "or add a colour/pixel loss")

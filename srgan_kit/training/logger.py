@@ -114,7 +114,7 @@ class TrainLogger:
             for key, value in values.items():
                 self._tb.add_scalar(f"metrics/{dataset_name}/{key}", value, iteration)
 
-    def health(self, iteration, message):
+    def health(self, iteration, message, key=None):
         """A training-health warning (srgan_kit.training.health): the log, the console and TensorBoard text."""
         if not self.enabled:
             return

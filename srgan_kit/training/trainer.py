@@ -158,8 +158,9 @@ class Loop:
         self.saved = None  # the last iteration whose networks and state are on disk
         self.skipped_in_a_row = self.skipped_total = 0
         health = opt["train"]["health"]
-        self.health = HealthMonitor(health["patience"], health["gan_to_pix"], warn=log.health)
-        self.val_health = ValidationHealth(health["psnr_drop"], health["colour_shift"], warn=log.health)
+        self.early_stop, self.stop_reason = set(opt["train"]["early_stop"]), None
+        self.health = HealthMonitor(health["patience"], health["gan_to_pix"], warn=self.on_health)
+        self.val_health = ValidationHealth(health["psnr_drop"], health["colour_shift"], warn=self.on_health)
         # val.best_metric (default: the first validation metric) on the first validation set -> net_g_best
         self.best, self.best_metric = None, None
         if val_loaders:
@@ -187,6 +188,12 @@ class Loop:
                     self.save(it)
                 if self.val_freq and it % self.val_freq == 0:
                     metrics, validated = self.validate(it), it
+                if self.early_stop and distributed.same_everywhere(self.stop_reason):
+                    if self.saved != it:
+                        self.save(it)
+                    self.log.info(f"Early stop at iteration {it} (train.early_stop): {self.stop_reason}")
+                    total_iter = it
+                    break
                 if stop.received:
                     if self.saved != it:
                         self.save(it)
@@ -261,9 +268,26 @@ class Loop:
         for name, values in metrics.items():
             self.log.metrics(iteration, name, values)
         first = next(iter(metrics.values()), {})
+        if getattr(self.step, "ema", None) is not None and "psnr" in first:
+            self.log_ema_gap(iteration, first["psnr"])
         self.val_health.observe(iteration, first.get("psnr"), max(shifts, default=0.0))
         self.keep_best(iteration, first.get(self.best_metric))
         return metrics
+
+    def log_ema_gap(self, iteration, ema_psnr):
+        """The first validation set's PSNR of the online generator beside the EMA's (which validation scores)."""
+        name, loader = next(iter(self.val_loaders.items()))
+        scorer = Scorer(["psnr"], self.opt["scale"], where="val.metrics")
+        online = validate(self.runtime.bare(self.step.net_g), {name: loader}, scorer, iteration, self.runtime)
+        psnr = online[name].get("psnr")
+        if psnr is not None:
+            self.log.metrics(iteration, f"{name} (online G)", {"psnr": psnr, "ema_gap": ema_psnr - psnr})
+
+    def on_health(self, iteration, message, key):
+        """A health warning: logged; with its key in train.early_stop, the run ends after this iteration."""
+        self.log.health(iteration, message)
+        if key in self.early_stop and self.stop_reason is None:
+            self.stop_reason = message
 
     def keep_best(self, iteration, value):
         """models/net_g_best.pth (or .safetensors): the generator of the best validation so far."""
