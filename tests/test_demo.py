@@ -40,6 +40,9 @@ def test_demo_psnr_model_beats_bicubic_and_gan_model_is_perceptually_better(tmp_
     # a row per held-out photo: LR, bicubic, psnr, gan, GT on 160-pixel crops (2-pixel margins)
     assert load_image(tmp_path / "results/demo/comparison.png").rgb.shape == (3 * 164, 5 * 164, 3)
     assert "comparison of the held-out photos" in out
+    # a healthy run: the training-health monitor reports nothing (srgan_kit.training.health)
+    assert "iterations in a row" not in out + err and "colour shift" not in out + err
+    assert "below its best" not in out + err
     for run in ("demo_msrresnet_x4_psnr", "demo_msrresnet_x4_gan"):
         assert (tmp_path / "experiments" / run / "models/net_g_latest.pth").is_file()
     assert (tmp_path / "experiments/demo_msrresnet_x4_gan/models/net_d_100.pth").is_file()

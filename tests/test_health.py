@@ -130,3 +130,13 @@ def test_validation_logs_the_online_generators_psnr_beside_the_emas(tmp_path):
     online, gap = map(float, re.search(r"Validation tinyval \(online G\) @ iter 10: psnr: ([\d.]+)\s+ema_gap: "
                                        r"(-?[\d.]+)", log).groups())
     assert gap == pytest.approx(ema - online, abs=2e-4)
+
+
+def test_health_warnings_reach_tensorboard_as_text(workdir):  # noqa: F811
+    data = base(workdir, "tbhealth")
+    data["train"]["gan_opt"]["loss_weight"] = 10.0
+    data["train"].update(health={"patience": 2}, total_iter=2)
+    data["logger"]["use_tb_logger"] = True
+    _run(workdir, data)
+    events = b"".join(p.read_bytes() for p in (workdir / "experiments" / "tbhealth" / "tb_logger").glob("events*"))
+    assert b"health" in events and b"adversarial dominates" in events
