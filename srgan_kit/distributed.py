@@ -40,8 +40,13 @@ def join():
     return dist.get_rank(), dist.get_world_size(), local
 
 
-def leave():
+def leave(finished=False):
+    """Leave the process group. ``finished``: every process got to the end, so they first wait for each other:
+    a process that tore its group down while another still worked (rank 0 hosts the rendezvous store) could
+    abort at exit."""
     if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -39,6 +39,7 @@ def run(args):
         opt = load_options(args.opt, overrides=args.overrides, is_train=True)
         opt["manual_seed"] = distributed.same_everywhere(opt["manual_seed"])  # drawn when the file has none
         result = train(opt, auto_resume=args.auto_resume, progress=args.progress and rank == 0)
+        distributed.leave(finished=True)
     except UserError as exc:  # torchrun ends the other processes; the line says which one failed
         if world > 1:
             exc.args = (f"rank {rank} of {world}: {exc}",)
