@@ -3,8 +3,8 @@ and MATLAB bicubic (``--bicubic``) on prepared benchmark sets (``--datasets``), 
 option file's val/test sets; any methods together. Prints a table; ``--json`` / ``--csv`` write the results
 (shapes: srgan_kit.eval.harness and srgan_kit.eval.reports), ``--save-sr DIR`` keeps the SR images as
 ``DIR/<method>/<dataset>/<stem>.png``; ``--compare-dir DIR`` writes a comparison sheet per image (LR, each
-upscaling method, GT; srgan_kit.eval.compare) as ``DIR/<dataset>/<stem>.png``. Unavailable metrics print as n/a with the reason; errors print one
-``error:`` line and exit 2. Examples: README, section Evaluate.
+upscaling method, GT; srgan_kit.eval.compare) as ``DIR/<dataset>/<stem>.png``. Unavailable metrics print as n/a
+with the reason; errors print one ``error:`` line and exit 2. Examples: README, section Evaluate.
 """
 import argparse
 import tempfile

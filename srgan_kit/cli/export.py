@@ -27,7 +27,8 @@ class ExportDiffers(UserError):
 
 def build_parser():
     p = argparse.ArgumentParser(prog="srgan-kit-export", description="Export a generator to ONNX and check it.")
-    p.add_argument("--model", "--model_path", dest="model", required=True, help="generator weights (.pth or .safetensors)")
+    p.add_argument("--model", "--model_path", dest="model", required=True,
+                   help="generator weights (.pth or .safetensors)")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write (must not exist)")
     p.add_argument("--param-key", "--param_key", dest="param_key", default=None,
                    help="params_ema or params (default: params_ema when present)")

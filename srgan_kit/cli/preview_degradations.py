@@ -19,7 +19,8 @@ from srgan_kit.errors import UserError
 def build_parser():
     p = argparse.ArgumentParser(prog="srgan-kit-preview-degradations",
                                 description="Write the LR samples an option file's degradation settings make.")
-    p.add_argument("-opt", "--opt", dest="opt", required=True, help="YAML option file (RealESRNetModel or RealESRGANModel)")
+    p.add_argument("-opt", "--opt", dest="opt", required=True,
+                   help="YAML option file (RealESRNetModel or RealESRGANModel)")
     p.add_argument("-n", dest="count", type=POSITIVE_INT, default=16, help="samples to draw (default 16)")
     p.add_argument("-o", "--output", required=True, help="folder to write (new or empty)")
     p.add_argument("--seed", type=int, default=0, help="which samples and degradations (default 0)")

@@ -145,7 +145,8 @@ class GANStep(GeneratorStep):
         real_d, fake_d = real_logits.detach().float(), fake_logits.detach().float()
         means = {"out_d_real": real_d.mean(), "out_d_fake": fake_d.mean(),
                  # what the health monitor reads (srgan_kit.training.health)
-                 "d_acc_real": (real_d > fake_d.mean()).float().mean(), "d_acc_fake": (fake_d < real_d.mean()).float().mean(),
+                 "d_acc_real": (real_d > fake_d.mean()).float().mean(),
+                 "d_acc_fake": (fake_d < real_d.mean()).float().mean(),
                  "out_d_std": torch.cat([real_d.flatten(), fake_d.flatten()]).std()}
         return self.backward("d", losses, extra=means, parts=parts[1], last=parts[0] == parts[1] - 1)
 

@@ -44,19 +44,41 @@ def _dominates(factor):
     return lambda v: None if "gan_to_pix" not in v else v["gan_to_pix"] > factor
 
 
+class Episodes:
+    """Conditions reported once per episode: when one has held ``patience`` observations in a row; an
+    observation where it does not hold ends its episode."""
+
+    def __init__(self, patience, warn):
+        self.patience, self.warn = patience, warn
+        self.streaks, self.warned = {}, set()
+
+    def update(self, key, holds, iteration, message):
+        """``message()`` builds the warning text, only when one is due."""
+        if not holds:
+            self.streaks[key] = 0
+            self.warned.discard(key)
+            return
+        self.streaks[key] = self.streaks.get(key, 0) + 1
+        if self.streaks[key] >= self.patience and key not in self.warned:
+            self.warned.add(key)
+            self.warn(iteration, message(), key)
+
+
 class HealthMonitor:
     def __init__(self, patience=100, gan_to_pix=10.0, warn=print):
-        self.patience, self.warn = patience, warn
+        self.patience = patience
+        self.episodes = Episodes(patience, warn)
         self.conditions = [
-            Condition("D wins", "d_wins", _d_wins, "D tells real from fake every time, so G learns little from it: lower "
-                      "train.optim_d.lr, or use a spectral-norm D (UNetDiscriminatorSN, PatchGAN spectral_norm)"),
-            Condition("D collapsed", "d_collapsed", _d_collapsed, "D gives every image the same logit: it no longer judges; "
-                      "check D's learning rate and the GAN loss, or restart D from an earlier checkpoint"),
-            Condition("adversarial dominates", "adversarial_dominates", _dominates(gan_to_pix), f"the adversarial term is over {gan_to_pix:g}x "
-                      "the pixel term of G's loss: lower train.gan_opt.loss_weight (about 1e-3 of the pixel loss)"),
+            Condition("D wins", "d_wins", _d_wins, "D tells real from fake every time, so G learns little from "
+                      "it: lower train.optim_d.lr, or use a spectral-norm D (UNetDiscriminatorSN, PatchGAN "
+                      "spectral_norm)"),
+            Condition("D collapsed", "d_collapsed", _d_collapsed, "D gives every image the same logit: it no "
+                      "longer judges; check D's learning rate and the GAN loss, or restart D from an earlier "
+                      "checkpoint"),
+            Condition("adversarial dominates", "adversarial_dominates", _dominates(gan_to_pix),
+                      f"the adversarial term is over {gan_to_pix:g}x the pixel term of G's loss: lower "
+                      "train.gan_opt.loss_weight (about 1e-3 of the pixel loss)"),
         ]
-        self.streaks = {c.name: 0 for c in self.conditions}
-        self.warned = set()  # conditions in an episode already reported
 
     def observe(self, iteration, losses, grad_norms):
         """The extra numbers of this iteration ({name: float}); warns when a condition's streak reaches the
@@ -67,49 +89,35 @@ class HealthMonitor:
         if "out_d_real" in losses:
             extra["d_logit_gap"] = losses["out_d_real"] - losses["out_d_fake"]
         values = {**losses, **extra}
-        for condition in self.conditions:
-            holds = condition.holds(values)
-            if holds is None:
-                continue
-            if not holds:
-                self.streaks[condition.name] = 0
-                self.warned.discard(condition.name)  # the episode is over
-                continue
-            self.streaks[condition.name] += 1
-            if self.streaks[condition.name] >= self.patience and condition.name not in self.warned:
-                self.warned.add(condition.name)
-                self.warn(iteration, f"{condition.name} for {self.patience} iterations in a row (iteration "
-                                     f"{iteration}): {condition.advice}", condition.key)
+        for c in self.conditions:
+            holds = c.holds(values)
+            if holds is not None:
+                self.episodes.update(c.key, holds, iteration, lambda c=c: f"{c.name} for {self.patience} iterations "
+                                     f"in a row (iteration {iteration}): {c.advice}")
         return extra
 
 
 def colour_shift(sr, gt):
     """Largest difference between the per-channel means of an SR image and its GT (HxWx3, [0, 1] scale)."""
     h, w = min(sr.shape[0], gt.shape[0]), min(sr.shape[1], gt.shape[1])
-    means = np.clip(sr[:h, :w], 0, 1).reshape(-1, sr.shape[-1]).mean(0) - gt[:h, :w].reshape(-1, gt.shape[-1]).mean(0)
-    return float(np.abs(means).max())
+    sr_means = np.clip(sr[:h, :w], 0, 1).reshape(-1, sr.shape[-1]).mean(0)
+    return float(np.abs(sr_means - gt[:h, :w].reshape(-1, gt.shape[-1]).mean(0)).max())
 
 
 class ValidationHealth:
     def __init__(self, psnr_drop=1.0, colour_limit=0.02, warn=print):
-        self.psnr_drop, self.colour_limit, self.warn = psnr_drop, colour_limit, warn
-        self.best_psnr, self.warned = None, set()
-
-    def _episode(self, name, holds, iteration, message):
-        if not holds:
-            self.warned.discard(name)
-        elif name not in self.warned:
-            self.warned.add(name)
-            self.warn(iteration, message, name)
+        self.psnr_drop, self.colour_limit = psnr_drop, colour_limit
+        self.episodes = Episodes(1, warn)  # each validation is one observation
+        self.best_psnr = None
 
     def observe(self, iteration, psnr, shift):
         if psnr is not None:
             self.best_psnr = psnr if self.best_psnr is None else max(self.best_psnr, psnr)
-            self._episode("psnr_drop", psnr < self.best_psnr - self.psnr_drop, iteration,
-                          f"validation PSNR {psnr:.2f} dB at iteration {iteration} is over {self.psnr_drop:g} dB "
-                          f"below its best ({self.best_psnr:.2f} dB): the GAN stage may be adding artifacts; "
-                          "models/net_g_best keeps the best generator")
-        self._episode("colour_shift", shift > self.colour_limit, iteration,
-                      f"colour shift at iteration {iteration}: an SR image's channel mean is {shift:.3f} away from "
-                      f"its GT's (limit {self.colour_limit:g}); a known GAN failure: lower the adversarial weight "
-                      "or add a colour/pixel loss")
+            self.episodes.update("psnr_drop", psnr < self.best_psnr - self.psnr_drop, iteration, lambda: (
+                f"validation PSNR {psnr:.2f} dB at iteration {iteration} is over {self.psnr_drop:g} dB below its "
+                f"best ({self.best_psnr:.2f} dB): the GAN stage may be adding artifacts; models/net_g_best keeps "
+                "the best generator"))
+        self.episodes.update("colour_shift", shift > self.colour_limit, iteration, lambda: (
+            f"colour shift at iteration {iteration}: an SR image's channel mean is {shift:.3f} away from its GT's "
+            f"(limit {self.colour_limit:g}); a known GAN failure: lower the adversarial weight or add a "
+            "colour/pixel loss"))

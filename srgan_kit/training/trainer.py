@@ -164,6 +164,7 @@ class Loop:
         # val.best_metric (default: the first validation metric) on the first validation set -> net_g_best
         self.best, self.best_metric = None, None
         if val_loaders:
+            self.psnr_scorer = Scorer(["psnr"], opt["scale"], where="val.metrics")  # the online G's, beside EMA's
             self.best_metric = opt["val"]["best_metric"] or scorer.keys[0]
             self.best_better = scorer.header()["better"].get(self.best_metric, "higher")
 
@@ -268,7 +269,7 @@ class Loop:
         for name, values in metrics.items():
             self.log.metrics(iteration, name, values)
         first = next(iter(metrics.values()), {})
-        if getattr(self.step, "ema", None) is not None and "psnr" in first:
+        if self.step.ema is not None and "psnr" in first:
             self.log_ema_gap(iteration, first["psnr"])
         self.val_health.observe(iteration, first.get("psnr"), max(shifts, default=0.0))
         self.keep_best(iteration, first.get(self.best_metric))
@@ -277,8 +278,8 @@ class Loop:
     def log_ema_gap(self, iteration, ema_psnr):
         """The first validation set's PSNR of the online generator beside the EMA's (which validation scores)."""
         name, loader = next(iter(self.val_loaders.items()))
-        scorer = Scorer(["psnr"], self.opt["scale"], where="val.metrics")
-        online = validate(self.runtime.bare(self.step.net_g), {name: loader}, scorer, iteration, self.runtime)
+        online = validate(self.runtime.bare(self.step.net_g), {name: loader}, self.psnr_scorer, iteration,
+                          self.runtime)
         psnr = online[name].get("psnr")
         if psnr is not None:
             self.log.metrics(iteration, f"{name} (online G)", {"psnr": psnr, "ema_gap": ema_psnr - psnr})
