@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: install test demo lock bench-deps bench clean
+.PHONY: install test demo study lock bench-deps bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,18 @@ test: $(STAMP)
 demo: $(STAMP)
 	@start=$$(date +%s); $(PY) tools/demo.py; rc=$$?; \
 	echo "make demo: $$(( $$(date +%s) - start )) s wall time"; exit $$rc
+
+# The loss-weighting study (docs/loss_study.md): about an hour on 2 CPU cores. The standard images come from
+# STUDY_DATA (../shared/data: T91, BSD200 and Set5 HR folders), laid out under datasets/ like any benchmark.
+STUDY_DATA ?= ../shared/data
+STUDY_SETS ?= Set5
+study: $(STAMP)
+	@start=$$(date +%s); \
+	for set in T91 BSD200; do $(PY) tools/prepare_datasets.py --hr $(STUDY_DATA)/$$set --name $$set --scales 4 \
+	    --workers 2 || exit $$?; done; \
+	$(PY) tools/prepare_datasets.py --hr $(STUDY_DATA)/Set5/HR --name Set5 --scales 4 || exit $$?; \
+	$(PY) tools/study.py --datasets $(STUDY_SETS) --no-progress; rc=$$?; \
+	echo "make study: $$(( $$(date +%s) - start )) s wall time"; exit $$rc
 
 # The peers the benchmarks measure against: realesrgan without its face-restoration dependencies
 # (its version is pinned in the lock like everything else).

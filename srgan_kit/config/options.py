@@ -252,6 +252,8 @@ def _derive(opt, ctx, root, is_train):
         for name, value in dataset.items():
             if name.startswith("dataroot") and isinstance(value, str):
                 dataset[name] = _join(root, value)
+            elif name.startswith("dataroot") and isinstance(value, list):
+                dataset[name] = [_join(root, v) for v in value]
     paths = opt["path"]
     for name, value in paths.items():
         if (name.startswith("pretrain_network") or name == "resume_state") and isinstance(value, str):
@@ -280,9 +282,13 @@ def _get(opt, keys):
 def _check_paths(opt, ctx):
     for key, dataset in opt["datasets"].items():
         for name, value in dataset.items():
-            if name.startswith("dataroot") and isinstance(value, str) and not os.path.isdir(value):
-                what = "is not a folder" if os.path.exists(value) else "does not exist"
-                ctx.problem(("datasets", key, name), f"data folder {value} {what}")
+            if not name.startswith("dataroot"):
+                continue
+            for i, folder in enumerate([value] if isinstance(value, str) else value or []):
+                if not os.path.isdir(folder):
+                    what = "is not a folder" if os.path.exists(folder) else "does not exist"
+                    where = ("datasets", key, name) if isinstance(value, str) else ("datasets", key, name, i)
+                    ctx.problem(where, f"data folder {folder} {what}")
     for name, value in opt["path"].items():
         if (name.startswith("pretrain_network") or name == "resume_state") and isinstance(value, str):
             if not os.path.isfile(value):

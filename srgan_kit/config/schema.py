@@ -25,6 +25,18 @@ def _compile_mode(value):
 
 
 COMPILE = Kind("false, 'default' or 'max-autotune-no-cudagraphs'", _compile_mode)
+
+
+def _folders(value):
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return list(value)
+    raise Mismatch
+
+
+# A training set's GT may come from several folders (e.g. [T91, BSD200]), as in traiNNer-redux.
+FOLDERS = Kind("a folder or a non-empty list of folders", _folders)
 TEMPLATE = Check(lambda v: "{}" in v, "containing '{}' where the GT name goes")
 RUN_NAME = Check(lambda v: bool(re.fullmatch(r"[^/\\]+", v)) and v not in (".", ".."), "usable as a folder name")
 TOP_UNUSED = {
@@ -71,6 +83,7 @@ def dataset_node(phase):
     unused = dict(DATASET_UNUSED)
     extra, require = {}, ()
     if phase == "train":
+        known["dataroot_gt"] = Field(FOLDERS)
         require = ("gt_size",)
         extra = {"batch_size_per_gpu": Field(INT, REQUIRED, check=greater(0)),
                  "num_worker_per_gpu": Field(INT, 0, check=at_least(0)),

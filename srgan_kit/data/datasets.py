@@ -130,6 +130,9 @@ class PairedImageDataset(_SRDataset):
         super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
         self._check_tmpl(filename_tmpl)
         self.filename_tmpl = filename_tmpl
+        if not isinstance(dataroot_gt, (str, Path)):
+            raise OptionError(f"{self.label}: dataroot_gt: one folder (its images pair by name with dataroot_lq's); "
+                              "lists of folders are for GT-only datasets (GTOnlyDataset, RealESRGANDataset)")
         gt_paths = list_images(dataroot_gt, what=f"{self.label}: GT images (dataroot_gt)")
         lq_paths = list_images(dataroot_lq, what=f"{self.label}: LQ images (dataroot_lq)")
         items = self._pair(gt_paths, lq_paths, Path(dataroot_lq))
@@ -278,6 +281,8 @@ class RealESRGANDataset(_SRDataset):
         if self.gt_size is not None and crop_pad_size < self.gt_size:
             raise OptionError(f"{self.label}: crop_pad_size {crop_pad_size} is smaller than gt_size {self.gt_size}")
         what = f"{self.label}: GT images (dataroot_gt)"
+        if meta_info and not isinstance(dataroot_gt, (str, Path)):
+            raise OptionError(f"{self.label}: dataroot_gt: one folder with meta_info (its paths are relative to it)")
         paths = _meta_info_paths(meta_info, dataroot_gt, self.label) if meta_info else list_images(dataroot_gt, what)
         self.items = self._drop_bad([{"gt_path": str(p), "lq_path": str(p)} for p in paths])
 

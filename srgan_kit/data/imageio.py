@@ -42,8 +42,11 @@ def is_image_file(path):
 def list_images(folder, what="images"):
     """Sorted image files directly inside ``folder`` (not recursive; hidden files such as ``._x.png`` skipped).
 
-    ``what`` names the folder's role in the messages (e.g. "GT images (dataroot_gt)").
+    ``folder`` may be a list of folders: their images one folder after the other. ``what`` names the folder's
+    role in the messages (e.g. "GT images (dataroot_gt)").
     """
+    if isinstance(folder, (list, tuple)):
+        return [path for one in folder for path in list_images(one, what)]
     folder = Path(folder)
     if not folder.exists():
         raise DataError(f"{what}: folder {folder} does not exist")

@@ -72,20 +72,20 @@ def write_csv(path, table, columns, metrics):
     return write_text_atomic(path, buffer.getvalue())
 
 
-def _cell(metric, value):
+def cell(metric, value):
     if value is None:
         return "–"
     return "n/a" if isinstance(value, str) else format_value(metric, value)
 
 
-def _duration(seconds):
+def duration(seconds):
     if not _number(seconds):
         return "–"
     minutes, secs = divmod(float(seconds), 60)
     return f"{int(minutes)} min {secs:.0f} s" if minutes else f"{secs:.1f} s"
 
 
-def _escape(text):
+def escape(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
@@ -108,12 +108,12 @@ def markdown(table, result, evaluation, context):
                   "|" + "|".join("---" for _ in head) + "|"]
         for row in (r for r in table if r["dataset"] == spec.name):
             name = f"{row['variant']} ({row['kind']})" if row["kind"] != "variant" else row["variant"]
-            cells = [name, *(row[k] for k in result.columns), *(_cell(m, row[m]) for m in evaluation.metrics),
-                     _duration(row["train_time_s"]) if row["kind"] == "variant" else "", row["status"]]
+            cells = [name, *(row[k] for k in result.columns), *(cell(m, row[m]) for m in evaluation.metrics),
+                     duration(row["train_time_s"]) if row["kind"] == "variant" else "", row["status"]]
             for metric in evaluation.metrics:
                 if isinstance(row[metric], str):
                     notes[metric] = row[metric]
-            lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
+            lines.append("| " + " | ".join(escape(c) for c in cells) + " |")
         lines.append("")
     for metric, text in notes.items():
         lines.append(f"{metric_label(metric)}: {text}")

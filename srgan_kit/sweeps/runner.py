@@ -286,15 +286,16 @@ class PreparedSweep:
 
 
 def prepare_sweep(sweep_path, base_path=None, out_dir=None, datasets=None, data_root="datasets", metrics=None,
-                  overrides=(), device=None, tile=0, root=None):
+                  overrides=(), device=None, tile=0, root=None, check_paths=True):
     """Everything checked before training: the sweep file, every variant's options, the evaluation data
-    and metrics. UserError on the first problem."""
+    and metrics. UserError on the first problem. check_paths=False: data folders and weights files may
+    still be missing (they are made before the sweep runs)."""
     spec = load_sweep(sweep_path)
     base_path = base_path or spec.base
     if not base_path:
         raise OptionError(f"{sweep_path}: no base option file: pass -opt BASE.yml or add 'base:' to the sweep")
     out_dir = Path(out_dir or Path("results") / "sweeps" / Path(sweep_path).stem)
-    reference_opt, plans = plan_sweep(spec, base_path, out_dir, overrides, root=root)
+    reference_opt, plans = plan_sweep(spec, base_path, out_dir, overrides, root=root, check_paths=check_paths)
     if spec.interpolate and not reference_opt["path"].get("pretrain_network_g"):
         raise OptionError(f"{sweep_path}: interpolate: blends the start weights with each variant; give 'start:' "
                           "(or path.pretrain_network_g in the base options)")

@@ -1,0 +1,92 @@
+"""A loss study: one PSNR-trained start, several sweeps that fine-tune it, one report.
+
+``prepare_study`` checks everything first (the start's options and data, every sweep file and variant, the
+evaluation sets and metrics, that every sweep starts from the study's start). ``run_study`` trains the start
+(skipped when a finished start with the same options is recorded in ``OUT/start.json``; an interrupted one
+resumes), runs each sweep into ``OUT/<sweep stem>/`` (srgan_kit.sweeps.runner: finished variants are kept), and
+writes the report (srgan_kit.sweeps.study_report): one markdown file with every sweep's table, a combined
+trade-off plot and a comparison sheet.
+"""
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from srgan_kit.config.options import load_options
+from srgan_kit.errors import OptionError
+from srgan_kit.fileio import write_json
+from srgan_kit.sweeps.runner import prepare_sweep, read_record, run_prepared, train_key
+from srgan_kit.training.checkpoint import final_generator
+
+
+@dataclass
+class PreparedStudy:
+    start_path: str
+    start_opt: dict
+    sweep_paths: list
+    out_dir: Path
+    setup: dict  # prepare_sweep's keyword arguments shared by every sweep
+    sweeps: list = field(default_factory=list)  # [PreparedSweep], checked without the start's weights
+
+    @property
+    def start_weights(self):
+        return final_generator(self.start_opt)[0]
+
+    def sweep_dir(self, sweep_path):
+        return self.out_dir / Path(sweep_path).stem
+
+
+def _same_file(a, b):
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def prepare_study(start_path, sweep_paths, out_dir="results/loss_study", **setup):
+    """Check the whole study before anything trains; OptionError / DataError on the first problem."""
+    if not sweep_paths:
+        raise OptionError("--sweeps: name at least one sweep file")
+    stems = [Path(p).stem for p in sweep_paths]
+    if len(set(stems)) != len(stems):
+        raise OptionError(f"--sweeps: two sweep files share a name ({', '.join(stems)}); their results would mix")
+    start_opt = load_options(start_path)
+    study = PreparedStudy(str(start_path), start_opt, list(sweep_paths), Path(out_dir), setup)
+    for path in sweep_paths:
+        # The start's weights do not exist before the study trains them: paths are checked again later.
+        prep = prepare_sweep(path, out_dir=study.sweep_dir(path), check_paths=False, **setup)
+        start = prep.reference_opt["path"].get("pretrain_network_g")
+        if not start or not _same_file(start, study.start_weights):
+            raise OptionError(f"{path}: start: {start or 'none'} is not what {start_path} trains "
+                              f"({study.start_weights}); a study compares fine-tunings of one start")
+        study.sweeps.append(prep)
+    return study
+
+
+def train_start(study, progress=True, log=print, train_fn=None):
+    """Train the study's start unless OUT/start.json records a finished run of the same options."""
+    from srgan_kit.training.trainer import train
+
+    opt, record_path = study.start_opt, study.out_dir / "start.json"
+    key, weights = train_key(opt), study.start_weights
+    old = read_record(record_path) or {}
+    if old.get("train_key") == key and old.get("status") == "ok" and weights.is_file():
+        log(f"start: {opt['name']} already trained ({weights}), kept")
+        return old
+    resume = old.get("train_key") == key and old.get("status") == "training"
+    record = {"options": study.start_path, "experiment": opt["name"], "train_key": key, "status": "training",
+              "total_iter": int(opt["train"]["total_iter"]), "checkpoint": str(weights)}
+    write_json(record_path, record)
+    log(f"start: {'resuming' if resume else 'training'} {opt['name']} for {record['total_iter']} iterations")
+    t0 = time.perf_counter()
+    (train_fn or train)(opt, auto_resume=resume, progress=progress)
+    record.update(status="ok", train_time_s=round(time.perf_counter() - t0, 3), resumed=resume)
+    write_json(record_path, record)
+    return record
+
+
+def run_study(study, progress=True, log=print, train_fn=None):
+    """Train the start, run every sweep (checked again now that the start exists); returns (start record,
+    [(PreparedSweep, SweepResult)])."""
+    start = train_start(study, progress, log, train_fn)
+    runs = []
+    for path in study.sweep_paths:
+        prep = prepare_sweep(path, out_dir=study.sweep_dir(path), **study.setup)
+        runs.append((prep, run_prepared(prep, progress=progress, log=log, train_fn=train_fn)))
+    return start, runs
