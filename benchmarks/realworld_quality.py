@@ -1,7 +1,9 @@
-"""What the real-world degradation pipeline buys: the bicubic-trained demo model against the Real-ESRNet and
+"""What the real-world degradation pipeline buys: the bicubic-trained demo models against the Real-ESRNet and
 Real-ESRGAN demo models on held-out demo photos whose LR carries noise and JPEG, scored and shown side by side.
+Each stage is compared with its bicubic-trained twin (same network, losses and length; only the training data
+differ): Real-ESRNet with the PSNR demo model, Real-ESRGAN with the GAN demo model.
 
-    make demo                                                   # the bicubic demo model and the photos
+    make demo                                                   # the bicubic demo models and the photos
     .venv/bin/python tools/train.py -opt options/demo_realesrnet.yml
     .venv/bin/python tools/train.py -opt options/demo_realesrgan.yml
     .venv/bin/python benchmarks/realworld_quality.py [--out docs/realworld_quality]
@@ -14,9 +16,10 @@ Held-out LR sets, made here from datasets/demo/val/HR with fixed seeds (8-bit at
   downscale averages most of both away);
 - ``bicubic``: the clean LR of the demo (datasets/demo/val/LR), for reference.
 
-Prints a table (PSNR / SSIM on Y with a 4-pixel border, ST-LPIPS), writes ``<out>.json`` and ``<out>.png``: per
-photo of the ``camera`` set, one crop of its LR (nearest-neighbour), each model's output and the GT, labelled with
-the photo's scores (srgan_kit.eval.compare). A measurement, not a test.
+Prints a table (PSNR / SSIM on Y with a 4-pixel border, ST-LPIPS) and, per set, which stage beats its twin;
+writes ``<out>.json`` and ``<out>.png``: per photo of the ``hr_noise`` set, one crop of its LR (nearest-neighbour),
+each model's output and the GT, labelled with the photo's scores (srgan_kit.eval.compare). A measurement, not a
+test.
 """
 import argparse
 import sys
@@ -35,11 +38,14 @@ from srgan_kit.eval.sets import DatasetSpec
 
 VAL = Path("datasets/demo/val")
 MODELS = {
-    "bicubic-trained": "experiments/demo_msrresnet_x4_psnr/models/net_g_latest.pth",
+    "bicubic-PSNR": "experiments/demo_msrresnet_x4_psnr/models/net_g_latest.pth",
     "Real-ESRNet": "experiments/demo_realesrnet_x4/models/net_g_latest.pth",
+    "bicubic-GAN": "experiments/demo_msrresnet_x4_gan/models/net_g_latest.pth",
     "Real-ESRGAN": "experiments/demo_realesrgan_x4/models/net_g_latest.pth",
 }
+TWINS = {"Real-ESRNet": "bicubic-PSNR", "Real-ESRGAN": "bicubic-GAN"}  # each stage and its bicubic-trained twin
 METRICS = ["psnr", "ssim", "stlpips"]
+SHEET_SET = "hr_noise"
 
 
 def jpeg(rgb8, quality=50):
@@ -69,6 +75,18 @@ def make_sets(folder):
     return specs
 
 
+def verdicts(results, sets):
+    """One line per stage and set: does it beat its bicubic-trained twin in PSNR and in ST-LPIPS?"""
+    lines = []
+    for model, twin in TWINS.items():
+        for name in sets:
+            a, b = results[model]["datasets"][name]["mean"], results[twin]["datasets"][name]["mean"]
+            psnr, stlpips = a["psnr"] - b["psnr"], a["stlpips"] - b["stlpips"]
+            lines.append(f"{name}: {model} vs {twin}: PSNR {psnr:+.2f} dB, ST-LPIPS {stlpips:+.4f} -> "
+                         f"{'beats it in both' if psnr > 0 and stlpips < 0 else 'does not beat it in both'}")
+    return lines
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="docs/realworld_quality", help="path stem of the JSON and PNG written")
@@ -87,9 +105,11 @@ def main(argv=None):
                    for name, up in upscalers.items()}
         merged = merge_methods(results)
         print(format_table(merged))
+        for line in verdicts(results, [spec.name for spec in specs]):
+            print(line)
         write_json(merged, f"{args.out}.json")
-        camera = next(spec for spec in specs if spec.name == "camera")
-        write_sheet(f"{args.out}.png", [row for _stem, row in image_rows(camera, sr_dirs, results, 4)])
+        shown = next(spec for spec in specs if spec.name == SHEET_SET)
+        write_sheet(f"{args.out}.png", [row for _stem, row in image_rows(shown, sr_dirs, results, 4)])
     print(f"wrote {args.out}.json and {args.out}.png")
     return 0
 

@@ -22,7 +22,8 @@ from srgan_kit.inference import DEFAULT_TILE_PAD
 def build_parser():
     p = argparse.ArgumentParser(prog="srgan-kit-evaluate",
                                 description="Score SR images, a model or bicubic with PSNR/SSIM/LPIPS/ST-LPIPS/NIQE.")
-    p.add_argument("--sr", help="folder of SR images to score against --gt")
+    p.add_argument("--sr", action="append", default=[], metavar="DIR",
+                   help="folder of SR images to score against --gt (repeatable: one method per folder)")
     p.add_argument("--sr-tmpl", "--sr_tmpl", dest="sr_tmpl", default="{}",
                    help="SR file name stem for GT stem {} (default '{}'; e.g. '{}_x4'; {scale} allowed)")
     p.add_argument("--gt", help="folder of ground-truth (HR) images")
@@ -49,7 +50,7 @@ def build_parser():
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--save-sr", "--save_sr", dest="save_sr", help="keep SR images in DIR/<method>/<dataset>/")
     p.add_argument("--compare-dir", "--compare_dir", dest="compare_dir",
-                   help="write a comparison sheet per image (LR | model | bicubic | GT) to this new or empty folder")
+                   help="write a comparison sheet per image (LR | each method | GT) to this new or empty folder")
     p.add_argument("--json", help="write the results as JSON to this file")
     p.add_argument("--csv", help="write the results as CSV to this file")
     p.add_argument("--per-image", "--per_image", dest="per_image", action="store_true",
@@ -69,8 +70,6 @@ def _check_args(args):
     if args.lr and not args.gt:
         raise UserError("--lr needs --gt (the ground-truth folder)")
     if args.compare_dir:
-        if not (args.model or args.opt or args.bicubic):
-            raise UserError("--compare-dir compares upscaling methods: give --model / -opt or --bicubic")
         out = Path(args.compare_dir)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise UserError(f"--compare-dir {out}: exists and is not an empty folder (nothing is overwritten)")
@@ -98,6 +97,11 @@ def _model_name(args, opt):
     return (opt or {}).get("name") or "model"
 
 
+def _unique(method, results):
+    """A method name not in results yet (two SR folders or models may share a name)."""
+    return method if method not in results else f"{method} ({len(results) + 1})"
+
+
 def run(args):
     """Evaluate per parsed ``args``; returns (result, exit code)."""
     _check_args(args)
@@ -117,23 +121,33 @@ def run(args):
         raise UserError("--scale S is required (no model to take it from)")
     if args.bicubic:
         upscalers.append(("bicubic", ev.bicubic_upscaler(scale)))
-    if args.sr:
-        name = Path(args.sr).resolve().name or "sr"
-        results[name] = ev.evaluate_folders(args.sr, args.gt, scale, args.sr_tmpl, args.metrics, args.crop_border,
-                                            name=args.name, progress=True)
     specs = _data(args, opt, scale) if upscalers else []
+    dataset = (args.name or sets.default_dataset_name(args.gt)) if args.gt else None  # what --sr is scored as
+    if args.compare_dir and args.sr and any(spec.name != dataset for spec in specs):
+        raise UserError("--compare-dir with --sr: score the model on the same images (--lr/--gt), so every sheet "
+                        "shows every method")
+    sr_found = {}  # method -> {stem: SR image path}, for the comparison sheets
+    for folder in args.sr:
+        name = _unique(Path(folder).resolve().name or "sr", results)
+        results[name] = ev.evaluate_folders(folder, args.gt, scale, args.sr_tmpl, args.metrics, args.crop_border,
+                                            name=args.name, progress=True)
+        sr_found[name] = {stem: path for stem, path, _gt in
+                          sets.match_pairs(args.gt, folder, args.sr_tmpl, scale, dataset, "SR")}
     with tempfile.TemporaryDirectory() as scratch:
         # the sheets are made from the SR images as saved: kept in --save-sr, else only for the sheets
         sr_root = args.save_sr or (scratch if args.compare_dir else None)
         sr_dirs = {}
         for method, fn in upscalers:
-            if method in results:
-                method = f"{method} ({len(results) + 1})"
+            method = _unique(method, results)
             sr_dirs[method] = None if sr_root is None else Path(sr_root) / method
             results[method] = ev.evaluate_model(fn, specs, scale, args.metrics, args.crop_border, sr_dirs[method],
                                                 progress=True)
         if args.compare_dir:
-            sheets = compare.write_comparisons(args.compare_dir, specs, sr_dirs, results, scale)
+            # SR folders alone: the sheets show the LR only when the user gave it (--lr)
+            show_lr = bool(upscalers or args.lr)
+            specs = specs or [sets.DatasetSpec(dataset, args.lr, args.gt, args.lr_tmpl)]
+            sheets = compare.write_comparisons(args.compare_dir, specs, {**sr_found, **sr_dirs}, results, scale,
+                                               show_lr)
             print(f"wrote {len(sheets)} comparison sheet(s) to {args.compare_dir}/")
     result = next(iter(results.values())) if len(results) == 1 else ev.merge_methods(results)
     if len(results) == 1:

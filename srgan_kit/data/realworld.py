@@ -60,6 +60,9 @@ STAGE_DEFAULTS = {
     "poisson_scale_range2": [0.05, 2.5],
     "gray_noise_prob2": 0.4,
     "jpeg_range2": [30, 95],
+    # srgan_kit's addition: downscale with antialiasing (bilinear / bicubic), as image editors and MATLAB's
+    # imresize do; Real-ESRGAN's plain interpolation (false) keeps aliasing the target LR may not have
+    "resize_antialias": False,
 }
 
 
@@ -199,9 +202,13 @@ class SecondOrderDegradation:
         # values outside [0, 1] make the JPEG round trip ring
         return self.jpeg(torch.clamp(out, 0, 1), quality=quality)
 
+    def _resize(self, out, **size):
+        mode = random.choice(RESIZE_MODES)
+        antialias = self.settings["resize_antialias"] and mode != "area"  # area averages already
+        return F.interpolate(out, mode=mode, antialias=antialias, **size)
+
     def _resize_back_and_sinc(self, out, size, sinc_kernel):
-        out = F.interpolate(out, size=size, mode=random.choice(RESIZE_MODES))
-        return self._filter(out, sinc_kernel)
+        return self._filter(self._resize(out, size=size), sinc_kernel)
 
     @torch.no_grad()
     def __call__(self, gt, kernel1, kernel2, sinc_kernel, seed):
@@ -212,7 +219,7 @@ class SecondOrderDegradation:
             gt_usm = self.usm(gt)
             out = self._filter(gt_usm, kernel1)
             factor = _resize_factor(s["resize_prob"], s["resize_range"])
-            out = F.interpolate(out, scale_factor=factor, mode=random.choice(RESIZE_MODES))
+            out = self._resize(out, scale_factor=factor)
             out = self._add_noise(out, "")
             out = self._compress(out, s["jpeg_range"])
 
@@ -220,7 +227,7 @@ class SecondOrderDegradation:
                 out = self._filter(out, kernel2)
             factor = _resize_factor(s["resize_prob2"], s["resize_range2"])
             size = (int(height / self.scale * factor), int(width / self.scale * factor))
-            out = F.interpolate(out, size=size, mode=random.choice(RESIZE_MODES))
+            out = self._resize(out, size=size)
             out = self._add_noise(out, "2")
 
             # resize-back + sinc before or after the last JPEG; other orders give twisted lines

@@ -4,9 +4,10 @@ side by side, each labelled with the method and its scores for that image.
 - ``comparison_row(gt, outputs, lr=None, scale=None, crop=CROP)`` -> uint8 HxWx3: one image's row; ``outputs``
   is ``[(label, sr image, {metric: value})]``, images are float HxWx3 in [0, 1].
 - ``write_sheet(path, rows)``: rows stacked (widths padded) and written as PNG.
-- ``image_rows(spec, sr_dirs, results, scale)``: the rows of a set's images, from SR images saved by
-  srgan_kit.eval.harness (``sr_dirs[method]/<dataset>/<stem>.png``) and their scores;
-  ``write_comparisons(out_dir, specs, sr_dirs, results, scale)``: a sheet per image, ``<out_dir>/<dataset>/<stem>.png``.
+- ``image_rows(spec, sr_dirs, results, scale, show_lr=True)``: the rows of a set's images, from SR images saved
+  by srgan_kit.eval.harness (``sr_dirs[method]/<dataset>/<stem>.png``) or, for SR images made elsewhere, a
+  ``{stem: path}`` mapping in place of the folder, and their scores; ``write_comparisons(out_dir, specs, sr_dirs,
+  results, scale, show_lr=True)``: a sheet per image, ``<out_dir>/<dataset>/<stem>.png``.
 """
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def comparison_row(gt, outputs, lr=None, scale=None, crop=CROP, name=""):
                       np.ones((scale, scale, 1), np.float32))
         panels.append(_label(_to8(big), ["LR (nearest)", name]))
     panels += [_label(cut(sr), [text, *score_lines(scores)]) for text, sr, scores in outputs]
-    panels.append(_label(cut(gt), ["ground truth"]))
+    panels.append(_label(cut(gt), ["ground truth"] + ([name] if lr is None and name else [])))
     return np.concatenate([np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in panels], 1)
 
 
@@ -74,20 +75,26 @@ def write_sheet(path, rows):
     return Path(path)
 
 
-def image_rows(spec, sr_dirs, results, scale):
-    """``[(stem, row)]`` for every image of the set ``spec``: its LR, each method's SR image as saved by
-    srgan_kit.eval.harness (``sr_dirs[method]/<dataset>/<stem>.png``) with its scores from ``results``
-    ({method: result}), and the GT."""
+def _sr_path(source, dataset, stem):
+    return Path(source[stem]) if isinstance(source, dict) else Path(source) / dataset / f"{stem}.png"
+
+
+def image_rows(spec, sr_dirs, results, scale, show_lr=True):
+    """``[(stem, row)]`` for every image of the set ``spec``: its LR (unless ``show_lr`` is false: SR images
+    made elsewhere from an LR that is not at hand), each method's SR image (``sr_dirs[method]``: the folder
+    srgan_kit.eval.harness saved ``<dataset>/<stem>.png`` in, or ``{stem: path}``) with its scores from
+    ``results`` ({method: result}), and the GT."""
     rows = []
     for stem, lr_path, gt_path in set_pairs(spec, scale):
-        outputs = [(method, load_image(Path(folder) / spec.name / f"{stem}.png").rgb,
-                    results[method]["datasets"][spec.name]["images"][stem]) for method, folder in sr_dirs.items()]
+        outputs = [(method, load_image(_sr_path(source, spec.name, stem)).rgb,
+                    results[method]["datasets"][spec.name]["images"][stem]) for method, source in sr_dirs.items()]
         gt = load_image(gt_path).rgb
-        rows.append((stem, comparison_row(gt, outputs, lr_image(lr_path, gt, scale), scale, name=stem)))
+        lr = lr_image(lr_path, gt, scale) if show_lr else None
+        rows.append((stem, comparison_row(gt, outputs, lr, scale, name=stem)))
     return rows
 
 
-def write_comparisons(out_dir, specs, sr_dirs, results, scale):
+def write_comparisons(out_dir, specs, sr_dirs, results, scale, show_lr=True):
     """A sheet per image of ``specs``: ``<out_dir>/<dataset>/<stem>.png`` (see :func:`image_rows`)."""
     return [write_sheet(Path(out_dir) / spec.name / f"{stem}.png", [row])
-            for spec in specs for stem, row in image_rows(spec, sr_dirs, results, scale)]
+            for spec in specs for stem, row in image_rows(spec, sr_dirs, results, scale, show_lr)]

@@ -109,6 +109,7 @@ def _check(opt, ctx):
 
 
 FIELDS = {key: Field(list_of(NUMBER, len(value)), value) if isinstance(value, list)
+          else Field(BOOL, value) if isinstance(value, bool)
           else Field(NUMBER, value, check=at_least(0)) for key, value in STAGE_DEFAULTS.items()}
 FIELDS.update({
     "gt_size": Field(INT, None, nullable=True),

@@ -39,18 +39,20 @@ def _same_file(a, b):
     return Path(a).resolve() == Path(b).resolve()
 
 
-def prepare_study(start_path, sweep_paths, out_dir="results/loss_study", **setup):
-    """Check the whole study before anything trains; OptionError / DataError on the first problem."""
+def prepare_study(start_path, sweep_paths, out_dir="results/loss_study", root=None, **setup):
+    """Check the whole study before anything trains; OptionError / DataError on the first problem. root: what
+    relative paths in the option files hang from (default: the working folder); setup: prepare_sweep's
+    datasets, data_root, metrics, device, tile."""
     if not sweep_paths:
         raise OptionError("--sweeps: name at least one sweep file")
     stems = [Path(p).stem for p in sweep_paths]
     if len(set(stems)) != len(stems):
         raise OptionError(f"--sweeps: two sweep files share a name ({', '.join(stems)}); their results would mix")
-    start_opt = load_options(start_path)
-    study = PreparedStudy(str(start_path), start_opt, list(sweep_paths), Path(out_dir), setup)
+    start_opt = load_options(start_path, root=root)
+    study = PreparedStudy(str(start_path), start_opt, list(sweep_paths), Path(out_dir), {**setup, "root": root})
     for path in sweep_paths:
         # The start's weights do not exist before the study trains them: paths are checked again later.
-        prep = prepare_sweep(path, out_dir=study.sweep_dir(path), check_paths=False, **setup)
+        prep = prepare_sweep(path, out_dir=study.sweep_dir(path), check_paths=False, **study.setup)
         start = prep.reference_opt["path"].get("pretrain_network_g")
         if not start or not _same_file(start, study.start_weights):
             raise OptionError(f"{path}: start: {start or 'none'} is not what {start_path} trains "

@@ -171,6 +171,20 @@ def relativistic_findings(prep, rows, dataset):
     return lines
 
 
+def start_findings(tables, dataset):
+    """When every variant scores above the start in PSNR, the fine-tuning also kept training the start."""
+    changes = []
+    for rows in tables:
+        start = _value(rows, "start", dataset, DISTORTION)
+        changes += [value - start for row in rows if row["kind"] == "variant" and row["dataset"] == dataset
+                    and start is not None and (value := _value(rows, row["variant"], dataset, DISTORTION)) is not None]
+    if not changes or min(changes) <= 0:
+        return []
+    return [f"- {dataset}: all {len(changes)} variants score above the start in PSNR ({min(changes):+.2f} to "
+            f"{max(changes):+.2f} dB): the start had not converged and the fine-tuning's pixel term kept training "
+            "it, so compare the variants with each other rather than with the start."]
+
+
 def sheet(path, prep, result, dataset_spec, max_images=None):
     """Comparison sheet of one sweep on one dataset: LR | bicubic | start | each finished variant | GT."""
     evaluation, scale = prep.evaluation, prep.evaluation.scale
@@ -197,7 +211,9 @@ def sheet(path, prep, result, dataset_spec, max_images=None):
 
 
 def write_study_report(doc_path, study, start_record, runs, command, wall_s):
-    """Write doc_path (markdown) and its pictures in <doc stem>/ beside it; returns the written paths."""
+    """Write doc_path (markdown) and its pictures in <doc stem>/ beside it; returns the written paths. wall_s: this
+    invocation's time (a re-run that finds everything trained takes minutes; the recorded training times are
+    reported apart)."""
     doc_path = Path(doc_path)
     assets = doc_path.with_suffix("")
     assets.mkdir(parents=True, exist_ok=True)
@@ -207,9 +223,11 @@ def write_study_report(doc_path, study, start_record, runs, command, wall_s):
     train_set = start_opt["datasets"]["train"]
     folders = train_set["dataroot_gt"] if isinstance(train_set["dataroot_gt"], list) else [train_set["dataroot_gt"]]
     first = runs[0][0]
+    trained = [r.get("train_time_s") for _p, result in runs for r in result.records]
+    trained_s = sum(t for t in [start_record.get("train_time_s"), *trained] if isinstance(t, (int, float)))
     lines = ["# Loss-weighting study", "",
-             f"Written by `{command}` in one run ({sweep_report.duration(wall_s)} wall time, "
-             f"{sum(len(p.plans) for p, _r in runs)} trained variants).", "",
+             f"Written by `{command}` ({sweep_report.duration(wall_s)} wall time; the recorded training of the start "
+             f"and the {len(trained)} variants took {sweep_report.duration(trained_s)}).", "",
              f"- machine: {machine_line()}",
              f"- start: `{study.start_path}`: {net['type']} ({net_text}) trained "
              f"{start_opt['train']['total_iter']} iterations with L1 on "
@@ -228,9 +246,10 @@ def write_study_report(doc_path, study, start_record, runs, command, wall_s):
              "- larger: the option files are sized for 2 CPU cores; on a GPU raise network_g (num_block 16, or "
              "RRDBNet), gt_size and total_iter in them, and add Set14 (`tools/prepare_datasets.py --hr Set14/HR "
              "--name Set14`, then `--datasets Set5,Set14`).", ""]
-    findings, written = [], [doc_path]
+    findings, written, tables = [], [doc_path], []
     for prep, result in runs:
         rows = _rows(prep, result)
+        tables.append(rows)
         picture = None
         plot = result.files.get("plot")
         if plot and Path(plot).is_file():
@@ -241,6 +260,8 @@ def write_study_report(doc_path, study, start_record, runs, command, wall_s):
         lines += sweep_section(prep, result, rows, picture)
         for spec in prep.evaluation.datasets:
             findings += weight_findings(prep, rows, spec.name) + relativistic_findings(prep, rows, spec.name)
+    for spec in runs[0][0].evaluation.datasets:
+        findings += start_findings(tables, spec.name)
     prep, result = runs[0]
     spec = prep.evaluation.datasets[0]
     target = sheet(assets / "comparison.png", prep, result, spec)
