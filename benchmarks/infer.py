@@ -11,7 +11,6 @@ A benchmark, not a test.
 import argparse
 import json
 import multiprocessing
-import resource
 import time
 from pathlib import Path
 
@@ -57,7 +56,9 @@ def runner(method, weights, size, tile, pad, precision="fp32"):
 def _peak_rss_child(args, queue):
     torch.set_num_threads(args[-1])
     runner(*args[:-1])()
-    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
+    # VmHWM is this process image's own high-water mark; ru_maxrss would keep the forking parent's across exec
+    with open("/proc/self/status", encoding="ascii") as status:
+        queue.put(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024)  # kB
 
 
 def peak_rss_mib(*args):
