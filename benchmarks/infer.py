@@ -82,22 +82,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     ref_fp32 = Upscaler(build_from_weights(args.weights)[0], 4).upscale(bench_image(args.size))
 
-    def theirs(tile, pad):
-        return runner("RealESRGANer", args.weights, args.size, tile, pad)
-
-    def ours(tile, pad, precision):
-        return runner("srgan_kit", args.weights, args.size, tile, pad, precision)
-
     settings = {"untiled": (0, 0), f"tile {args.tile}, pad {REAL_ESRGAN_TILE_PAD}": (args.tile, REAL_ESRGAN_TILE_PAD),
                 f"tile {args.tile}, pad {DEFAULT_TILE_PAD} (ours)": (args.tile, DEFAULT_TILE_PAD)}
     rows = []
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; {args.size}x{args.size} input, x4")
     for setting, (tile, pad) in settings.items():
-        their_pad = REAL_ESRGAN_TILE_PAD if tile else 0
-        methods = {"RealESRGANer": theirs(tile, their_pad)} if "(ours)" not in setting else {}
-        methods.update({"srgan_kit fp32": ours(tile, pad, "fp32"), "srgan_kit auto": ours(tile, pad, "auto")})
-        how = {"RealESRGANer": ("RealESRGANer", their_pad, "fp32"), "srgan_kit fp32": ("srgan_kit", pad, "fp32"),
-               "srgan_kit auto": ("srgan_kit", pad, "auto")}
+        # method -> runner's (kind, pad, precision)
+        configs = {} if "(ours)" in setting else {
+            "RealESRGANer": ("RealESRGANer", REAL_ESRGAN_TILE_PAD if tile else 0, "fp32")}
+        configs.update({"srgan_kit fp32": ("srgan_kit", pad, "fp32"), "srgan_kit auto": ("srgan_kit", pad, "auto")})
+        methods = {m: runner(kind, args.weights, args.size, tile, p, prec) for m, (kind, p, prec) in configs.items()}
         times, outputs = {m: [] for m in methods}, {}
         for i in range(args.repeats + 1):
             for method, run in methods.items():
@@ -108,7 +102,7 @@ def main(argv=None):
         base = min(times["RealESRGANer"]) if "RealESRGANer" in times else None
         for method, ts in times.items():
             best = min(ts)
-            kind, method_pad, precision = how[method]
+            kind, method_pad, precision = configs[method]
             rows.append({"setting": setting, "method": method, "ms": best * 1e3,
                          "ratio": base / best if base else None, "psnr_vs_fp32": psnr(outputs[method], ref_fp32),
                          "peak_rss_mib": peak_rss_mib(kind, args.weights, args.size, tile, method_pad, precision)})

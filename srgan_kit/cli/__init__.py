@@ -32,6 +32,11 @@ def guarded(body, on_interrupt="stopped by the user"):
         return 130
 
 
+def comma_list(text):
+    """argparse ``type=``: 'a, b,c' -> ['a', 'b', 'c'] (empty items dropped)."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
 def number(kind=float, low=0, low_ok=False):
     """argparse ``type=``: a finite ``kind`` (int or float) above ``low`` (or equal to it when ``low_ok``),
     checked before any work starts."""

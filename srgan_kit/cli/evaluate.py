@@ -131,8 +131,9 @@ def run(args):
         name = _unique(Path(folder).resolve().name or "sr", results)
         results[name] = ev.evaluate_folders(folder, args.gt, scale, args.sr_tmpl, args.metrics, args.crop_border,
                                             name=args.name, progress=True)
-        sr_found[name] = {stem: path for stem, path, _gt in
-                          sets.match_pairs(args.gt, folder, args.sr_tmpl, scale, dataset, "SR")}
+        if args.compare_dir:
+            sr_found[name] = {stem: path for stem, path, _gt in
+                              sets.match_pairs(args.gt, folder, args.sr_tmpl, scale, dataset, "SR")}
     with tempfile.TemporaryDirectory() as scratch:
         # the sheets are made from the SR images as saved: kept in --save-sr, else only for the sheets
         sr_root = args.save_sr or (scratch if args.compare_dir else None)

@@ -14,8 +14,7 @@ import shlex
 import sys
 import time
 
-from srgan_kit.cli import guarded
-from srgan_kit.cli.sweep import _names
+from srgan_kit.cli import comma_list, guarded
 
 DEFAULT_SWEEPS = ("options/sweeps/study_gan_weight.yml,options/sweeps/study_perceptual_weight.yml,"
                   "options/sweeps/study_gan_type.yml")
@@ -28,12 +27,12 @@ def build_parser():
                     "report of the perception-distortion trade-off.", epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--start", default="options/study_psnr.yml", help="option file of the PSNR-trained start "
                    "(default: options/study_psnr.yml); every sweep's 'start:' must be its final weights")
-    p.add_argument("--sweeps", type=_names, default=_names(DEFAULT_SWEEPS),
+    p.add_argument("--sweeps", type=comma_list, default=comma_list(DEFAULT_SWEEPS),
                    help="comma-separated sweep files (default: the three options/sweeps/study_*.yml)")
-    p.add_argument("--datasets", type=_names, help="benchmark sets under --data-root to score on (default: each "
+    p.add_argument("--datasets", type=comma_list, help="benchmark sets under --data-root to score on (default: each "
                    "sweep file's datasets)")
     p.add_argument("--data-root", default="datasets", help="folder of the benchmark sets (default: datasets)")
-    p.add_argument("--metrics", type=_names, help="comma-separated metrics (default: each sweep file's)")
+    p.add_argument("--metrics", type=comma_list, help="comma-separated metrics (default: each sweep file's)")
     p.add_argument("--out", default="results/loss_study", help="runs and sweep results (default: results/loss_study)")
     p.add_argument("--doc", default="docs/loss_study.md", help="the report; its pictures go to a folder of the same "
                    "name beside it (default: docs/loss_study.md)")

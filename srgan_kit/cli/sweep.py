@@ -12,11 +12,7 @@ Exit status: 0 all variants finished, 1 some variant failed (see the table), 2 b
 import argparse
 import sys
 
-from srgan_kit.cli import guarded
-
-
-def _names(text):
-    return [t.strip() for t in text.split(",") if t.strip()]
+from srgan_kit.cli import comma_list, guarded
 
 
 def build_parser():
@@ -27,12 +23,12 @@ def build_parser():
         epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("-opt", "--opt", dest="opt", help="base option file (default: the sweep file's 'base:')")
     p.add_argument("--sweep", required=True, help="sweep file: grid: {key: [values]} or variants: [{name, set}]")
-    p.add_argument("--datasets", type=_names, help="comma-separated benchmark sets under --data-root "
+    p.add_argument("--datasets", type=comma_list, help="comma-separated benchmark sets under --data-root "
                    "(<Name>/X<scale>/{LR,HR}); 'val' = the option file's validation sets (default: the sweep "
                    "file's datasets, else val)")
     p.add_argument("--data-root", default="datasets", help="folder of the benchmark sets (default: datasets)")
     p.add_argument("--out", help="output folder (default: results/sweeps/<sweep name>)")
-    p.add_argument("--metrics", type=_names, help="comma-separated metrics, e.g. psnr,ssim,lpips,stlpips,niqe "
+    p.add_argument("--metrics", type=comma_list, help="comma-separated metrics, e.g. psnr,ssim,lpips,stlpips,niqe "
                    "(default: the sweep file's metrics, else psnr,ssim,stlpips,niqe)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="extra override for every variant, after the sweep's base_set (repeatable)")

@@ -5,8 +5,9 @@ side by side, each labelled with the method and its scores for that image.
   is ``[(label, sr image, {metric: value})]``, images are float HxWx3 in [0, 1].
 - ``write_sheet(path, rows)``: rows stacked (widths padded) and written as PNG.
 - ``image_rows(spec, sr_dirs, results, scale, show_lr=True)``: the rows of a set's images, from SR images saved
-  by srgan_kit.eval.harness (``sr_dirs[method]/<dataset>/<stem>.png``) or, for SR images made elsewhere, a
-  ``{stem: path}`` mapping in place of the folder, and their scores; ``write_comparisons(out_dir, specs, sr_dirs,
+  by srgan_kit.eval.harness (``sr_dirs[method]/<dataset>/<stem>.png``), or, in place of the folder, a
+  ``{stem: path}`` mapping (SR images made elsewhere) or an upscale function (LR -> SR, run here), and their
+  scores; ``write_comparisons(out_dir, specs, sr_dirs,
   results, scale, show_lr=True)``: a sheet per image, ``<out_dir>/<dataset>/<stem>.png``.
 """
 from pathlib import Path
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 
 from srgan_kit.data.imageio import load_image, save_image
-from srgan_kit.eval.conventions import format_value
+from srgan_kit.eval.conventions import format_value, to_levels
 from srgan_kit.eval.harness import lr_image
 from srgan_kit.eval.sets import set_pairs
 
@@ -75,22 +76,24 @@ def write_sheet(path, rows):
     return Path(path)
 
 
-def _sr_path(source, dataset, stem):
-    return Path(source[stem]) if isinstance(source, dict) else Path(source) / dataset / f"{stem}.png"
+def _sr_image(source, dataset, stem, lr):
+    if callable(source):  # quantised like the SR images the harness saves
+        return to_levels(np.asarray(source(lr))) / 255.0
+    return load_image(Path(source[stem]) if isinstance(source, dict) else Path(source) / dataset / f"{stem}.png").rgb
 
 
 def image_rows(spec, sr_dirs, results, scale, show_lr=True):
     """``[(stem, row)]`` for every image of the set ``spec``: its LR (unless ``show_lr`` is false: SR images
     made elsewhere from an LR that is not at hand), each method's SR image (``sr_dirs[method]``: the folder
-    srgan_kit.eval.harness saved ``<dataset>/<stem>.png`` in, or ``{stem: path}``) with its scores from
-    ``results`` ({method: result}), and the GT."""
-    rows = []
+    srgan_kit.eval.harness saved ``<dataset>/<stem>.png`` in, ``{stem: path}``, or an upscale function) with its
+    scores from ``results`` ({method: result}), and the GT."""
+    rows, need_lr = [], show_lr or any(callable(source) for source in sr_dirs.values())
     for stem, lr_path, gt_path in set_pairs(spec, scale):
-        outputs = [(method, load_image(_sr_path(source, spec.name, stem)).rgb,
-                    results[method]["datasets"][spec.name]["images"][stem]) for method, source in sr_dirs.items()]
         gt = load_image(gt_path).rgb
-        lr = lr_image(lr_path, gt, scale) if show_lr else None
-        rows.append((stem, comparison_row(gt, outputs, lr, scale, name=stem)))
+        lr = lr_image(lr_path, gt, scale) if need_lr else None
+        outputs = [(method, _sr_image(source, spec.name, stem, lr),
+                    results[method]["datasets"][spec.name]["images"][stem]) for method, source in sr_dirs.items()]
+        rows.append((stem, comparison_row(gt, outputs, lr if show_lr else None, scale, name=stem)))
     return rows
 
 

@@ -12,15 +12,13 @@ import platform
 import shutil
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from srgan_kit.eval.compare import comparison_row, write_sheet
-from srgan_kit.eval.conventions import better, format_value, metric_label, to_levels
-from srgan_kit.eval.harness import bicubic_upscaler, lr_image
-from srgan_kit.eval.sets import set_pairs
-from srgan_kit.data.imageio import load_image
+from srgan_kit.eval.compare import image_rows, write_sheet
+from srgan_kit.eval.conventions import better, format_value, metric_label
+from srgan_kit.eval.harness import bicubic_upscaler
 from srgan_kit.fileio import write_text_atomic
+from srgan_kit.losses.adversarial import GP_TYPES
 from srgan_kit.sweeps import report as sweep_report
 from srgan_kit.sweeps.spec import override_text
 from srgan_kit.training.checkpoint import final_generator
@@ -145,6 +143,7 @@ def relativistic_findings(prep, rows, dataset):
     if not plans:
         return []
     by = {(p.variant.settings[type_key], p.variant.settings[rel_key]): p.variant.name for p in plans}
+    gp_names = {name for (gan_type, _mode), name in by.items() if gan_type in GP_TYPES}
     metrics = [m for m in (DISTORTION, PERCEPTION) if m in prep.evaluation.metrics]
     lines = []
     for gan_type in dict.fromkeys(t for t, _r in by):
@@ -163,7 +162,7 @@ def relativistic_findings(prep, rows, dataset):
         ranked = sorted(((v, name) for name in by.values()
                          if (v := _value(rows, name, dataset, metric)) is not None),
                         reverse=better(metric) == "higher")
-        wgan = [i for i, (_v, name) in enumerate(ranked, 1) if "wgan" in name]
+        wgan = [i for i, (_v, name) in enumerate(ranked, 1) if name in gp_names]
         if ranked and wgan:
             lines.append(f"- {dataset}: by {metric_label(metric)} the WGAN-GP variants rank "
                          f"{' and '.join(map(str, wgan))} of {len(ranked)} (best: {ranked[0][1]}, "
@@ -185,29 +184,22 @@ def start_findings(tables, dataset):
             "it, so compare the variants with each other rather than with the start."]
 
 
-def sheet(path, prep, result, dataset_spec, max_images=None):
+def sheet(path, prep, result, dataset_spec):
     """Comparison sheet of one sweep on one dataset: LR | bicubic | start | each finished variant | GT."""
     evaluation, scale = prep.evaluation, prep.evaluation.scale
     refs = {r["variant"]: r for r in result.references if r["status"] == "ok"}
-    methods = []
+    upscalers, results = {}, {}
     if "bicubic" in refs:
-        methods.append(("bicubic", bicubic_upscaler(scale), refs["bicubic"]))
+        upscalers["bicubic"], results["bicubic"] = bicubic_upscaler(scale), refs["bicubic"]["results"]
     if "start" in refs:
-        methods.append(("start (PSNR)", evaluation.upscaler(prep.reference_opt, refs["start"]["checkpoint"],
-                                                            prep.reference_opt["path"].get("param_key_g")
-                                                            or "params"), refs["start"]))
+        param_key = prep.reference_opt["path"].get("param_key_g") or "params"
+        upscalers["start (PSNR)"] = evaluation.upscaler(prep.reference_opt, refs["start"]["checkpoint"], param_key)
+        results["start (PSNR)"] = refs["start"]["results"]
     for plan, record in zip(prep.plans, result.records):
         if record["status"] == "ok":
-            weights, param_key = final_generator(plan.opt)
-            methods.append((plan.variant.name, evaluation.upscaler(plan.opt, weights, param_key), record))
-    rows = []
-    for stem, lr_path, gt_path in set_pairs(dataset_spec, scale)[:max_images]:
-        gt = load_image(gt_path).rgb
-        lr = lr_image(lr_path, gt, scale)
-        outputs = [(label, to_levels(np.asarray(fn(lr))) / 255.0,
-                    record["results"]["datasets"][dataset_spec.name]["images"][stem]) for label, fn, record in methods]
-        rows.append(comparison_row(gt, outputs, lr, scale, name=stem))
-    return write_sheet(path, rows)
+            upscalers[plan.variant.name] = evaluation.upscaler(plan.opt, *final_generator(plan.opt))
+            results[plan.variant.name] = record["results"]
+    return write_sheet(path, [row for _stem, row in image_rows(dataset_spec, upscalers, results, scale)])
 
 
 def write_study_report(doc_path, study, start_record, runs, command, wall_s):
