@@ -133,7 +133,7 @@ def test_g_step_leaves_d_alone_and_d_step_leaves_g_alone(workdir, gan_opt):
     batch = tiny_batch()
 
     d_before, g_before = snapshot(step.net_d), snapshot(step.net_g)
-    output, g_update = step.generator_step(batch["lq"], batch["gt"])
+    output, g_update, _ = step.generator_step(batch["lq"], batch["gt"])
     assert changed(g_before, step.net_g) == []  # backpropagated, not stepped yet
     g_losses = step.apply(g_update)
     assert changed(g_before, step.net_g)  # G stepped

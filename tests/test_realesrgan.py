@@ -182,3 +182,18 @@ def test_dataroot_lq_prob_without_ready_made_pairs_is_refused(tmp_path):
 def test_dataroot_lq_prob_outside_zero_one_is_refused(tmp_path):
     with pytest.raises(OptionError, match=r"dataroot_lq_prob: .*in \[0, 1\]"):
         _paired_options(tmp_path, 1.5)
+
+
+def test_resize_modes_and_probabilities_of_unequal_length_are_refused(tmp_path):
+    with pytest.raises(OptionError, match="resize_mode_prob2: 2 probabilities for the 3 modes"):
+        _load(tmp_path, resize_mode_prob2=[0.5, 0.5])
+
+
+def test_a_resize_mode_torch_cannot_run_is_refused_by_name(tmp_path):
+    with pytest.raises(OptionError, match="resize_mode_list3: .*each one of area, bilinear"):
+        _load(tmp_path, resize_mode_list3=["lanczos"], resize_mode_prob3=[1])
+
+
+def test_a_jpeg_probability_above_one_is_refused(tmp_path):
+    with pytest.raises(OptionError, match=r"jpeg_prob2: .*in \[0, 1\]"):
+        _load(tmp_path, jpeg_prob2=1.5)

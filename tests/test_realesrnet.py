@@ -62,6 +62,12 @@ def test_dataset_reads_a_meta_info_list(tmp_path):
     assert [it["gt_path"] for it in dataset.items] == [str(root / "2.png"), str(root / "0.png")]
 
 
+def test_an_empty_kernel_range_is_refused_by_key(tmp_path):
+    root = _photos(tmp_path / "gt", count=1)
+    with pytest.raises(OptionError, match=r"blur_sigma2 \[0.3, 0.3\]: the first value must be below the second"):
+        RealESRGANDataset(dataroot_gt=str(root), scale=2, blur_sigma2=[0.3, 0.3])
+
+
 def test_a_training_run_degrades_on_the_fly_and_resumes_bit_for_bit(tmp_path):
     straight = train(_options(tmp_path), progress=False)
     assert straight.iteration == 6 and "l_pix" in straight.losses

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from srgan_kit.compat import import_basicsr
 from srgan_kit.data.realworld import (KERNEL_SIZES, PADDED_SIZE, STAGE_DEFAULTS, SecondOrderDegradation, SeparableUSM,
@@ -246,7 +247,7 @@ def _stripes_downscaled(antialias, draws=12):
     img = stripes.expand(1, 3, 64, 64).contiguous()
     stage = SecondOrderDegradation(stage_settings({"resize_antialias": antialias}), 4)
     random.seed(0)  # the stage draws each resize's mode from python's generator
-    return [stage._resize(img, size=(16, 16)) for _ in range(draws)]
+    return [stage._resize(img, "2", size=(16, 16)) for _ in range(draws)]
 
 
 def test_resize_antialias_averages_what_a_downscale_would_alias():
@@ -255,3 +256,58 @@ def test_resize_antialias_averages_what_a_downscale_would_alias():
     assert max(float(out.std()) for out in _stripes_downscaled(True)) < 0.125
     # Real-ESRGAN's plain bilinear / bicubic interpolation samples them instead: strong aliased stripes remain
     assert max(float(out.std()) for out in _stripes_downscaled(False)) > 0.2
+
+
+def test_each_resize_draws_its_mode_from_its_own_list():
+    img = torch.rand(1, 3, 32, 32)
+    stage = SecondOrderDegradation(stage_settings({"resize_mode_list": ["nearest"], "resize_mode_prob": [1],
+                                                   "resize_mode_list3": ["bicubic", "area"],
+                                                   "resize_mode_prob3": [1, 0]}), 4)
+    nearest = F.interpolate(img, size=(8, 8), mode="nearest")
+    bicubic = F.interpolate(img, size=(8, 8), mode="bicubic")
+    assert all(torch.equal(stage._resize(img, "", size=(8, 8)), nearest) for _ in range(5))
+    assert all(torch.equal(stage._resize(img, "3", size=(8, 8)), bicubic) for _ in range(5))
+
+
+def test_resize_modes_are_drawn_with_their_probabilities():
+    img = torch.rand(1, 1, 8, 8)
+    stage = SecondOrderDegradation(stage_settings({"resize_mode_list2": ["nearest", "bilinear"],
+                                                   "resize_mode_prob2": [3, 1]}), 4)
+    nearest = F.interpolate(img, size=(4, 4), mode="nearest")
+    random.seed(0)
+    share = np.mean([torch.equal(stage._resize(img, "2", size=(4, 4)), nearest) for _ in range(2000)])
+    assert abs(share - 0.75) < 0.04  # weights, not necessarily summing to one, as random.choices takes them
+
+
+def test_jpeg_prob_is_the_share_of_batches_compressed():
+    img = _photo_batch(1, 32)
+    stage = SecondOrderDegradation(stage_settings({"jpeg_prob2": 0.3, "jpeg_range2": [30, 30]}), 4)
+    np.random.seed(0)
+    compressed = [not torch.equal(stage._compress(img, "2"), img) for _ in range(300)]
+    assert abs(np.mean(compressed) - 0.3) < 0.08
+    never = SecondOrderDegradation(stage_settings({"jpeg_prob": 0.0}), 4)
+    assert torch.equal(never._compress(img, ""), img)
+
+
+def _downscale_only(**opt):
+    """A stage that only downscales (bicubic, antialiased), with identity kernels."""
+    settings = stage_settings({"resize_prob": [0, 0, 1], "resize_prob2": [0, 0, 1], "second_blur_prob": 0,
+                               "gaussian_noise_prob": 1, "noise_range": [0, 0], "gaussian_noise_prob2": 1,
+                               "noise_range2": [0, 0], "jpeg_prob": 0, "jpeg_prob2": 0, "resize_antialias": True,
+                               **{f"resize_mode_list{s}": ["bicubic"] for s in ("", "2", "3")},
+                               **{f"resize_mode_prob{s}": [1] for s in ("", "2", "3")}, **opt})
+    pulse = torch.zeros(1, PADDED_SIZE, PADDED_SIZE)
+    pulse[0, PADDED_SIZE // 2, PADDED_SIZE // 2] = 1
+    return SecondOrderDegradation(settings, 4), {"kernel1": pulse, "kernel2": pulse, "sinc_kernel": pulse}
+
+
+@pytest.mark.parametrize("lq_usm", [True, False])
+def test_lq_usm_chooses_whether_the_lr_is_made_from_the_sharpened_gt(lq_usm):
+    gt = _photo_batch(1, 64)
+    stage, kernels = _downscale_only(lq_usm=lq_usm)
+    gt_usm, lq = stage(gt, seed=0, **kernels)
+    start = gt_usm if lq_usm else gt
+    expected = F.interpolate(start, size=(16, 16), mode="bicubic", antialias=True).clamp(0, 1)
+    torch.testing.assert_close(lq, (expected * 255).round() / 255, rtol=0, atol=1.01 / 255)
+    other = F.interpolate(gt if lq_usm else gt_usm, size=(16, 16), mode="bicubic", antialias=True)
+    assert (lq - other).abs().max() > 4 / 255  # the two starts differ visibly

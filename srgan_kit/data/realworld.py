@@ -28,7 +28,11 @@ from srgan_kit.compat import import_basicsr
 
 KERNEL_SIZES = tuple(range(7, 22, 2))  # odd sizes 7..21; every kernel is zero-padded to the largest
 PADDED_SIZE = KERNEL_SIZES[-1]
-RESIZE_MODES = ("area", "bilinear", "bicubic")
+RESIZE_MODES = ("area", "bilinear", "bicubic", "nearest", "nearest-exact")
+ANTIALIASED_MODES = ("bilinear", "bicubic")  # 'area' averages already; nearest modes pick pixels by design
+# The interpolation of each resize, drawn per batch: stage 1 (''), stage 2 ('2') and the final resize to the LR
+# size ('3'), with traiNNer-redux's key names; Real-ESRGAN draws area / bilinear / bicubic evenly at each.
+RESIZE_STAGES = ("", "2", "3")
 _UPDOWN = ("up", "down", "keep")
 
 # Real-ESRGAN's train_realesrgan_x4plus.yml values: what a key that is left out means.
@@ -52,6 +56,7 @@ STAGE_DEFAULTS = {
     "poisson_scale_range": [0.05, 3.0],
     "gray_noise_prob": 0.4,
     "jpeg_range": [30, 95],
+    "jpeg_prob": 1.0,  # traiNNer-redux's: the share of batches compressed (Real-ESRGAN: all)
     "second_blur_prob": 0.8,
     "resize_prob2": [0.3, 0.4, 0.3],
     "resize_range2": [0.3, 1.2],
@@ -60,9 +65,16 @@ STAGE_DEFAULTS = {
     "poisson_scale_range2": [0.05, 2.5],
     "gray_noise_prob2": 0.4,
     "jpeg_range2": [30, 95],
+    "jpeg_prob2": 1.0,
     # srgan_kit's addition: downscale with antialiasing (bilinear / bicubic), as image editors and MATLAB's
     # imresize do; Real-ESRGAN's plain interpolation (false) keeps aliasing the target LR may not have
     "resize_antialias": False,
+    # traiNNer-redux's key with Real-ESRGAN's behaviour as the default: the degradation starts from the
+    # unsharp-masked GT (false: from the GT itself, the consistent choice when no loss trains on the sharpened GT)
+    "lq_usm": True,
+    **{key: value for stage in RESIZE_STAGES for key, value in (
+        ("resize_mode_list" + stage, ["area", "bilinear", "bicubic"]),
+        ("resize_mode_prob" + stage, [1 / 3, 1 / 3, 1 / 3]))},
 }
 
 
@@ -197,18 +209,23 @@ class SecondOrderDegradation:
         return self._noise.random_add_poisson_noise_pt(out, scale_range=s["poisson_scale_range" + suffix],
                                                        gray_prob=gray, clip=True, rounds=False)
 
-    def _compress(self, out, quality_range):
-        quality = out.new_zeros(out.size(0)).uniform_(*quality_range)
+    def _compress(self, out, suffix):
+        s = self.settings
+        # drawn only when it can say no, so that the default draws exactly what Real-ESRGAN's stage draws
+        if s["jpeg_prob" + suffix] < 1 and np.random.uniform() >= s["jpeg_prob" + suffix]:
+            return out
+        quality = out.new_zeros(out.size(0)).uniform_(*s["jpeg_range" + suffix])
         # values outside [0, 1] make the JPEG round trip ring
         return self.jpeg(torch.clamp(out, 0, 1), quality=quality)
 
-    def _resize(self, out, **size):
-        mode = random.choice(RESIZE_MODES)
-        antialias = self.settings["resize_antialias"] and mode != "area"  # area averages already
+    def _resize(self, out, stage, **size):
+        s = self.settings
+        mode = random.choices(s["resize_mode_list" + stage], weights=s["resize_mode_prob" + stage])[0]
+        antialias = s["resize_antialias"] and mode in ANTIALIASED_MODES
         return F.interpolate(out, mode=mode, antialias=antialias, **size)
 
     def _resize_back_and_sinc(self, out, size, sinc_kernel):
-        return self._filter(self._resize(out, size=size), sinc_kernel)
+        return self._filter(self._resize(out, "3", size=size), sinc_kernel)
 
     @torch.no_grad()
     def __call__(self, gt, kernel1, kernel2, sinc_kernel, seed):
@@ -217,26 +234,26 @@ class SecondOrderDegradation:
         devices = [gt.device.index or 0] if gt.device.type == "cuda" else []
         with seeded_global_rngs(seed, devices):
             gt_usm = self.usm(gt)
-            out = self._filter(gt_usm, kernel1)
+            out = self._filter(gt_usm if s["lq_usm"] else gt, kernel1)
             factor = _resize_factor(s["resize_prob"], s["resize_range"])
-            out = self._resize(out, scale_factor=factor)
+            out = self._resize(out, "", scale_factor=factor)
             out = self._add_noise(out, "")
-            out = self._compress(out, s["jpeg_range"])
+            out = self._compress(out, "")
 
             if np.random.uniform() < s["second_blur_prob"]:
                 out = self._filter(out, kernel2)
             factor = _resize_factor(s["resize_prob2"], s["resize_range2"])
             size = (int(height / self.scale * factor), int(width / self.scale * factor))
-            out = self._resize(out, size=size)
+            out = self._resize(out, "2", size=size)
             out = self._add_noise(out, "2")
 
             # resize-back + sinc before or after the last JPEG; other orders give twisted lines
             lq_size = (height // self.scale, width // self.scale)
             if np.random.uniform() < 0.5:
                 out = self._resize_back_and_sinc(out, lq_size, sinc_kernel)
-                out = self._compress(out, s["jpeg_range2"])
+                out = self._compress(out, "2")
             else:
-                out = self._compress(out, s["jpeg_range2"])
+                out = self._compress(out, "2")
                 out = self._resize_back_and_sinc(out, lq_size, sinc_kernel)
         lq = torch.clamp((out * 255.0).round(), 0, 255) / 255.0  # LR images are 8-bit in the real world
         return gt_usm, lq.contiguous()

@@ -58,6 +58,10 @@ class GeneratorView:
                                                     which == "real", self._with_features)
         return self._cache[which]
 
+    def computed(self, which):
+        """Whether a term asked for D on ``which`` ('fake' or 'real')."""
+        return which in self._cache
+
     def target(self, role):
         """What the term of ``role`` (one of TARGET_ROLES) compares G's output with."""
         return self._targets.get(role, self.gt)

@@ -36,6 +36,9 @@ from srgan_kit.registry import ARCHS, LOSSES, MODEL_TYPES
 class GANStep(GeneratorStep):
     has_discriminator = True
     share_real = True  # one D(real) per iteration for the G and D steps (False: BasicSR's two forwards)
+    # One D(fake) per G iteration: the G step's D(G(lq)) keeps its graph and D's loss backpropagates through it
+    # into D's parameters only (False: BasicSR's second forward on the detached output in the D step).
+    share_fake = True
 
     def __init__(self, opt, runtime):
         self.net_d = build_network(opt["network_d"], runtime, "network_d")
@@ -68,29 +71,31 @@ class GANStep(GeneratorStep):
         # One D(real) for both steps (D has not changed in between) when nothing is accumulated: built with D
         # trainable, so the D step can backpropagate through it; G's terms read it detached.
         share = self.share_real and self.objective.needs_real and k == 1
+        share_fake = self.share_fake and self.objective.needs_discriminator and k == 1
         self.net_g.train()
         self.net_d.train()
         self.skipped, updates, kept = [], [], []
         for i, part in enumerate(micro):
             seeds = part.get("noise_seed")  # read on the CPU: no device round trip
             part = self.training_pair(part)
-            real, real_target = None, pair_target(part, "gan")
+            real, real_target, fake_logits = None, pair_target(part, "gan"), None
             if g_turn:
                 if share:
                     self._set_d_trainable(True)
                     real = self._discriminate(real_target, no_graph=False, features=self.objective.needs_features)
                 with self.syncing(self.net_g, i == k - 1):
-                    output, g_update = self.generator_step(part["lq"], part["gt"], real, parts=(i, k),
-                                                           targets=pair_targets(part))
+                    output, g_update, fake_logits = self.generator_step(
+                        part["lq"], part["gt"], real, parts=(i, k), targets=pair_targets(part), keep_fake=share_fake)
             else:
                 with torch.no_grad(), self.runtime.autocast():
                     output = self.net_g(part["lq"])
-            kept.append((real_target, output, None if real is None else real[0], seeds))
+            kept.append((real_target, output, None if real is None else real[0], seeds, fake_logits))
         if g_turn:
             updates.append(g_update)
-        for i, (gt, output, real_logits, seeds) in enumerate(kept):
+        for i, (gt, output, real_logits, seeds, fake_logits) in enumerate(kept):
             with self.syncing(self.net_d, i == k - 1):
-                d_update = self.discriminator_step(gt, output, real_logits, seeds, parts=(i, k), iteration=iteration)
+                d_update = self.discriminator_step(gt, output, real_logits, seeds, parts=(i, k), iteration=iteration,
+                                                   fake_logits=fake_logits)
         updates.append(d_update)
         # G's update waits for D's backward (D sees G's output from before it anyway): one sync for both.
         return self.apply(*updates)
@@ -108,11 +113,13 @@ class GANStep(GeneratorStep):
                 return self.net_d(x, return_features=True)
             return self.net_d(x), None
 
-    def generator_step(self, lq, gt, real=None, parts=(0, 1), targets=None):
-        """G's loss backpropagated with D frozen; returns (G's output, its Update for :meth:`apply`; None before
-        the last micro-batch: ``parts`` = (this one, how many)). ``real``: D's (logits, features) on the 'gan'
-        target when already computed this iteration; ``targets``: per-role targets other than ``gt``."""
-        self._set_d_trainable(False)
+    def generator_step(self, lq, gt, real=None, parts=(0, 1), targets=None, keep_fake=False):
+        """G's loss backpropagated into G only; returns (G's output, its Update for :meth:`apply`; None before
+        the last micro-batch: ``parts`` = (this one, how many), D(output) or None). ``real``: D's (logits,
+        features) on the 'gan' target when already computed this iteration; ``targets``: per-role targets other
+        than ``gt``. ``keep_fake``: D(output) is computed with D trainable and returned with its graph, for the
+        D step of the same iteration; else D is frozen and nothing is returned."""
+        self._set_d_trainable(keep_fake)
         if parts[0] == 0:
             self.optimizers["g"].zero_grad(set_to_none=True)
         with self.runtime.autocast():
@@ -120,20 +127,27 @@ class GANStep(GeneratorStep):
         view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features,
                              real=real, targets=targets)
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
-        return output.detach(), self.backward("g", losses, parts=parts[1], last=parts[0] == parts[1] - 1)
+        update = self.backward("g", losses, parts=parts[1], last=parts[0] == parts[1] - 1, keep_graph=keep_fake)
+        fake = view.discriminator("fake")[0] if keep_fake and view.computed("fake") else None
+        return output.detach(), update, fake
 
-    def discriminator_step(self, gt, fake, real_logits=None, noise_seeds=None, parts=(0, 1), iteration=None):
+    def discriminator_step(self, gt, fake, real_logits=None, noise_seeds=None, parts=(0, 1), iteration=None,
+                           fake_logits=None):
         """D's loss on the real batch and the detached fake one, backpropagated; returns its Update (None
         before the last micro-batch, see generator_step). ``real_logits``: D(gt) with its graph, when the G step
-        of this iteration already computed it; ``iteration``: for the lazy R1 / R2 penalties (none without)."""
+        of this iteration already computed it; ``fake_logits``: likewise D(fake), whose graph also leads back
+        into G (the backward then stops at D's parameters); ``iteration``: for the lazy R1 / R2 penalties (none
+        without)."""
         self._set_d_trainable(True)
         fake = fake.detach()  # G gets no gradient from D's loss
         if parts[0] == 0:
             self.optimizers["d"].zero_grad(set_to_none=True)
+        only_d = fake_logits is not None
         with self.runtime.autocast():
             if real_logits is None:
                 real_logits = self.net_d(gt)
-            fake_logits = self.net_d(fake)
+            if fake_logits is None:
+                fake_logits = self.net_d(fake)
         l_real, l_fake = self.cri_gan.d_loss(real_logits, fake_logits)
         losses = {"l_d_real": l_real, "l_d_fake": l_fake}
         if self.cri_gan.needs_gradient_penalty:
@@ -148,7 +162,8 @@ class GANStep(GeneratorStep):
                  "d_acc_real": (real_d > fake_d.mean()).float().mean(),
                  "d_acc_fake": (fake_d < real_d.mean()).float().mean(),
                  "out_d_std": torch.cat([real_d.flatten(), fake_d.flatten()]).std()}
-        return self.backward("d", losses, extra=means, parts=parts[1], last=parts[0] == parts[1] - 1)
+        return self.backward("d", losses, extra=means, parts=parts[1], last=parts[0] == parts[1] - 1,
+                             only_own=only_d)
 
     def after_update(self, key):
         super().after_update(key)

@@ -7,9 +7,9 @@ training device through srgan_kit.data.realworld.RealWorldPairs, under a seed ta
 the training state. Each loss term trains on the sharpened GT when its ``*_gt_usm`` key is set.
 """
 from srgan_kit import distributed
-from srgan_kit.config.engine import BOOL, INT, NUMBER, Field, at_least, between, list_of
+from srgan_kit.config.engine import BOOL, INT, NUMBER, STR, Check, Field, at_least, between, each, list_of
 from srgan_kit.config.schema import ModelType
-from srgan_kit.data.realworld import STAGE_DEFAULTS, RealWorldPairs, stage_settings
+from srgan_kit.data.realworld import RESIZE_MODES, RESIZE_STAGES, STAGE_DEFAULTS, RealWorldPairs, stage_settings
 from srgan_kit.models.base import GeneratorStep
 from srgan_kit.models.sr import check_generator_only
 from srgan_kit.registry import MODEL_TYPES
@@ -101,6 +101,13 @@ def check_degraded(opt, ctx):
                     f"gt_size {opt['gt_size']}: ready-made and degraded pairs must have one size to share batches")
     if paired and not opt["dataroot_lq_prob"]:
         ctx.warn(("dataroot_lq_prob",), f"0: the ready-made pairs of {PAIRED_DATASET} are never used")
+    for stage in RESIZE_STAGES:
+        modes, probs = opt["resize_mode_list" + stage], opt["resize_mode_prob" + stage]
+        if len(modes) != len(probs):
+            ctx.problem(("resize_mode_prob" + stage,), f"{len(probs)} probabilities for the {len(modes)} modes of "
+                        f"resize_mode_list{stage}: give one per mode")
+        elif not sum(probs) > 0:
+            ctx.problem(("resize_mode_prob" + stage,), "all zero: at least one mode must have a probability > 0")
 
 
 def _check(opt, ctx):
@@ -111,6 +118,14 @@ def _check(opt, ctx):
 FIELDS = {key: Field(list_of(NUMBER, len(value)), value) if isinstance(value, list)
           else Field(BOOL, value) if isinstance(value, bool)
           else Field(NUMBER, value, check=at_least(0)) for key, value in STAGE_DEFAULTS.items()}
+RESIZE_MODE = Check(lambda modes: len(modes) > 0 and all(m in RESIZE_MODES for m in modes),
+                    "not empty, each one of " + ", ".join(RESIZE_MODES))
+FIELDS.update({key: Field(NUMBER, STAGE_DEFAULTS[key], check=between(0, 1)) for key in ("jpeg_prob", "jpeg_prob2")})
+for stage in RESIZE_STAGES:
+    FIELDS["resize_mode_list" + stage] = Field(list_of(STR), STAGE_DEFAULTS["resize_mode_list" + stage],
+                                               check=RESIZE_MODE)
+    FIELDS["resize_mode_prob" + stage] = Field(list_of(NUMBER), STAGE_DEFAULTS["resize_mode_prob" + stage],
+                                               check=each(at_least(0)))
 FIELDS.update({
     "gt_size": Field(INT, None, nullable=True),
     "queue_size": Field(INT, 180, check=at_least(0)),
