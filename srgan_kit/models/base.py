@@ -84,7 +84,7 @@ class GeneratorStep:
             self.schedulers[key] = sched
         self.scalers[key] = self.runtime.grad_scaler()
 
-    def backward(self, key, losses, extra=None, parts=1, last=True, keep_graph=False, only_own=None):
+    def backward(self, key, losses, extra=None, parts=1, last=True, keep_graph=False, only_own=False):
         """Backpropagate the sum of ``losses`` ({name: tensor}) into optimiser ``key``'s parameters. With
         ``parts`` micro-batches per iteration (train.accumulate_grad_batches) each counts 1/parts and the
         gradients add up; after the ``last`` one the gradient norm is measured (and clipped to
