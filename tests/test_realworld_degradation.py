@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from srgan_kit.compat import import_basicsr
-from srgan_kit.data.realworld import (KERNEL_SIZES, PADDED_SIZE, STAGE_DEFAULTS, SecondOrderDegradation, SeparableUSM,
-                                      RealWorldPairs, TrainingPairPool,
-                                      draw_kernels, kernel_settings, stage_settings)
+from srgan_kit.data.realworld import (KERNEL_SIZES, PADDED_SIZE, RESIZE_STAGES, STAGE_DEFAULTS, RealWorldPairs,
+                                      SecondOrderDegradation, SeparableUSM, TrainingPairPool, draw_kernels,
+                                      kernel_settings, stage_settings)
 
 
 def _photo_batch(n=2, size=64):
@@ -294,8 +294,8 @@ def _downscale_only(**opt):
     settings = stage_settings({"resize_prob": [0, 0, 1], "resize_prob2": [0, 0, 1], "second_blur_prob": 0,
                                "gaussian_noise_prob": 1, "noise_range": [0, 0], "gaussian_noise_prob2": 1,
                                "noise_range2": [0, 0], "jpeg_prob": 0, "jpeg_prob2": 0, "resize_antialias": True,
-                               **{f"resize_mode_list{s}": ["bicubic"] for s in ("", "2", "3")},
-                               **{f"resize_mode_prob{s}": [1] for s in ("", "2", "3")}, **opt})
+                               **{f"resize_mode_list{s}": ["bicubic"] for s in RESIZE_STAGES},
+                               **{f"resize_mode_prob{s}": [1] for s in RESIZE_STAGES}, **opt})
     pulse = torch.zeros(1, PADDED_SIZE, PADDED_SIZE)
     pulse[0, PADDED_SIZE // 2, PADDED_SIZE // 2] = 1
     return SecondOrderDegradation(settings, 4), {"kernel1": pulse, "kernel2": pulse, "sinc_kernel": pulse}
