@@ -197,3 +197,28 @@ def test_a_resize_mode_torch_cannot_run_is_refused_by_name(tmp_path):
 def test_a_jpeg_probability_above_one_is_refused(tmp_path):
     with pytest.raises(OptionError, match=r"jpeg_prob2: .*in \[0, 1\]"):
         _load(tmp_path, jpeg_prob2=1.5)
+
+
+@pytest.mark.parametrize("gan_opt", [GAN_OPTIONS["train"]["gan_opt"],  # WGAN-GP also draws per-sample noise
+                                     {"type": "GANLoss", "gan_type": "wgan_gp", "gp_weight": 10, "loss_weight": 0.1}])
+def test_on_ready_made_pairs_alone_the_gan_stage_trains_as_model_type_gan_does(tmp_path, gan_opt):
+    """With dataroot_lq_prob 1, RealESRGANModel sees the crops, flips and order PairedImageDataset gives
+    model_type gan under the same seed, and its step is the GAN step: the two runs end with equal networks."""
+    opt = _paired_options(tmp_path, 1.0)
+    opt["l1_gt_usm"] = opt["percep_gt_usm"] = False  # the plain GT, as model_type gan has no other
+    opt["train"]["gan_opt"].update(gan_opt)
+    real = train(opt, progress=False)
+    plain_set = {"name": "pairs", "type": "PairedImageDataset", "dataroot_gt": "data/gt", "dataroot_lq": "data/lq",
+                 "gt_size": 32, "use_hflip": True, "use_rot": False, "batch_size_per_gpu": 2,
+                 "num_worker_per_gpu": 0}
+    plain_opt = {k: v for k, v in GAN_OPTIONS.items() if k not in ("gt_size", "queue_size")}
+    path = tmp_path / "plain.yml"
+    train_opt = {**GAN_OPTIONS["train"], "gan_opt": gan_opt}
+    path.write_text(yaml.safe_dump({**plain_opt, "name": "plain", "model_type": "gan", "train": train_opt,
+                                    "datasets": {"train": plain_set}}))
+    plain = train(load_options(path, root=tmp_path), progress=False)
+    assert real.losses == plain.losses
+    for net in ("net_g", "net_d"):
+        a, b = (torch.load(tmp_path / "experiments" / name / "models" / f"{net}_6.pth", weights_only=True)["params"]
+                for name in ("realesrgan", "plain"))
+        assert all(torch.equal(a[k], b[k]) for k in a), net

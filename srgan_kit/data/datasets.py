@@ -24,6 +24,9 @@ from srgan_kit.errors import DataError, OptionError, listing
 from srgan_kit.registry import DATASETS
 
 PHASES = ("train", "val", "test")
+TILE_STREAM = 0x5EED_7115  # RealESRGANPairedDataset: the tile's seed, apart from the ready-made pair's
+
+
 class SampleKey(NamedTuple):
     """What the training sampler hands a dataset: the item and the seed of that sample's own randomness
     (crop position, flips), so a sample is augmented the same whatever process or worker loads it."""
@@ -317,7 +320,8 @@ class RealESRGANPairedDataset(RealESRGANDataset):
     ``paired_gt``: a ``gt_size`` crop of PairedImageDataset over ``paired_dataroot_gt`` (default: dataroot_gt)
     and ``dataroot_lq``, paired by ``filename_tmpl``). The model's top-level ``dataroot_lq_prob`` says what share
     of the batches train on these pairs instead of degraded ones. The pairs are indexed modulo their number, so
-    the two folders need not hold as many images."""
+    the two folders need not hold as many images. Each pair is the one PairedImageDataset gives for the same
+    sample (crop, flips, ``paired_noise_seed``), so a run on these pairs alone trains as model_type gan does."""
 
     def __init__(self, dataroot_gt, dataroot_lq, scale, phase="train", paired_dataroot_gt=None, filename_tmpl="{}",
                  meta_info=None, gt_size=None, use_hflip=True, use_rot=False, crop_pad_size=400, skip_small=False,
@@ -330,12 +334,17 @@ class RealESRGANPairedDataset(RealESRGANDataset):
                                          gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
 
     def __getitem__(self, key):
-        item = super().__getitem__(key)
-        index = sample_key(key)[0] % len(self.paired)
-        # the pair's own randomness follows from the item's, so it too is the same in any process
-        pair = self.paired[SampleKey(index, item["noise_seed"] ^ 1) if isinstance(key, SampleKey) else index]
+        index = sample_key(key)[0]
+        if isinstance(key, SampleKey):
+            # The pair takes the sample's own seed, so it is the crop and flips PairedImageDataset hands out for
+            # this key; the tile and kernels take a stream of their own.
+            item = super().__getitem__(SampleKey(index, key.seed ^ TILE_STREAM))
+            pair = self.paired[SampleKey(index % len(self.paired), key.seed)]
+        else:
+            item, pair = super().__getitem__(index), self.paired[index % len(self.paired)]
         return {**item, "paired_lq": pair["lq"], "paired_gt": pair["gt"], "paired_lq_path": pair["lq_path"],
-                "paired_gt_path": pair["gt_path"]}
+                "paired_gt_path": pair["gt_path"], **({"paired_noise_seed": pair["noise_seed"]}
+                                                      if "noise_seed" in pair else {})}
 
 
 def _with_kernel_keys(cls):

@@ -142,6 +142,10 @@ class GeneratorStep:
         their pairs on the device (models/realesrnet.py) do it here."""
         return self.runtime.to_device(part)
 
+    def noise_seeds(self, part):
+        """The loaded batch's per-sample seeds of noise drawn in the step (WGAN-GP's interpolation)."""
+        return part.get("noise_seed")
+
     def after_update(self, key):
         """What follows a performed update: G's EMA follows G."""
         if key == "g" and self.ema is not None:

@@ -76,7 +76,7 @@ class GANStep(GeneratorStep):
         self.net_d.train()
         self.skipped, updates, kept = [], [], []
         for i, part in enumerate(micro):
-            seeds = part.get("noise_seed")  # read on the CPU: no device round trip
+            seeds = self.noise_seeds(part)  # read on the CPU: no device round trip
             part = self.training_pair(part)
             real, real_target, fake_logits = None, pair_target(part, "gan"), None
             if g_turn:

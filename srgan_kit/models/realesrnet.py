@@ -59,6 +59,13 @@ class DegradedPairs:
         pair = {"lq": made["lq"], "gt": made["gt"], **{f"{role}_gt": made["gt_usm"] for role in self.usm_roles}}
         return self.runtime.to_device(pair)
 
+    def noise_seeds(self, part):
+        """A batch that trains on its ready-made pairs draws the D step's noise from the pairs' own seeds, as
+        model_type gan does on the same pairs."""
+        if "paired_noise_seed" in part and self.pairs.uses_paired(part, int(part["noise_seed"][0])):
+            return part["paired_noise_seed"]
+        return super().noise_seeds(part)
+
     def state_dict(self):
         pools = distributed.gathered(self.pairs.state_dict())  # a collective: every process saves
         return {**super().state_dict(), "degradation": pools[0], "degradation_ranks": pools}
