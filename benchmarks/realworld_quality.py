@@ -1,7 +1,8 @@
 """What the real-world degradation pipeline buys: the bicubic-trained demo models against the Real-ESRNet and
 Real-ESRGAN demo models on held-out demo photos whose LR carries noise and JPEG, scored and shown side by side.
-Each stage is compared with its bicubic-trained twin (same network, losses and length; only the training data
-differ): Real-ESRNet with the PSNR demo model, Real-ESRGAN with the GAN demo model.
+Each stage is compared with its bicubic-trained twin (same network and losses): Real-ESRNet (the PSNR demo model
+fine-tuned) with the PSNR demo model, Real-ESRGAN with the GAN demo model (same length and seed, and the same
+ready-made batches: they differ in their start and in the degraded batches).
 
     make demo                                                   # the bicubic demo models and the photos
     .venv/bin/python tools/train.py -opt options/demo_realesrnet.yml
