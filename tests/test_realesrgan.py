@@ -199,7 +199,8 @@ def test_a_jpeg_probability_above_one_is_refused(tmp_path):
         _load(tmp_path, jpeg_prob2=1.5)
 
 
-@pytest.mark.parametrize("gan_opt", [GAN_OPTIONS["train"]["gan_opt"],  # WGAN-GP also draws per-sample noise
+# WGAN-GP draws per-sample noise in the D step: the ready-made pairs' own seeds must reach it
+@pytest.mark.parametrize("gan_opt", [GAN_OPTIONS["train"]["gan_opt"],
                                      {"type": "GANLoss", "gan_type": "wgan_gp", "gp_weight": 10, "loss_weight": 0.1}])
 def test_on_ready_made_pairs_alone_the_gan_stage_trains_as_model_type_gan_does(tmp_path, gan_opt):
     """With dataroot_lq_prob 1, RealESRGANModel sees the crops, flips and order PairedImageDataset gives
