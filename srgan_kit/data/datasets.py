@@ -334,17 +334,16 @@ class RealESRGANPairedDataset(RealESRGANDataset):
                                          gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
 
     def __getitem__(self, key):
-        index = sample_key(key)[0]
         if isinstance(key, SampleKey):
             # The pair takes the sample's own seed, so it is the crop and flips PairedImageDataset hands out for
             # this key; the tile and kernels take a stream of their own.
-            item = super().__getitem__(SampleKey(index, key.seed ^ TILE_STREAM))
-            pair = self.paired[SampleKey(index % len(self.paired), key.seed)]
+            item = super().__getitem__(key._replace(seed=key.seed ^ TILE_STREAM))
+            pair = self.paired[key._replace(index=key.index % len(self.paired))]
+            item["paired_noise_seed"] = pair["noise_seed"]
         else:
-            item, pair = super().__getitem__(index), self.paired[index % len(self.paired)]
+            item, pair = super().__getitem__(key), self.paired[key % len(self.paired)]
         return {**item, "paired_lq": pair["lq"], "paired_gt": pair["gt"], "paired_lq_path": pair["lq_path"],
-                "paired_gt_path": pair["gt_path"], **({"paired_noise_seed": pair["noise_seed"]}
-                                                      if "noise_seed" in pair else {})}
+                "paired_gt_path": pair["gt_path"]}
 
 
 def _with_kernel_keys(cls):
