@@ -140,3 +140,10 @@ def test_health_warnings_reach_tensorboard_as_text(workdir):  # noqa: F811
     _run(workdir, data)
     events = b"".join(p.read_bytes() for p in (workdir / "experiments" / "tbhealth" / "tb_logger").glob("events*"))
     assert b"health" in events and b"adversarial dominates" in events
+
+
+def test_each_training_condition_is_a_key_early_stop_accepts():
+    from srgan_kit.config.schema import EARLY_STOP_KEYS
+    from srgan_kit.training.health import HealthMonitor
+
+    assert {c.key for c in HealthMonitor().conditions} == set(EARLY_STOP_KEYS) - {"psnr_drop", "colour_shift"}

@@ -65,3 +65,39 @@ def test_every_registry_is_defined_in_the_registry_module():
     assert defined_elsewhere == []
     kinds = {v.kind for v in vars(registry).values() if isinstance(v, Registry)}
     assert {"network", "loss", "dataset", "metric", "model", "perceptual backbone", "architecture detector"} <= kinds
+
+
+# Lowest first: a module may import its own layer and the ones before it, never a later one.
+LAYERS = (
+    ("srgan_kit", "srgan_kit.errors", "srgan_kit.fileio", "srgan_kit.compat", "srgan_kit.distributed",
+     "srgan_kit.registry", "srgan_kit.run_folder"),
+    ("srgan_kit.config",),
+    ("srgan_kit.device", "srgan_kit.data", "srgan_kit.archs"),
+    ("srgan_kit.losses", "srgan_kit.inference"),
+    ("srgan_kit.eval",),
+    ("srgan_kit.training",),
+    ("srgan_kit.models",),
+    ("srgan_kit.sweeps",),
+    ("srgan_kit.cli",),
+)
+
+
+def _layer(module):
+    for rank, members in enumerate(LAYERS):
+        if any(module == m or (m != "srgan_kit" and module.startswith(m + ".")) for m in members):
+            return rank
+    raise AssertionError(f"{module} belongs to no layer: add it to LAYERS")
+
+
+def test_imports_only_run_down_the_layers():
+    upward = sorted(f"{module} -> {dep}" for module, deps in _module_imports().items() for dep in deps
+                    if _layer(dep) > _layer(module))
+    assert upward == []
+
+
+def test_config_and_data_import_neither_training_nor_models():
+    higher = ("srgan_kit.training", "srgan_kit.models")
+    found = sorted(f"{module} -> {dep}" for module, deps in _module_imports().items()
+                   if module.startswith(("srgan_kit.config", "srgan_kit.data"))
+                   for dep in deps if dep.startswith(higher))
+    assert found == []

@@ -22,7 +22,7 @@ from srgan_kit.config.engine import dotted
 from srgan_kit.errors import OptionError
 from srgan_kit.fileio import write_text_atomic
 from srgan_kit.registry import ARCHS, MODEL_TYPES
-from srgan_kit.training.layout import run_paths
+from srgan_kit.run_folder import run_paths
 
 
 class OptionWarning(UserWarning):

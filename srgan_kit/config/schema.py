@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass, field
 
 from srgan_kit import registry as reg
-from srgan_kit.training.health import EARLY_STOP_KEYS
 from srgan_kit.config.engine import (BOOL, FLOAT, INT, MAPPING, NON_EMPTY, NUMBER, REQUIRED, STR, Check, Field,
                                      Kind, ListOf, MapOf, Mismatch, Section, Typed, at_least, count_or, each,
                                      greater, half_open, list_of)
@@ -38,6 +37,8 @@ def _folders(value):
 # A training set's GT may come from several folders (e.g. [T91, BSD200]), as in traiNNer-redux.
 FOLDERS = Kind("a folder or a non-empty list of folders", _folders)
 TEMPLATE = Check(lambda v: "{}" in v, "containing '{}' where the GT name goes")
+# Health conditions (srgan_kit.training.health) that train.early_stop may name.
+EARLY_STOP_KEYS = ("d_wins", "d_collapsed", "adversarial_dominates", "psnr_drop", "colour_shift")
 RUN_NAME = Check(lambda v: bool(re.fullmatch(r"[^/\\]+", v)) and v not in (".", ".."), "usable as a folder name")
 TOP_UNUSED = {
     "dist_params": "BasicSR's distributed settings; srgan_kit reads them from torchrun's environment",
@@ -173,7 +174,7 @@ def base_schema(is_train):
             # this many skipped iterations in a row stop the run. grad_clip: max gradient norm (~ = off).
             "nan_tolerance": Field(INT, 3, check=greater(0)),
             # srgan_kit.training.health: a condition must hold this many iterations in a row to be reported
-            # health conditions that end the run when reported (srgan_kit.training.health.EARLY_STOP_KEYS)
+            # health conditions that end the run when reported
             "early_stop": Field(list_of(STR), [], check=each(Check(lambda v: v in EARLY_STOP_KEYS,
                                                                    f"one of {', '.join(EARLY_STOP_KEYS)}"))),
             "health": Section({"patience": Field(INT, 100, check=greater(0)),

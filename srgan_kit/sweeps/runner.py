@@ -33,7 +33,7 @@ from srgan_kit.eval.sets import datasets_from_options, resolve_datasets
 from srgan_kit.fileio import atomic_open, write_json
 from srgan_kit.sweeps.spec import SweepSpec, Variant, load_sweep, override_text
 from srgan_kit.training.checkpoint import final_generator
-from srgan_kit.training.layout import RUN_KEYS, run_paths
+from srgan_kit.run_folder import RUN_KEYS, run_paths
 
 
 # ---------------------------------------------------------------------------------------------------

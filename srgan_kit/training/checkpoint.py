@@ -26,7 +26,7 @@ from srgan_kit.archs.loading import load_network
 from srgan_kit.archs.weights import read_checkpoint, to_safetensors
 from srgan_kit.errors import OptionError, TrainingDiverged, WeightsError
 from srgan_kit.fileio import atomic_open
-from srgan_kit.training.layout import models_dir_of_state
+from srgan_kit.run_folder import models_dir_of_state
 from srgan_kit.training.runtime import unwrap
 
 STATE_NAME = re.compile(r"^(\d+)\.state$")

@@ -19,9 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-EARLY_STOP_KEYS = ("d_wins", "d_collapsed", "adversarial_dominates", "psnr_drop", "colour_shift")
-
-
 @dataclass(frozen=True)
 class Condition:
     name: str

@@ -3,7 +3,7 @@
     result = train(load_options("options/demo.yml"), auto_resume=False)
 
 What each iteration does belongs to the model type (srgan_kit.models); device and precision live in
-runtime.py, the run folder in layout.py, files in checkpoint.py, reporting in logger.py. Everything with side
+runtime.py, the run folder in srgan_kit.run_folder, files in checkpoint.py, reporting in logger.py. Everything with side
 effects on disk is done by the main process only (``runtime.is_main``).
 """
 import contextlib
@@ -31,7 +31,7 @@ from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit import distributed
 from srgan_kit.training import checkpoint
 from srgan_kit.training.health import HealthMonitor, ValidationHealth, colour_shift
-from srgan_kit.training.layout import prepare_run_folder
+from srgan_kit.run_folder import prepare_run_folder
 from srgan_kit.training.logger import TrainLogger
 from srgan_kit.training.optim import update_learning_rate
 from srgan_kit.training.runtime import Runtime
