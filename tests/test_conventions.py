@@ -83,9 +83,18 @@ def test_training_validation_evaluate_and_sweep_agree(scored, metric):
 
 
 def test_val_metrics_entries_get_the_table_unless_they_say_otherwise():
-    plan = {key: kwargs for key, _fn, kwargs in metric_plan(
+    plan = {m.key: m.kwargs for m in metric_plan(
         {"psnr": {"type": "calculate_psnr"}, "niqe": {"type": "calculate_niqe", "crop_border": 0}}, scale=4)}
     assert plan == {"psnr": {"crop_border": 4, "test_y_channel": True}, "niqe": {"crop_border": 0}}
-    names = {key: kwargs for key, _fn, kwargs in metric_plan("psnr,niqe,lpips", scale=3)}
+    names = {m.key: m.kwargs for m in metric_plan("psnr,niqe,lpips", scale=3)}
     assert names == {"psnr": {"crop_border": 3, "test_y_channel": True}, "niqe": {"crop_border": 3}, "lpips": {}}
     assert set(CONVENTIONS) >= {"calculate_psnr", "calculate_ssim", "calculate_niqe", "calculate_lpips"}
+
+
+def test_a_val_metrics_entry_says_which_value_is_best_else_the_metric_does():
+    from srgan_kit.eval.conventions import Scorer
+
+    given = Scorer({"psnr": {"type": "calculate_psnr"}, "lpips": {"type": "calculate_lpips", "better": "higher"},
+                    "niqe": {"type": "calculate_niqe"}}, scale=4)
+    assert given.header()["better"] == {"psnr": "higher", "lpips": "higher", "niqe": "lower"}
+    assert Scorer("psnr,lpips", scale=4).header()["better"] == {"psnr": "higher", "lpips": "lower"}

@@ -588,7 +588,7 @@ def test_overrides_create_nested_new_values_and_apply_in_order(tmp_path):
                "datasets.val_2.type=PairedImageDataset", "datasets.val_2.dataroot_gt=hr2",
                "datasets.val_2.dataroot_lq=lr2")
     assert opt["val"] == {"val_freq": 5, "save_img": False, "best_metric": None,
-                          "metrics": {"ssim": {"type": "calculate_ssim", "crop_border": 4, "better": "higher"}}}
+                          "metrics": {"ssim": {"type": "calculate_ssim", "crop_border": 4, "better": None}}}
     assert opt["train"]["total_iter"] == 9 and opt["path"]["pretrain_network_g"] is None
     assert opt["datasets"]["val_2"]["dataroot_gt"] == str(tmp_path / "hr2")
     assert opt["datasets"]["val_2"]["phase"] == "val"
@@ -770,3 +770,12 @@ def test_save_writes_tuples_as_lists_and_a_single_override_string_works(tmp_path
     opt["train"]["optim_g"]["betas"] = (0.9, 0.99)
     saved = save_options(opt, tmp_path / "o.yml")
     assert load(saved)["train"]["optim_g"]["betas"] == [0.9, 0.99]
+
+
+def test_a_metric_direction_against_the_metrics_own_warns(tmp_path):
+    data = base_options()
+    data["val"]["metrics"]["psnr"]["better"] = "lower"
+    opt = load(write(tmp_path, data))
+    assert warned_keys(opt) == ["val.metrics.psnr.better"]
+    data["val"]["metrics"]["psnr"]["better"] = "higher"
+    assert warned_keys(load(write(tmp_path, data))) == []

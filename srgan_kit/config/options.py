@@ -21,7 +21,7 @@ from srgan_kit.config import engine
 from srgan_kit.config.engine import dotted
 from srgan_kit.errors import OptionError
 from srgan_kit.fileio import write_text_atomic
-from srgan_kit.registry import ARCHS, MODEL_TYPES
+from srgan_kit.registry import ARCHS, METRICS, MODEL_TYPES
 from srgan_kit.run_folder import run_paths
 
 
@@ -229,6 +229,11 @@ def _cross_check(opt, ctx):
     if (logger.get("wandb") or {}).get("project") and not logger.get("use_tb_logger"):
         ctx.problem(("logger", "wandb", "project"), f"{logger['wandb']['project']!r} needs logger.use_tb_logger: true "
                     "(Weights & Biases mirrors the TensorBoard log, as in BasicSR)")
+    for key, spec in ((opt["val"] or {}).get("metrics") or {}).items():
+        own = getattr(METRICS.get(spec["type"]), "better", "higher")
+        if spec.get("better") not in (None, own):
+            ctx.warn(("val", "metrics", key, "better"), f"{spec['better']}, but {spec['type']} is {own}-is-better: "
+                     "net_g_best will keep the generator this metric scores worst")
     val_sets = [k for k in datasets if k != "train"]
     if opt["val"] is None:
         for key in val_sets:

@@ -106,7 +106,8 @@ def metric_node():
                "input_order": Field(STR, choices=("HWC", "CHW", "HW")),
                "net": Field(STR, choices=("alex", "vgg")),  # ST-LPIPS backbone
                "convert_to": Field(STR, choices=("y", "gray"))},  # NIQE colour conversion
-        extra={"better": Field(STR, "higher", choices=("higher", "lower"))},
+        # which value is best (val.best_metric); absent: the metric's own direction (LPIPS: lower)
+        extra={"better": Field(STR, None, choices=("higher", "lower"), nullable=True)},
     )
 
 

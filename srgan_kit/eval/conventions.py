@@ -8,6 +8,7 @@ when it is up to ``scale - 1`` pixels larger (not mod-cropped). A value given ex
 entries, ``--crop-border``) replaces the convention.
 """
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -56,7 +57,18 @@ def metric_label(name):
 
 def better(name):
     """'higher' or 'lower' (the registered metric's tag; higher when it has none)."""
-    return getattr(METRICS.get(name), "better", "higher") if name in METRICS else "higher"
+    return _tag(METRICS.get(name)) if name in METRICS else "higher"
+
+
+def _tag(fn):
+    return getattr(fn, "better", "higher")
+
+
+class PlannedMetric(NamedTuple):
+    key: str  # the column / log name
+    fn: object  # the registered metric function
+    kwargs: dict  # the convention, with what the entry gives explicitly
+    better: str  # 'higher' or 'lower': the entry's ``better`` when given, else the metric's own
 
 
 def format_value(name, value):
@@ -77,25 +89,26 @@ def _convention(fn, border):
 
 
 def metric_plan(metrics, scale, crop_border=None, where="metrics"):
-    """``[(key, function, kwargs)]`` in the order asked.
+    """``[PlannedMetric]`` in the order asked.
 
     ``metrics``: names ('psnr,ssim' or a list; keyed by their short names), or a ``val.metrics`` mapping
-    ``{key: {type: name, **explicit arguments}}``. Unknown names -> OptionError naming the nearest one.
+    ``{key: {type: name, better: 'higher' | 'lower', **explicit arguments}}`` (BasicSR's ``better`` decides
+    which value is best; absent: the metric's own direction). Unknown names -> OptionError naming the nearest.
     """
     border = int(scale if crop_border is None else crop_border)
     if isinstance(metrics, dict):
         entries = [(key, spec["type"], {k: v for k, v in spec.items() if k not in ("type", "better")},
-                    f"{where}.{key}") for key, spec in metrics.items()]
+                    spec.get("better"), f"{where}.{key}") for key, spec in metrics.items()]
     else:
-        entries = [(None, name, {}, where) for name in split_names(metrics)]
+        entries = [(None, name, {}, None, where) for name in split_names(metrics)]
     plan, seen = [], set()
-    for key, name, explicit, at in entries:
+    for key, name, explicit, direction, at in entries:
         fn = METRICS.get(name.lower() if name.lower() in METRICS else name, where=at)
         key = key or short_name(fn, name)
         if key in seen:
             continue
         seen.add(key)
-        plan.append((key, fn, {**_convention(fn, border), **explicit}))
+        plan.append(PlannedMetric(key, fn, {**_convention(fn, border), **explicit}, direction or _tag(fn)))
     if not plan:
         raise UserError("no metric named (e.g. --metrics psnr,ssim)")
     return plan
@@ -124,21 +137,21 @@ class Scorer:
         self.scale = int(scale)
         self.plan = metric_plan(metrics, scale, crop_border, where)
         self.unavailable = {}
-        for key, fn, _kw in self.plan:
-            reason = metric_unavailable_reason(short_name(fn, key))
+        for m in self.plan:
+            reason = metric_unavailable_reason(short_name(m.fn, m.key))
             if reason:
-                self.unavailable[key] = reason
+                self.unavailable[m.key] = reason
 
     @property
     def keys(self):
-        return [k for k, _f, _kw in self.plan]
+        return [m.key for m in self.plan]
 
     def header(self):
         return {
             "scale": self.scale,
             "metrics": self.keys,
-            "better": {k: getattr(f, "better", "higher") for k, f, _kw in self.plan},
-            "settings": {k: dict(kw) for k, _f, kw in self.plan},
+            "better": {m.key: m.better for m in self.plan},
+            "settings": {m.key: dict(m.kwargs) for m in self.plan},
             "unavailable": self.unavailable,
             "datasets": {},
         }
@@ -148,7 +161,7 @@ class Scorer:
         sr8 = to_levels(sr)
         gt8 = to_levels(fit_gt(sr8, np.asarray(gt), self.scale, gt_path, sr_label))
         row = {}
-        for key, fn, kwargs in self.plan:
+        for key, fn, kwargs, _better in self.plan:
             if key in self.unavailable:
                 row[key] = None
                 continue

@@ -148,7 +148,7 @@ def resolve_eval_datasets(names, opt, data_root="datasets"):
 
 def check_metrics(names):
     """Metric names as the evaluation keys them (the shortest registered alias: psnr, stlpips, ...)."""
-    return [key for key, _fn, _kwargs in metric_plan(names, scale=1, where="--metrics")]
+    return [m.key for m in metric_plan(names, scale=1, where="--metrics")]
 
 
 @dataclass
