@@ -77,13 +77,16 @@ class Registry:
             raise OptionError(f"{where}.{exc.argument}: {exc.message}") from None
 
     def arguments(self, name):
-        """Constructor parameters of a registered class: {arg: default or inspect.Parameter.empty}."""
-        sig = inspect.signature(self.get(name))
-        return {
+        """Constructor parameters of a registered class: {arg: default or inspect.Parameter.empty}, then the
+        keywords a class taking ``**kwargs`` declares in ``keyword_options`` ({key: default})."""
+        obj = self.get(name)
+        sig = inspect.signature(obj)
+        args = {
             p.name: p.default
             for p in sig.parameters.values()
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"
         }
+        return {**args, **getattr(obj, "keyword_options", {})}
 
 
 ARCHS = Registry("network", ("srgan_kit.archs.generators", "srgan_kit.archs.discriminators"))

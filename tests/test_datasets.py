@@ -214,17 +214,22 @@ def test_too_small_is_an_error_or_skipped(folders, cls):
 def test_option_errors(folders):
     gt_dir, lq_dir, _ = folders
     kw = dict(dataroot_gt=gt_dir, dataroot_lq=lq_dir, scale=4, filename_tmpl="{}x4", name="DIV2K")
-    with pytest.raises(OptionError, match=r"'DIV2K'.*io_backend type 'lmdb'"):
-        PairedImageDataset(io_backend={"type": "lmdb", "db_paths": ["a", "b"]}, **kw)
-    with pytest.raises(OptionError, match="io_backend type 'lmdb'"):
+    with pytest.raises(OptionError, match=r"^datasets\.train\.io_backend: \{'type': 'lmdb'.* not supported"):
+        DATASETS.build({"type": "PairedImageDataset", "io_backend": {"type": "lmdb", "db_paths": ["a", "b"]}, **kw},
+                       where="datasets.train")
+    with pytest.raises(OptionError, match="io_backend: .*'lmdb'"):
         GTOnlyDataset(dataroot_gt=gt_dir, scale=4, io_backend={"type": "lmdb"})
+    with pytest.raises(OptionError, match="io_backend: .*not supported"):
+        GTOnlyDataset(dataroot_gt=gt_dir, scale=4, io_backend={"type": "disk", "client_keys": ["x"]})
     assert len(PairedImageDataset(io_backend={"type": "disk"}, **kw)) == 2
     with pytest.raises(OptionError, match="gt_size.*30.*multiple of scale 4"):
         PairedImageDataset(gt_size=30, **kw)
     with pytest.raises(OptionError, match="phase"):
         PairedImageDataset(phase="training", **kw)
+    with pytest.raises(OptionError, match=r"^datasets\.val\.filename_tmpl: must be a string with one '\{\}'"):
+        DATASETS.build({"type": "PairedImageDataset", **kw, "filename_tmpl": "x4"}, where="datasets.val")
     with pytest.raises(OptionError, match="filename_tmpl"):
-        PairedImageDataset(**{**kw, "filename_tmpl": "x4"})
+        PairedImageDataset(**{**kw, "filename_tmpl": "{}{}"})
     with pytest.raises(OptionError, match="scale"):
         GTOnlyDataset(dataroot_gt=gt_dir, scale=0)
 

@@ -18,6 +18,7 @@ from srgan_kit.archs.discriminators import (MultiScalePatchGAN, PatchGANDiscrimi
                                           VGGStyleDiscriminator)
 from srgan_kit.data.imageio import save_image
 from srgan_kit.errors import OptionError
+from srgan_kit.losses.adversarial import GANLoss
 from srgan_kit.losses.feature_matching import FeatureMatchingLoss
 from srgan_kit.config.options import OptionWarning, load_options
 from srgan_kit.models.gan import GANStep
@@ -360,6 +361,17 @@ def test_gan_without_network_d_or_gan_opt_is_refused(workdir):
     assert "train.gan_opt: missing required section" in option_error(workdir, data)
     data["train"]["gan_opt"] = {"type": "L1Loss"}
     assert "train.gan_opt.type: expected GANLoss" in option_error(workdir, data)
+
+
+@pytest.mark.parametrize("key, value, words", [("gp_weight", -1, "must be >= 0, got -1"),
+                                              ("reg_every", 0, "must be >= 1, got 0")])
+def test_gan_loss_ranges_are_refused_at_load_time_by_the_loss_itself(workdir, key, value, words):
+    data = base(workdir)
+    data["train"]["gan_opt"][key] = value
+    msg = option_error(workdir, data)
+    assert msg.endswith(f"train.gan_opt.{key}: {words}"), msg
+    with pytest.raises(OptionError, match=f"^{key}: {words}$"):
+        GANLoss(**{key: value})
 
 
 def test_clipping_with_gradient_penalty_is_refused_at_load_time(workdir):

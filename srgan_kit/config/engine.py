@@ -5,12 +5,14 @@ Declarative: a file's structure is a tree of nodes --
   Field    one value: a kind (int, float, ...), a default or REQUIRED, choices, a check;
   Section  a mapping with fixed keys (``train``, ``path``, ``logger`` ...);
   Typed    a mapping with a ``type`` key naming a registered class; its other keys must be that class's
-           constructor parameters (``Registry.arguments``), plus a few non-constructor keys;
+           constructor parameters (``Registry.arguments``), plus a few non-constructor keys; the class's own
+           ``check_arguments`` (when it has one) owns the rules for their values;
   MapOf    a mapping with free names (``datasets.<phase>``, ``val.metrics.<name>``);
   ListOf   a list whose items are all one node.
 Every mapping node also lists ``unused`` keys (keys of other toolkits that are read but not used: one warning
 each, then dropped), ``aliases`` (older key names) and ``derived`` keys (written by the loader; accepted in
-saved files and recomputed). ``validate`` walks the tree and reports problems and warnings in a Context.
+saved files and recomputed). ``validate`` walks the tree and reports problems and warnings in a Context;
+each node's ``to_json_schema`` describes the same rules to editors (srgan_kit.config.json_schema).
 """
 import copy
 import inspect
@@ -18,7 +20,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from srgan_kit.errors import OptionError, closest
+from srgan_kit.config import json_schema as js
+from srgan_kit.errors import ArgumentError, OptionError, closest
 
 
 class _Sentinel:
@@ -46,6 +49,7 @@ class Mismatch(Exception):
 class Kind:
     expect: str  # how messages describe a fitting value
     coerce: object  # raw value -> typed value, or raise Mismatch
+    schema: dict = field(default=None, compare=False)  # the JSON Schema of a fitting value
 
 
 def _number_text(value):
@@ -98,13 +102,14 @@ def _exactly(kind):
     return coerce
 
 
-INT = Kind("an integer", _to_int)
-FLOAT = Kind("a number", _to_float)
-NUMBER = Kind("a number", _to_number)
-BOOL = Kind("true or false", _exactly(bool))
-STR = Kind("a string", _exactly(str))
-MAPPING = Kind("a mapping", _exactly(dict))
-ANY = Kind("any value", lambda value: value)
+_NUMBER_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": js.NUMBER_TEXT}]}
+INT = Kind("an integer", _to_int, {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": js.INTEGER_TEXT}]})
+FLOAT = Kind("a number", _to_float, _NUMBER_SCHEMA)
+NUMBER = Kind("a number", _to_number, _NUMBER_SCHEMA)
+BOOL = Kind("true or false", _exactly(bool), {"type": "boolean"})
+STR = Kind("a string", _exactly(str), {"type": "string"})
+MAPPING = Kind("a mapping", _exactly(dict), {"type": "object"})
+ANY = Kind("any value", lambda value: value, {})
 
 
 def list_of(item=ANY, length=None):
@@ -113,8 +118,11 @@ def list_of(item=ANY, length=None):
             raise Mismatch
         return [item.coerce(v) for v in value]
 
+    schema = {"type": "array", "items": _kind_schema(item)}
+    if length is not None:
+        schema.update(minItems=length, maxItems=length)
     what = f"a list of {length} items" if length else "a list"
-    return Kind(what if item is ANY else f"{what} ({item.expect} each)", coerce)
+    return Kind(what if item is ANY else f"{what} ({item.expect} each)", coerce, schema)
 
 
 def count_or(word):
@@ -128,7 +136,7 @@ def count_or(word):
             raise Mismatch
         return value
 
-    return Kind(f"an integer >= 0 or {word!r}", coerce)
+    return Kind(f"an integer >= 0 or {word!r}", coerce, {"anyOf": [{**INT.schema, "minimum": 0}, {"const": word}]})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -139,29 +147,49 @@ def count_or(word):
 class Check:
     test: object
     text: str
+    schema: dict = field(default=None, compare=False)  # the same test in JSON Schema keywords
 
 
 def at_least(low):
-    return Check(lambda v: v >= low, f">= {low}")
+    return Check(lambda v: v >= low, f">= {low}", {"minimum": low})
 
 
 def greater(low):
-    return Check(lambda v: v > low, f"> {low}")
+    return Check(lambda v: v > low, f"> {low}", {"exclusiveMinimum": low})
 
 
 def between(low, high):
-    return Check(lambda v: low <= v <= high, f"in [{low}, {high}]")
+    return Check(lambda v: low <= v <= high, f"in [{low}, {high}]", {"minimum": low, "maximum": high})
 
 
 def half_open(low, high):
-    return Check(lambda v: low <= v < high, f"in [{low}, {high})")
+    return Check(lambda v: low <= v < high, f"in [{low}, {high})", {"minimum": low, "exclusiveMaximum": high})
 
 
 def each(check):
-    return Check(lambda v: all(check.test(x) for x in v), f"each {check.text}")
+    return Check(lambda v: all(check.test(x) for x in v), f"each {check.text}", {"items": _check_schema(check)})
 
 
-NON_EMPTY = Check(lambda v: len(v) > 0, "not empty")
+def one_of(values):
+    """A value among ``values`` (list items: ``each(one_of(...))``)."""
+    values = tuple(values)
+    return Check(lambda v: v in values, "one of " + ", ".join(values), {"enum": list(values)})
+
+
+# Keywords apply to their own JSON type only, so one fragment covers strings, lists and mappings.
+NON_EMPTY = Check(lambda v: len(v) > 0, "not empty", {"minLength": 1, "minItems": 1, "minProperties": 1})
+
+
+def _kind_schema(kind):
+    if kind.schema is None:
+        raise TypeError(f"kind {kind.expect!r} has no JSON Schema (give it schema=...)")
+    return kind.schema
+
+
+def _check_schema(check):
+    if check.schema is None:
+        raise TypeError(f"check {check.text!r} has no JSON Schema (give it schema=...)")
+    return check.schema
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -500,11 +528,26 @@ def _walk_typed(node, value, path, ctx):
         if key in value and key not in node.derived:
             ctx.problem(path + (key,), f"set by srgan_kit when it builds the {kind}; remove it from the options")
     supplied = tuple(k for k in node.supplied if k not in node.derived)
+    before = len(ctx.problems)
     cleaned = _walk_keys(node, value, path, ctx, fields, extra_ok=("type",) + supplied, implicit=implicit)
     out = {"type": name}
     out.update((k, cleaned[k]) for k in value if k in cleaned)
     out.update((k, v) for k, v in cleaned.items() if k not in out)
+    if len(ctx.problems) == before:
+        _check_arguments(node.registry.get(name), out, path, ctx)
     return out
+
+
+def _check_arguments(cls, spec, path, ctx):
+    """A registered class's own rules for its values (``check_arguments(options)``, raising ArgumentError; its
+    constructor applies the same), run on the typed entry so a file hears of them before anything is built."""
+    check = getattr(cls, "check_arguments", None)
+    if check is None:
+        return
+    try:
+        check({k: v for k, v in spec.items() if k != "type"})
+    except ArgumentError as exc:
+        ctx.problem(path + (exc.argument,), exc.message)
 
 
 def _walk_map(node, value, path, ctx):

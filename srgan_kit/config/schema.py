@@ -36,7 +36,6 @@ def _folders(value):
 
 # A training set's GT may come from several folders (e.g. [T91, BSD200]), as in traiNNer-redux.
 FOLDERS = Kind("a folder or a non-empty list of folders", _folders)
-TEMPLATE = Check(lambda v: "{}" in v, "containing '{}' where the GT name goes")
 # Health conditions (srgan_kit.training.health) that train.early_stop may name.
 EARLY_STOP_KEYS = ("d_wins", "d_collapsed", "adversarial_dominates", "psnr_drop", "colour_shift")
 RUN_NAME = Check(lambda v: bool(re.fullmatch(r"[^/\\]+", v)) and v not in (".", ".."), "usable as a folder name")
@@ -57,13 +56,6 @@ DATASET_UNUSED = {
 }
 
 
-def _io_backend_ok(value):
-    return value.get("type", "disk") == "disk" and set(value) <= {"type"}
-
-
-IO_BACKEND = Check(_io_backend_ok, "with type: disk (lmdb and other backends are not supported)")
-
-
 def arch_node(required):
     size = Field(INT, check=greater(0))
     scale = Field(INT, choices=SCALES)
@@ -76,8 +68,9 @@ def dataset_node(phase):
     path = Field(STR, check=NON_EMPTY)
     known = {
         "name": Field(STR), "dataroot_gt": path, "dataroot_lq": path,
-        "filename_tmpl": Field(STR, check=TEMPLATE),
-        "io_backend": Field(MAPPING, check=IO_BACKEND, nullable=True),
+        # the dataset classes check the template and the backend (srgan_kit.data.datasets)
+        "filename_tmpl": Field(STR),
+        "io_backend": Field(MAPPING, nullable=True),
         "use_hflip": Field(BOOL), "use_rot": Field(BOOL), "skip_small": Field(BOOL), "skip_bad_images": Field(BOOL),
         "gt_size": Field(INT, check=greater(0)),
     }

@@ -6,9 +6,9 @@ message naming the files. Items are
 ``{'lq': 3xhxw, 'gt': 3xHxW float32 tensors in [0, 1], 'lq_path': str, 'gt_path': str}``; alpha is dropped.
 Keyword arguments equal BasicSR's option keys so BasicSR option files work unchanged.
 """
-import inspect
 import random
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,7 +20,7 @@ from srgan_kit.data.imageio import image_size, list_images, load_image
 from srgan_kit.data.realworld import KERNEL_DEFAULTS, draw_kernels, kernel_settings
 from srgan_kit.data.verify import verify_images
 from srgan_kit.data.transforms import augment, check_gt_size, check_pair_shapes, paired_random_crop, to_tensor
-from srgan_kit.errors import DataError, OptionError, listing
+from srgan_kit.errors import ArgumentError, DataError, OptionError, listing
 from srgan_kit.registry import DATASETS
 
 PHASES = ("train", "val", "test")
@@ -42,34 +42,70 @@ def sample_key(key):
     return key, random
 
 
-class _SRDataset(Dataset):
-    """What both datasets share: option checks, the size filter, augmentation and the item dict."""
+@dataclass(frozen=True)
+class Sampling:
+    """How training items are cut and augmented, and which images are left out (BasicSR's keys).
 
-    def __init__(self, scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images):
+    Validation and test sets use whole images without flips: there only the skip options apply."""
+
+    gt_size: int = None
+    use_hflip: bool = False
+    use_rot: bool = False
+    skip_small: bool = False
+    skip_bad_images: bool = False
+
+
+def check_io_backend(io_backend):
+    """Only image folders are read: io_backend may be left out or say {type: disk}."""
+    if io_backend is None:
+        return
+    backend = io_backend.get("type", "disk") if isinstance(io_backend, dict) else io_backend
+    if backend != "disk" or (isinstance(io_backend, dict) and set(io_backend) - {"type"}):
+        raise ArgumentError("io_backend", f"{io_backend!r} is not supported; srgan_kit reads image folders only "
+                                          "(io_backend: {type: disk}, or leave it out)")
+
+
+def check_filename_tmpl(tmpl):
+    """A template with one '{}' where the GT's name goes, that tells names apart."""
+    try:
+        ok = isinstance(tmpl, str) and "{}" in tmpl and tmpl.format("a") != tmpl.format("b")
+    except (IndexError, KeyError, ValueError):
+        ok = False
+    if not ok:
+        raise ArgumentError("filename_tmpl", f"must be a string with one '{{}}' for the GT name (e.g. '{{}}x4'), "
+                                             f"got {tmpl!r}")
+
+
+class _SRDataset(Dataset):
+    """What every dataset shares: option checks, the size filter, augmentation and the item dict."""
+
+    @staticmethod
+    def check_arguments(options):
+        """The rules for option values that need no files (the option loader runs them too)."""
+        check_io_backend(options.get("io_backend"))
+        if "filename_tmpl" in options:
+            check_filename_tmpl(options["filename_tmpl"])
+
+    def __init__(self, scale, phase, sampling, io_backend, name):
         self.name = name
         self.label = f"dataset {name!r}" if name else type(self).__name__
         if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
             raise OptionError(f"{self.label}: scale must be a positive integer, got {scale!r}")
         if phase not in PHASES:
             raise OptionError(f"{self.label}: phase must be one of {', '.join(PHASES)}, got {phase!r}")
-        if io_backend is not None:
-            backend = io_backend.get("type", "disk") if isinstance(io_backend, dict) else io_backend
-            if backend != "disk":
-                raise OptionError(
-                    f"{self.label}: io_backend type {backend!r} is not supported; srgan_kit reads image folders "
-                    f"only (io_backend: {{type: disk}}, or leave it out)"
-                )
+        check_io_backend(io_backend)
         self.scale = scale
         self.phase = phase
         self.train = phase == "train"
+        self.sampling = sampling
         # gt_size, flips and rotations only matter while training; validation uses whole images
-        self.gt_size = gt_size if self.train else None
+        self.gt_size = sampling.gt_size if self.train else None
         if self.gt_size is not None:
             check_gt_size(self.gt_size, scale, where=f"{self.label}: gt_size")
-        self.use_hflip = bool(use_hflip)
-        self.use_rot = bool(use_rot)
-        self.skip_small = bool(skip_small)
-        self.skip_bad_images = bool(skip_bad_images)
+        self.use_hflip = bool(sampling.use_hflip)
+        self.use_rot = bool(sampling.use_rot)
+        self.skip_small = bool(sampling.skip_small)
+        self.skip_bad_images = bool(sampling.skip_bad_images)
 
     def _drop_small(self, items, gt_hw_of):
         """Items whose (mod-cropped) GT is smaller than gt_size: error naming them, or skipped with a warning."""
@@ -128,10 +164,11 @@ class PairedImageDataset(_SRDataset):
     a multiple of the scale is cropped at the bottom/right to LQ size x scale.
     """
 
-    def __init__(self, dataroot_gt, dataroot_lq, scale, phase="train", filename_tmpl="{}", gt_size=None,
+    def __init__(self, dataroot_gt, dataroot_lq, scale, *, phase="train", filename_tmpl="{}", gt_size=None,
                  use_hflip=False, use_rot=False, skip_small=False, io_backend=None, name=None, skip_bad_images=False):
-        super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
-        self._check_tmpl(filename_tmpl)
+        super().__init__(scale, phase, Sampling(gt_size, use_hflip, use_rot, skip_small, skip_bad_images),
+                         io_backend, name)
+        check_filename_tmpl(filename_tmpl)
         self.filename_tmpl = filename_tmpl
         if not isinstance(dataroot_gt, (str, Path)):
             raise OptionError(f"{self.label}: dataroot_gt: one folder (its images pair by name with dataroot_lq's); "
@@ -145,17 +182,6 @@ class PairedImageDataset(_SRDataset):
             sizes[it["gt_path"]] = check_pair_shapes(gt_hw, lq_hw, scale, it["gt_path"], it["lq_path"])
         self.items = self._drop_small(items, lambda it: sizes[it["gt_path"]])
         self.items = self._drop_bad(self.items)
-
-    def _check_tmpl(self, tmpl):
-        try:
-            ok = isinstance(tmpl, str) and "{}" in tmpl and tmpl.format("a") != tmpl.format("b")
-        except (IndexError, KeyError, ValueError):
-            ok = False
-        if not ok:
-            raise OptionError(
-                f"{self.label}: filename_tmpl must be a string with one '{{}}' for the GT name "
-                f"(e.g. '{{}}x4'), got {tmpl!r}"
-            )
 
     def _pair(self, gt_paths, lq_paths, lq_root):
         by_name = {p.name: p for p in lq_paths}
@@ -211,9 +237,10 @@ class GTOnlyDataset(_SRDataset):
     like an LR image saved to disk. ``lq_path`` is the GT path.
     """
 
-    def __init__(self, dataroot_gt, scale, phase="train", gt_size=None, use_hflip=False, use_rot=False,
+    def __init__(self, dataroot_gt, scale, *, phase="train", gt_size=None, use_hflip=False, use_rot=False,
                  skip_small=False, io_backend=None, name=None, skip_bad_images=False):
-        super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
+        super().__init__(scale, phase, Sampling(gt_size, use_hflip, use_rot, skip_small, skip_bad_images),
+                         io_backend, name)
         gt_paths = list_images(dataroot_gt, what=f"{self.label}: GT images (dataroot_gt)")
         items, sizes, tiny = [], {}, []
         for p in gt_paths:
@@ -269,14 +296,18 @@ class RealESRGANDataset(_SRDataset):
     Each item is a ``crop_pad_size`` tile of a GT image (reflect-padded when smaller, randomly cropped when
     larger), flipped/rotated, with the sample's two blur kernels and final sinc filter drawn here (in the data
     workers); the LQ is made from a whole batch on the training device by the model's degradation stage.
-    Keys equal Real-ESRGAN's (kernel keys: ``srgan_kit.data.realworld.KERNEL_DEFAULTS``).
+    Keys equal Real-ESRGAN's; the kernel keys are declared in ``keyword_options`` (the registry reads them as
+    constructor parameters) with Real-ESRGAN's values as defaults.
     """
 
-    def __init__(self, dataroot_gt, scale, phase="train", meta_info=None, gt_size=None, use_hflip=True,
+    keyword_options = KERNEL_DEFAULTS
+
+    def __init__(self, dataroot_gt, scale, *, phase="train", meta_info=None, gt_size=None, use_hflip=True,
                  use_rot=False, crop_pad_size=400, skip_small=False, io_backend=None, name=None,
                  skip_bad_images=False, **kernel_opt):
-        super().__init__(scale, phase, gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
-        unknown = sorted(set(kernel_opt) - set(KERNEL_DEFAULTS))
+        super().__init__(scale, phase, Sampling(gt_size, use_hflip, use_rot, skip_small, skip_bad_images),
+                         io_backend, name)
+        unknown = sorted(set(kernel_opt) - set(self.keyword_options))
         if unknown:
             raise OptionError(f"{self.label}: unknown key(s) {', '.join(unknown)}")
         self.kernels = kernel_settings(kernel_opt)
@@ -323,15 +354,17 @@ class RealESRGANPairedDataset(RealESRGANDataset):
     the two folders need not hold as many images. Each pair is the one PairedImageDataset gives for the same
     sample (crop, flips, ``paired_noise_seed``), so a run on these pairs alone trains as model_type gan does."""
 
-    def __init__(self, dataroot_gt, dataroot_lq, scale, phase="train", paired_dataroot_gt=None, filename_tmpl="{}",
-                 meta_info=None, gt_size=None, use_hflip=True, use_rot=False, crop_pad_size=400, skip_small=False,
-                 io_backend=None, name=None, skip_bad_images=False, **kernel_opt):
-        super().__init__(dataroot_gt, scale, phase, meta_info, gt_size, use_hflip, use_rot, crop_pad_size,
-                         skip_small, io_backend, name, skip_bad_images, **kernel_opt)
+    def __init__(self, dataroot_gt, dataroot_lq, scale, *, phase="train", paired_dataroot_gt=None,
+                 filename_tmpl="{}", meta_info=None, gt_size=None, use_hflip=True, use_rot=False, crop_pad_size=400,
+                 skip_small=False, io_backend=None, name=None, skip_bad_images=False, **kernel_opt):
+        super().__init__(dataroot_gt, scale, phase=phase, meta_info=meta_info, gt_size=gt_size, use_hflip=use_hflip,
+                         use_rot=use_rot, crop_pad_size=crop_pad_size, skip_small=skip_small, io_backend=io_backend,
+                         name=name, skip_bad_images=skip_bad_images, **kernel_opt)
         if self.train and self.gt_size is None:
             raise OptionError(f"{self.label}: gt_size is required (the size the ready-made pairs are cropped to)")
-        self.paired = PairedImageDataset(paired_dataroot_gt or dataroot_gt, dataroot_lq, scale, phase, filename_tmpl,
-                                         gt_size, use_hflip, use_rot, skip_small, io_backend, name, skip_bad_images)
+        self.paired = PairedImageDataset(paired_dataroot_gt or dataroot_gt, dataroot_lq, scale, phase=phase,
+                                         filename_tmpl=filename_tmpl, io_backend=io_backend, name=name,
+                                         **asdict(self.sampling))
 
     def __getitem__(self, key):
         if isinstance(key, SampleKey):
@@ -344,17 +377,3 @@ class RealESRGANPairedDataset(RealESRGANDataset):
             item, pair = super().__getitem__(key), self.paired[key % len(self.paired)]
         return {**item, "paired_lq": pair["lq"], "paired_gt": pair["gt"], "paired_lq_path": pair["lq_path"],
                 "paired_gt_path": pair["gt_path"]}
-
-
-def _with_kernel_keys(cls):
-    """The kernel keys as keyword parameters of ``cls``'s signature, so the option schema knows them and their
-    types (from the defaults) like any other constructor parameter."""
-    sig = inspect.signature(cls.__init__)
-    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD and p.name != "self"]
-    params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in KERNEL_DEFAULTS.items()]
-    cls.__signature__ = inspect.Signature(params)
-    return cls
-
-
-_with_kernel_keys(RealESRGANDataset)
-_with_kernel_keys(RealESRGANPairedDataset)

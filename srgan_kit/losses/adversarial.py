@@ -192,6 +192,15 @@ class GANLoss(nn.Module):
 
     needs_discriminator = True
 
+    @staticmethod
+    def check_arguments(options):
+        """Ranges of the penalty weights and schedules (the option loader runs this too)."""
+        for name in ("gp_weight", "r1_gamma", "r2_gamma", "warmup_iter"):
+            if name in options and float(options[name]) < 0:
+                raise ArgumentError(name, f"must be >= 0, got {options[name]}")
+        if "reg_every" in options and int(options["reg_every"]) < 1:
+            raise ArgumentError("reg_every", f"must be >= 1, got {options['reg_every']}")
+
     def __init__(
         self,
         gan_type="vanilla",
@@ -218,12 +227,8 @@ class GANLoss(nn.Module):
             # Label smoothing asked for a type that has no labels: say so instead of ignoring it.
             raise ArgumentError("real_label_val", f"real_label_val / fake_label_val only apply to gan_type vanilla "
                                                   f"or lsgan, not {gan_type!r}; remove them")
-        for name, value in (("gp_weight", gp_weight), ("r1_gamma", r1_gamma), ("r2_gamma", r2_gamma),
-                            ("warmup_iter", warmup_iter)):
-            if float(value) < 0:
-                raise ArgumentError(name, f"must be >= 0, got {value}")
-        if int(reg_every) < 1:
-            raise ArgumentError("reg_every", f"must be >= 1, got {reg_every}")
+        self.check_arguments({"gp_weight": gp_weight, "r1_gamma": r1_gamma, "r2_gamma": r2_gamma,
+                              "warmup_iter": warmup_iter, "reg_every": reg_every})
         self.gan_type = gan_type
         self.relativistic = relativistic
         self.real_label_val = float(real_label_val)

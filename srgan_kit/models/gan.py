@@ -251,9 +251,9 @@ FIELDS = {
             "gan_type": Field(STR, choices=tuple(GAN_TYPES)),
             "relativistic": Field(STR, choices=tuple(RELATIVISTIC)),
             "real_label_val": Field(NUMBER), "fake_label_val": Field(NUMBER),
-            "gp_weight": Field(NUMBER, check=at_least(0)),
-            "r1_gamma": Field(NUMBER, check=at_least(0)), "r2_gamma": Field(NUMBER, check=at_least(0)),
-            "reg_every": Field(INT, check=greater(0)), "warmup_iter": Field(INT, check=at_least(0))}),
+            # their ranges: GANLoss.check_arguments
+            "gp_weight": Field(NUMBER), "r1_gamma": Field(NUMBER), "r2_gamma": Field(NUMBER),
+            "reg_every": Field(INT), "warmup_iter": Field(INT)}),
         # One loss without a 'type' in BasicSR-style files.
         "feature_matching_opt": loss_node(default_type="FeatureMatchingLoss", known={
             "criterion": Field(STR, choices=tuple(CRITERIA)),
