@@ -11,6 +11,7 @@ from srgan_kit.compat import import_basicsr
 from srgan_kit.data.realworld import (KERNEL_SIZES, PADDED_SIZE, RESIZE_STAGES, STAGE_DEFAULTS, RealWorldPairs,
                                       SecondOrderDegradation, SeparableUSM, TrainingPairPool, draw_kernels,
                                       kernel_settings, stage_settings)
+from srgan_kit.errors import ArgumentError
 
 
 def _photo_batch(n=2, size=64):
@@ -193,7 +194,7 @@ def test_pool_state_round_trip_continues_identically():
 
 
 def test_pool_size_must_be_a_multiple_of_the_batch():
-    with pytest.raises(ValueError, match="queue_size 5"):
+    with pytest.raises(ArgumentError, match="^queue_size: 5 is not a multiple of the batch size 2"):
         TrainingPairPool(size=5, batch_size=2)
 
 

@@ -227,6 +227,27 @@ class Field:
             raise Mismatch
         return value
 
+    def to_json_schema(self, doc, where=""):
+        """Kind, choices, check, ~ and the default, described as messages describe them."""
+        schema = dict(_kind_schema(self.kind))
+        if self.choices is not None:
+            schema["enum"] = [js.json_value(c) for c in self.choices]
+        if self.check is not None:
+            schema = js.combine(schema, _check_schema(self.check))
+        if self.nullable:
+            schema = js.or_null(schema)
+        text = self.expect()
+        if self.required:
+            text += "; required"
+        else:
+            try:
+                schema["default"] = js.json_value(self.default)
+                text += f"; default {js.text_of(self.default)}"
+            except js.NotJSON:  # a constructor's own default that YAML cannot write
+                pass
+        schema["description"] = text
+        return schema
+
 
 class Section:
     """A mapping with fixed keys. ``absent``: value when the section is missing or ~ ({} = fill defaults)."""
@@ -238,6 +259,15 @@ class Section:
         self.unused = dict(unused or {})
         self.aliases = dict(aliases or {})
         self.derived = tuple(derived)
+
+    def to_json_schema(self, doc, where=""):
+        """Its keys and no others, stored once as a definition named by its key path."""
+        schema = _mapping_schema(self, self.fields, doc, where)
+        schema["description"] = describe(self)
+        # ~ reads as "absent": the section stays ~ or fills its defaults (which fails if a key is required).
+        if self.absent is None or all(_empty_ok(sub) for sub in self.fields.values()):
+            schema = js.or_null(schema)
+        return doc.define(where or "options", schema)
 
 
 class Typed:
@@ -280,7 +310,7 @@ class Typed:
             required = name in self.require or (default is inspect.Parameter.empty and name not in self.optional)
             known = self.known.get(name)
             if known is None:
-                fields[name] = _field_from_default(REQUIRED if required else default)
+                fields[name] = field_from_default(REQUIRED if required else default)
             else:
                 fields[name] = Field(known.kind, REQUIRED if required else default, choices=known.choices,
                                      check=known.check, nullable=known.nullable or (not required and default is None))
@@ -289,21 +319,51 @@ class Typed:
         fields.update(self.extra)
         return fields, implicit
 
+    def to_json_schema(self, doc, where=""):
+        """One if/then per registered class on ``type`` (its aliases included), whose branch holds that class's
+        keys as ``parameters`` gives them; a type the registry marks unavailable takes any keys (a warning)."""
+        kind = self.registry.kind
+        cases = []
+        for names, obj in registry_groups(self.registry):
+            fields, implicit = self.parameters(names[0])
+            schema = _mapping_schema(self, fields, doc, where, implicit, fixed={"type": {"enum": names}})
+            schema["description"] = _summary(obj) or f"{kind} {names[0]}"
+            cases.append((names, doc.define(f"{kind}.{getattr(obj, '__name__', names[0])}", schema)))
+        for name, why in sorted(self.registry.unavailable.items()):
+            if name not in self.registry:
+                cases.append(([name], {"description": f"{why}; ignored", "deprecationMessage": f"{why}; ignored"}))
+        prop, branches = js.dispatch("type", cases, default=self.default_type)
+        prop["description"] = f"the {kind} type" + (f"; default {self.default_type}" if self.default_type else "")
+        schema = {"type": "object", "properties": {"type": prop}, "allOf": branches, "description": describe(self)}
+        if self.default_type is None:
+            schema["required"] = ["type"]
+        return schema if self.required else js.or_null(schema)
+
 
 @dataclass
 class MapOf:
-    """A mapping of free names to nodes; ``value`` is a node or a function name -> node."""
+    """A mapping of free names to nodes: ``named`` ({name: node}) for particular names, ``value`` for the rest."""
 
     value: object
     required: bool = False
     key_pattern: str = r".+"
     key_expect: str = "a name"
+    named: dict = field(default_factory=dict)
 
     def node_for(self, key):
-        return self.value(key) if callable(self.value) else self.value
+        return self.named.get(key, self.value)
 
     def key_ok(self, key):
         return isinstance(key, str) and re.fullmatch(self.key_pattern, key) is not None
+
+    def to_json_schema(self, doc, where=""):
+        return js.or_null({
+            "type": "object",
+            "propertyNames": {"pattern": f"^(?:{self.key_pattern})$"},
+            "properties": {key: node.to_json_schema(doc, f"{where}.{key}") for key, node in self.named.items()},
+            "additionalProperties": self.value.to_json_schema(doc, f"{where}.*"),
+            "description": describe(self),
+        })
 
 
 @dataclass
@@ -312,6 +372,10 @@ class ListOf:
 
     item: object
     required: bool = False
+
+    def to_json_schema(self, doc, where=""):
+        return js.or_null({"type": "array", "items": self.item.to_json_schema(doc, f"{where}[]"),
+                           "description": describe(self)})
 
 
 def optional_fields(node):
@@ -328,19 +392,73 @@ def optional_fields(node):
             yield from optional_fields(sub)
 
 
-def _field_from_default(default):
-    """A constructor parameter without a schema entry: type from its default (REQUIRED: any value)."""
+def field_from_default(default, check=None, exact_length=False):
+    """A Field typed by its default (REQUIRED: any value): bool, number (with ``check``), string, or a list
+    (of numbers when the default's items are; of the default's length with ``exact_length``)."""
     if default is REQUIRED:
         return Field(ANY)
     if isinstance(default, bool):
         return Field(BOOL, default)
     if isinstance(default, (int, float)):
-        return Field(NUMBER, default)
+        return Field(NUMBER, default, check=check)
     if isinstance(default, str):
         return Field(STR, default)
     if isinstance(default, (list, tuple)):
-        return Field(list_of(), default)
+        numbers = bool(default) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in default)
+        return Field(list_of(NUMBER if numbers else ANY, len(default) if exact_length else None), default)
     return Field(ANY, default, nullable=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# JSON Schema helpers shared by the nodes' to_json_schema.
+
+
+def _mapping_schema(node, fields, doc, where, implicit=(), fixed=None):
+    """A Section's or a Typed branch's keys as _walk_keys reads them: ``fixed`` properties, fields, aliases
+    (not together with the current name), derived keys, unused keys (a warning), and no others."""
+    props = dict(fixed or {})
+    for key, sub in fields.items():
+        props[key] = sub.to_json_schema(doc, f"{where}.{key}" if where else key)
+    rules = []
+    for old, new in node.aliases.items():
+        if new in fields:
+            props[old] = js.annotate(props[new], deprecationMessage=f"BasicSR's older name for '{new}'")
+            rules.append({"not": {"required": [old, new]}})
+    for key in node.derived:
+        props[key] = {"description": "set by srgan_kit when it loads the file (a given value is replaced)"}
+    for key, why in node.unused.items():
+        props[key] = {"description": f"{why}; ignored", "deprecationMessage": f"{why}; ignored"}
+    schema = {"type": "object", "properties": props, "additionalProperties": False}
+    required = [key for key, sub in fields.items() if sub.required and key not in implicit]
+    if required:
+        schema["required"] = required
+    if rules:
+        schema["allOf"] = rules
+    return schema
+
+
+def _empty_ok(node):
+    """Whether leaving ``node`` out passes (nothing under it is required)."""
+    if node.required:
+        return False
+    if isinstance(node, Section) and node.absent is not None:
+        return all(_empty_ok(sub) for sub in node.fields.values())
+    return True
+
+
+def registry_groups(registry):
+    """[(names, object)]: each registered object once, with every name it is registered under (sorted)."""
+    groups = {}
+    for name in registry.names():
+        obj = registry.get(name)
+        groups.setdefault(id(obj), (obj, []))[1].append(name)
+    return [(names, obj) for obj, names in groups.values()]
+
+
+def _summary(obj):
+    """The first paragraph of a registered object's docstring, on one line."""
+    doc = inspect.getdoc(obj) if inspect.isclass(obj) or inspect.isfunction(obj) else None
+    return " ".join((doc or "").split("\n\n")[0].split())
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from srgan_kit import registry as reg
 from srgan_kit.config.engine import (BOOL, FLOAT, INT, MAPPING, NON_EMPTY, NUMBER, REQUIRED, STR, Check, Field,
                                      Kind, ListOf, MapOf, Mismatch, Section, Typed, at_least, count_or, each,
-                                     greater, half_open, list_of)
+                                     greater, half_open, list_of, one_of, registry_groups)
+from srgan_kit.config import json_schema as js
 
 SCALES = (1, 2, 3, 4, 8)
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # srgan_kit.device.resolve_precision
@@ -23,7 +24,7 @@ def _compile_mode(value):
     raise Mismatch
 
 
-COMPILE = Kind("false, 'default' or 'max-autotune-no-cudagraphs'", _compile_mode)
+COMPILE = Kind("false, 'default' or 'max-autotune-no-cudagraphs'", _compile_mode, {"enum": [False, *COMPILE_MODES]})
 
 
 def _folders(value):
@@ -35,10 +36,13 @@ def _folders(value):
 
 
 # A training set's GT may come from several folders (e.g. [T91, BSD200]), as in traiNNer-redux.
-FOLDERS = Kind("a folder or a non-empty list of folders", _folders)
+_FOLDER = {"type": "string", "minLength": 1}
+FOLDERS = Kind("a folder or a non-empty list of folders", _folders,
+               {"anyOf": [_FOLDER, {"type": "array", "items": _FOLDER, "minItems": 1}]})
 # Health conditions (srgan_kit.training.health) that train.early_stop may name.
 EARLY_STOP_KEYS = ("d_wins", "d_collapsed", "adversarial_dominates", "psnr_drop", "colour_shift")
-RUN_NAME = Check(lambda v: bool(re.fullmatch(r"[^/\\]+", v)) and v not in (".", ".."), "usable as a folder name")
+RUN_NAME = Check(lambda v: bool(re.fullmatch(r"[^/\\]+", v)) and v not in (".", ".."), "usable as a folder name",
+                 {"pattern": r"^[^/\\]+$", "not": {"enum": [".", ".."]}})
 TOP_UNUSED = {
     "dist_params": "BasicSR's distributed settings; srgan_kit reads them from torchrun's environment",
     "find_unused_parameters": "BasicSR's DistributedDataParallel flag, not used by srgan_kit",
@@ -54,6 +58,14 @@ DATASET_UNUSED = {
     "mean": "BasicSR's input normalisation, not used by srgan_kit",
     "std": "BasicSR's input normalisation, not used by srgan_kit",
 }
+
+
+def train_gt_size(opt):
+    """(size, key path) of the training GT crops: the top-level gt_size (Real-ESRGAN's key, for model types that
+    make their pairs on the device) wins over the training set's."""
+    if opt.get("gt_size"):
+        return opt["gt_size"], ("gt_size",)
+    return opt["datasets"]["train"].get("gt_size"), ("datasets", "train", "gt_size")
 
 
 def arch_node(required):
@@ -169,8 +181,7 @@ def base_schema(is_train):
             "nan_tolerance": Field(INT, 3, check=greater(0)),
             # srgan_kit.training.health: a condition must hold this many iterations in a row to be reported
             # health conditions that end the run when reported
-            "early_stop": Field(list_of(STR), [], check=each(Check(lambda v: v in EARLY_STOP_KEYS,
-                                                                   f"one of {', '.join(EARLY_STOP_KEYS)}"))),
+            "early_stop": Field(list_of(STR), [], check=each(one_of(EARLY_STOP_KEYS))),
             "health": Section({"patience": Field(INT, 100, check=greater(0)),
                                "gan_to_pix": Field(NUMBER, 10.0, check=greater(0)),
                                "psnr_drop": Field(NUMBER, 1.0, check=greater(0)),
@@ -221,7 +232,8 @@ def base_schema(is_train):
             "num_gpu": Field(count_or("auto"), "auto"),
             "manual_seed": Field(INT, None, check=half_open(0, 2**32), nullable=True),
             "datasets": MapOf(
-                lambda key: dataset_node("train" if key == "train" else "val"),
+                dataset_node("val"),
+                named={"train": dataset_node("train")},
                 required=is_train,
                 key_pattern=dataset_names,
                 key_expect="'train', 'val' or 'val_<anything>'" + (", 'test_<anything>'" if not is_train else ""),
@@ -277,3 +289,24 @@ class ModelType:
             for key in nodes:
                 target.unused.pop(key, None)
         return root
+
+
+# ---------------------------------------------------------------------------------------------------
+# The option file's JSON Schema, for editors.
+
+
+def option_json_schema(is_train=True):
+    """The JSON Schema (draft-07) of a training option file: one if/then per model type on ``model_type``
+    (absent: 'sr'), each holding that type's tree (``ModelType.schema``) as the nodes describe it."""
+    doc = js.Document()
+    cases = [(names, model.schema(is_train).to_json_schema(doc, model.name))
+             for names, model in registry_groups(reg.MODEL_TYPES)]
+    prop, branches = js.dispatch("model_type", cases, default="sr")
+    prop["description"] = "the kind of training (BasicSR's model class names are accepted)"
+    root = {"type": "object", "properties": {"model_type": prop}, "allOf": branches,
+            "description": "An srgan_kit option file (BasicSR's layout)."}
+    return doc.finish(root, "srgan_kit option file")
+
+
+def option_json_schema_text(is_train=True):
+    return js.dumps(option_json_schema(is_train))

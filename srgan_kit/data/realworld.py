@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from srgan_kit.compat import import_basicsr
+from srgan_kit.errors import ArgumentError
 
 KERNEL_SIZES = tuple(range(7, 22, 2))  # odd sizes 7..21; every kernel is zero-padded to the largest
 PADDED_SIZE = KERNEL_SIZES[-1]
@@ -262,6 +263,13 @@ class SecondOrderDegradation:
 PAIRED_COIN = 0x9E3779B97F4A7C15  # decorrelates the paired-or-degraded coin from the batch's other draws
 
 
+def check_pool_size(size, batch_size, batch_name="the batch size"):
+    """The pool swaps whole batches: ``queue_size`` must be a multiple of the batch size."""
+    if size % batch_size:
+        raise ArgumentError("queue_size", f"{size} is not a multiple of {batch_name} {batch_size} (the pool swaps "
+                                          "whole batches)")
+
+
 class TrainingPairPool:
     """A fixed-size pool of (lq, gt) pairs that batches are swapped through, so one batch mixes images.
 
@@ -271,8 +279,7 @@ class TrainingPairPool:
     """
 
     def __init__(self, size, batch_size):
-        if size % batch_size:
-            raise ValueError(f"queue_size {size} must be divisible by the batch size {batch_size}")
+        check_pool_size(size, batch_size)
         self.size = size
         self.lq = self.gt = None
         self.filled = 0

@@ -25,7 +25,7 @@ import random
 import torch
 
 from srgan_kit.config.engine import BOOL, INT, NON_EMPTY, NUMBER, STR, Field, at_least, greater, list_of
-from srgan_kit.config.schema import ModelType, loss_node, optimizer_node, scheduler_node
+from srgan_kit.config.schema import ModelType, loss_node, optimizer_node, scheduler_node, train_gt_size
 from srgan_kit.losses.adversarial import GAN_TYPES, GP_TYPES, RELATIVISTIC, GANLoss, clip_weights
 from srgan_kit.losses.feature_matching import CRITERIA
 from srgan_kit.losses.objective import GeneratorView, pair_target, pair_targets
@@ -232,9 +232,7 @@ def _check_discriminator_size(opt, ctx):
     if net_d is None or not train_set:
         return
     args = ARCHS.arguments(net_d["type"])
-    # the top-level gt_size (model types that make their pairs on the device) overrides the data set's
-    where = ("gt_size",) if opt.get("gt_size") else ("datasets", "train", "gt_size")
-    gt_size = opt.get("gt_size") or train_set.get("gt_size")
+    gt_size, where = train_gt_size(opt)
     if "input_size" in args and gt_size:
         size = net_d.get("input_size", args["input_size"])
         if size != gt_size:

@@ -7,9 +7,12 @@ training device through srgan_kit.data.realworld.RealWorldPairs, under a seed ta
 the training state. Each loss term trains on the sharpened GT when its ``*_gt_usm`` key is set.
 """
 from srgan_kit import distributed
-from srgan_kit.config.engine import BOOL, INT, NUMBER, STR, Check, Field, at_least, between, each, list_of
-from srgan_kit.config.schema import ModelType
-from srgan_kit.data.realworld import RESIZE_MODES, RESIZE_STAGES, STAGE_DEFAULTS, RealWorldPairs, stage_settings
+from srgan_kit.config.engine import (BOOL, INT, NUMBER, STR, Check, Field, at_least, between, each, field_from_default,
+                                    list_of)
+from srgan_kit.config.schema import ModelType, train_gt_size
+from srgan_kit.data.realworld import (RESIZE_MODES, RESIZE_STAGES, STAGE_DEFAULTS, RealWorldPairs, check_pool_size,
+                                     stage_settings)
+from srgan_kit.errors import ArgumentError
 from srgan_kit.models.base import GeneratorStep
 from srgan_kit.models.sr import check_generator_only
 from srgan_kit.registry import MODEL_TYPES
@@ -19,11 +22,6 @@ PAIRED_DATASET = "RealESRGANPairedDataset"
 MIN_GT_SIZE = 26  # reflect padding by the USM's 25-pixel radius needs more pixels than that
 # Which loss role trains on the sharpened GT, by option key.
 USM_KEYS = {"pixel": "l1_gt_usm", "perceptual": "percep_gt_usm", "gan": "gan_gt_usm"}
-
-
-def pair_gt_size(opt):
-    """The GT crop the pairs are cut to: the top-level gt_size (Real-ESRGAN's), else the training set's."""
-    return opt.get("gt_size") or opt["datasets"]["train"].get("gt_size")
 
 
 def trains_on_usm(opt, role):
@@ -38,7 +36,7 @@ def build_pairs(opt, queue_size, batch_size, device="cpu", with_ready_made=True)
     """The step's pair maker from validated options (the degradation preview builds the same one, unpooled and
     without the ready-made pairs)."""
     paired_prob = (opt.get("dataroot_lq_prob") or 0.0) if with_ready_made else 0.0
-    return RealWorldPairs(stage_settings(opt), opt["scale"], pair_gt_size(opt), queue_size, batch_size, device,
+    return RealWorldPairs(stage_settings(opt), opt["scale"], train_gt_size(opt)[0], queue_size, batch_size, device,
                           paired_prob=paired_prob)
 
 
@@ -91,14 +89,16 @@ def check_degraded(opt, ctx):
         ctx.problem(("datasets", "train", "type"), f"model_type {opt['model_type']!r} degrades HR images on the "
                     f"fly: the training set must be type {' or '.join(DEGRADED_DATASETS)}, got "
                     f"{train_set.get('type')!r}")
-    gt_size = pair_gt_size(opt)
+    gt_size, where = train_gt_size(opt)
     if gt_size and gt_size < MIN_GT_SIZE:
-        ctx.problem(("gt_size",), f"{gt_size} is smaller than {MIN_GT_SIZE}: the GT's unsharp mask blurs with a "
+        ctx.problem(where, f"{gt_size} is smaller than {MIN_GT_SIZE}: the GT's unsharp mask blurs with a "
                     f"51-pixel Gaussian mirrored at the borders")
     batch = train_set.get("batch_size_per_gpu")
-    if opt["queue_size"] and batch and opt["queue_size"] % batch:
-        ctx.problem(("queue_size",), f"{opt['queue_size']} is not a multiple of datasets.train."
-                    f"batch_size_per_gpu {batch} (the pool swaps whole batches)")
+    if opt["queue_size"] and batch:
+        try:
+            check_pool_size(opt["queue_size"], batch, "datasets.train.batch_size_per_gpu")
+        except ArgumentError as exc:
+            ctx.problem((exc.argument,), exc.message)
     paired = train_set.get("type") == PAIRED_DATASET
     if opt["dataroot_lq_prob"] and not paired:
         ctx.problem(("dataroot_lq_prob",), f"{opt['dataroot_lq_prob']} needs ready-made pairs: set datasets.train."
@@ -122,11 +122,11 @@ def _check(opt, ctx):
     check_degraded(opt, ctx)
 
 
-FIELDS = {key: Field(list_of(NUMBER, len(value)), value) if isinstance(value, list)
-          else Field(BOOL, value) if isinstance(value, bool)
-          else Field(NUMBER, value, check=at_least(0)) for key, value in STAGE_DEFAULTS.items()}
+FIELDS = {key: field_from_default(value, check=at_least(0), exact_length=True)
+          for key, value in STAGE_DEFAULTS.items()}
 RESIZE_MODE = Check(lambda modes: len(modes) > 0 and all(m in RESIZE_MODES for m in modes),
-                    "not empty, each one of " + ", ".join(RESIZE_MODES))
+                    "not empty, each one of " + ", ".join(RESIZE_MODES),
+                    {"minItems": 1, "items": {"enum": list(RESIZE_MODES)}})
 FIELDS.update({key: Field(NUMBER, STAGE_DEFAULTS[key], check=between(0, 1)) for key in ("jpeg_prob", "jpeg_prob2")})
 for stage in RESIZE_STAGES:
     FIELDS["resize_mode_list" + stage] = Field(list_of(STR), STAGE_DEFAULTS["resize_mode_list" + stage],
