@@ -231,13 +231,15 @@ def test_bf16_logits_are_scored_in_float32():
 
 
 @pytest.mark.parametrize("gan_type", ["vanilla", "lsgan", "wgan", "hinge", "softplus"])
-def test_basicsr_style_forward_matches_basicsr(gan_type):
+def test_d_and_g_losses_match_basicsr(gan_type):
     basicsr_gan = import_basicsr("basicsr.losses.gan_loss")
     theirs = basicsr_gan.GANLoss("wgan_softplus" if gan_type == "softplus" else gan_type, loss_weight=0.3)
     ours = GANLoss(gan_type, loss_weight=0.3)
-    x = torch.tensor(FAKE)
-    for target_is_real, is_disc in ((True, True), (False, True), (True, False)):
-        assert ours(x, target_is_real, is_disc).item() == pytest.approx(theirs(x, target_is_real, is_disc).item())
+    real, fake = torch.tensor(REAL), torch.tensor(FAKE)
+    l_real, l_fake = ours.d_loss(real, fake)
+    assert l_real.item() == pytest.approx(theirs(real, True, is_disc=True).item())
+    assert l_fake.item() == pytest.approx(theirs(fake, False, is_disc=True).item())
+    assert ours.g_loss(fake).item() == pytest.approx(theirs(fake, True, is_disc=False).item())
 
 
 # --- gradient penalty --------------------------------------------------------------------------------

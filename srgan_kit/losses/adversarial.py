@@ -62,8 +62,8 @@ from srgan_kit.distributed import global_mean
 from srgan_kit.errors import ArgumentError, did_you_mean
 from srgan_kit.registry import LOSSES
 
-# The adversarial term's weight when the option file does not give one: the mission's "about 1e-3 of the
-# pixel loss" (BasicSR's GANLoss defaults to 1.0; its option files always set it).
+# The adversarial term's weight when the option file does not give one: about 1e-3 of the pixel loss, the
+# SRGAN-family setting (BasicSR's GANLoss defaults to 1.0; its option files always set it).
 DEFAULT_GAN_WEIGHT = 1e-3
 
 
@@ -289,15 +289,6 @@ class GANLoss(nn.Module):
         fake_logits = view.discriminator("fake")[0]
         real_logits = view.discriminator("real")[0] if self.is_relativistic else None
         return {"gan": self.g_loss(fake_logits, real_logits)}
-
-    def forward(self, logits, target_is_real, is_disc=False):
-        """BasicSR's ``cri_gan(pred, target_is_real, is_disc)``, for ported code (no relativistic transform:
-        apply it to the logits yourself). The trainer uses d_loss / g_loss instead."""
-        logits = _at_least_float32(logits)
-        if is_disc:
-            return (self.formulas.real if target_is_real else self.formulas.fake)(logits)
-        term = self.formulas.gen if target_is_real else self.formulas.fake
-        return self.loss_weight * term(logits)
 
     def gradient_penalty(self, discriminator, real, fake, eps=None):
         """``gp_weight`` x the WGAN-GP penalty; see :func:`gradient_penalty`."""

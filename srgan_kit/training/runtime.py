@@ -20,6 +20,13 @@ from srgan_kit.errors import DataError
 from srgan_kit import distributed
 
 
+def unwrap(net):
+    """The network inside (Distributed)DataParallel / compile wrappers: what is saved, loaded and averaged."""
+    while isinstance(getattr(net, "module", None), torch.nn.Module):
+        net = net.module
+    return net
+
+
 @dataclass
 class Runtime:
     device: torch.device = torch.device("cpu")
@@ -54,7 +61,7 @@ class Runtime:
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
     def prepare(self, net):
-        """Move a network to the device and memory format (a DDP wrapper would go here)."""
+        """Move a network to the device and memory format (networks the run trains then go through trained)."""
         return net.to(self.device, memory_format=self.memory_format)
 
     def trained(self, net):
@@ -64,7 +71,7 @@ class Runtime:
             net = CompileFallback(net, torch.compile(net, mode=self.compile_mode))
         return distributed.wrap(net, self.device)
 
-    bare = staticmethod(lambda net: unwrap(net))
+    bare = staticmethod(unwrap)
 
     def to_device(self, batch):
         """Tensors of a batch dict to the device (4-D ones in the chosen memory format)."""
@@ -97,13 +104,6 @@ class Runtime:
         sampler = self.sampler(dataset, shuffle, seed, repeats)
         return InfiniteLoader(dataset, sampler, batch_size, num_workers, seed, pin_memory=self.device.type == "cuda",
                               samples_per_epoch=sampler.per_rank)
-
-
-def unwrap(net):
-    """The network inside (Distributed)DataParallel / compile wrappers: what is saved, loaded and averaged."""
-    while isinstance(getattr(net, "module", None), torch.nn.Module):
-        net = net.module
-    return net
 
 
 class CompileFallback(torch.nn.Module):
@@ -220,11 +220,7 @@ class InfiniteLoader:
         return data
 
     def _open_epoch(self):
-        if hasattr(self.sampler, "set_epoch"):
-            try:
-                self.sampler.set_epoch(self.epoch, start=self.batch * self.batch_size)
-            except TypeError:  # a sampler without mid-epoch start (e.g. DistributedSampler)
-                self.sampler.set_epoch(self.epoch)
+        self.sampler.set_epoch(self.epoch, start=self.batch * self.batch_size)
         self._generator.manual_seed(self.seed + self.epoch)
         return iter(self._loader)
 

@@ -56,12 +56,13 @@ def train(opt, auto_resume=False, progress=True):
     opt = copy.deepcopy(opt)
     paths = opt["path"]
     resuming = auto_resume or paths.get("resume_state")
-    with naming(opt.get("_file"), Path(paths["experiments_root"]) if resuming else None), \
+    with option_file_in_errors(opt.get("_file"), Path(paths["experiments_root"]) if resuming else None), \
             warnings.catch_warnings(record=True) as building:
         warnings.simplefilter("always")  # shown below through the log, which also records them in its file
         runtime = Runtime.from_options(opt)
         seed = seed_everything(opt, runtime.rank)
-        model_type, step, loader, val_loaders, scorer, state, state_file = build_run(opt, runtime, seed, auto_resume)
+        run = build_run(opt, runtime, seed, auto_resume)
+    state = run.state
     start_iter, total_iter = (int(state["iter"]) if state else 0), int(opt["train"]["total_iter"])
 
     archived = prepare_run_folder(paths, resuming=state is not None) if runtime.is_main else None
@@ -86,12 +87,12 @@ def train(opt, auto_resume=False, progress=True):
         if runtime.is_main:
             save_options(opt, root / f"train_{name}_{stamp}.yml")
         if state:
-            log.info(f"Resumed from {state_file} at iteration {start_iter} (epoch {loader.epoch})")
-        repeats = getattr(loader.sampler, "repeats", 1)
-        log.info(f"Training {name} ({model_type.name}) on {runtime.device}, seed {seed}: "
-                 f"{len(loader.dataset)} training samples" + (f" (x{repeats} per epoch to fill a batch)" if
+            log.info(f"Resumed from {run.state_file} at iteration {start_iter} (epoch {run.loader.epoch})")
+        repeats = run.loader.sampler.repeats
+        log.info(f"Training {name} ({run.model_type.name}) on {runtime.device}, seed {seed}: "
+                 f"{len(run.loader.dataset)} training samples" + (f" (x{repeats} per epoch to fill a batch)" if
                  repeats > 1 else "") + f", iterations {start_iter + 1}..{total_iter}")
-        loop = Loop(opt, runtime, step, loader, val_loaders, scorer, log)
+        loop = Loop(opt, runtime, run.step, run.loader, run.val_loaders, run.scorer, log)
         loop.best = (state or {}).get("best")  # the best validation so far survives a resume
         return loop.run(start_iter, total_iter)
     finally:
@@ -99,7 +100,7 @@ def train(opt, auto_resume=False, progress=True):
 
 
 @contextlib.contextmanager
-def naming(file, run_dir=None):
+def option_file_in_errors(file, run_dir=None):
     """User errors raised inside get the option file in front, so the message says where to fix it; a run
     being resumed also gets the message at the end of its newest log file."""
     try:
@@ -112,6 +113,19 @@ def naming(file, run_dir=None):
             with open(logs[-1], "a", encoding="utf-8") as handle:
                 handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR: the run could not resume: {exc}\n")
         raise
+
+
+@dataclass
+class Run:
+    """What build_run returns: everything a run needs before the loop starts."""
+
+    model_type: object  # the registered ModelType
+    step: object  # its training step (networks, losses, optimisers)
+    loader: object  # the training InfiniteLoader
+    val_loaders: dict  # {set name: DataLoader}
+    scorer: object  # Scorer of val.metrics, or None without validation
+    state: dict = None  # the training state being resumed
+    state_file: object = None
 
 
 def build_run(opt, runtime, seed, auto_resume):
@@ -139,7 +153,7 @@ def build_run(opt, runtime, seed, auto_resume):
         checkpoint.restore_rng(ranks[runtime.rank] if len(ranks) == runtime.world_size else state["rng"])
     else:
         step.load_pretrained()
-    return model_type, step, loader, val_loaders, scorer, state, state_file
+    return Run(model_type, step, loader, val_loaders, scorer, state, state_file)
 
 
 class Loop:
@@ -264,8 +278,8 @@ class Loop:
                 row = comparison_row(gt, [(f"SR @ {iteration}", sr, scores)], lq, self.opt["scale"], name=img_name)
                 self.log.image(iteration, f"val/{set_name}/{img_name}", row)
 
-        metrics = validate(self.step.eval_network(), self.val_loaders, self.scorer, iteration, self.runtime,
-                           vis_dir, each_image)
+        metrics = score_network(self.step.eval_network(), self.val_loaders, self.scorer, iteration, self.runtime,
+                                vis_dir, each_image)
         for name, values in metrics.items():
             self.log.metrics(iteration, name, values)
         first = next(iter(metrics.values()), {})
@@ -278,8 +292,8 @@ class Loop:
     def log_ema_gap(self, iteration, ema_psnr):
         """The first validation set's PSNR of the online generator beside the EMA's (which validation scores)."""
         name, loader = next(iter(self.val_loaders.items()))
-        online = validate(self.runtime.bare(self.step.net_g), {name: loader}, self.psnr_scorer, iteration,
-                          self.runtime)
+        online = score_network(self.runtime.bare(self.step.net_g), {name: loader}, self.psnr_scorer, iteration,
+                               self.runtime)
         psnr = online[name].get("psnr")
         if psnr is not None:
             self.log.metrics(iteration, f"{name} (online G)", {"psnr": psnr, "ema_gap": ema_psnr - psnr})
@@ -309,7 +323,7 @@ def to_image(tensor):
 
 
 @torch.no_grad()
-def validate(net, loaders, scorer, iteration, runtime, vis_dir=None, on_image=None):
+def score_network(net, loaders, scorer, iteration, runtime, vis_dir=None, on_image=None):
     """Mean of each metric over each validation set, scored as srgan_kit.eval.conventions says (the same
     numbers tools/evaluate.py gives); saves visualization/<img>/<img>_<iter>.png if asked; ``on_image(set name,
     image name, lq, sr, gt, scores)`` (HxWx3 arrays) sees every image."""
