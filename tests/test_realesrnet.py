@@ -167,3 +167,14 @@ def test_preview_of_a_bicubic_model_type_says_what_it_needs(tmp_path, capsys):
     path.write_text(yaml.safe_dump(data))
     assert preview_main(["-opt", str(path), "-o", str(tmp_path / "preview")]) == 2
     assert "the degradation preview needs RealESRNetModel" in capsys.readouterr().err
+
+
+def test_preview_of_a_shipped_recipe_needs_only_its_training_images(tmp_path):
+    """Validation folders and the pretrained file of the recipe do not exist here; the preview never reads them."""
+    gt = _photos(tmp_path / "hr", count=2)
+    recipe = Path(__file__).resolve().parents[1] / "options" / "train_realesrgan_x4plus.yml"
+    out = tmp_path / "preview"
+    assert preview_main(["-opt", str(recipe), "-n", "2", "-o", str(out), "--set", f"datasets.train.dataroot_gt={gt}",
+                         "--set", "datasets.train.meta_info=~", "--set", "datasets.train.crop_pad_size=64",
+                         "--set", "gt_size=64", "--set", "datasets.train.gt_size=64"]) == 0
+    assert load_image(out / "lq_001.png").rgb.shape == (16, 16, 3)

@@ -16,6 +16,9 @@ from pathlib import Path
 from srgan_kit.cli import POSITIVE_INT, guarded
 from srgan_kit.errors import UserError
 
+TILE_DATASET = "RealESRGANDataset"
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="srgan-kit-preview-degradations",
                                 description="Write the LR samples an option file's degradation settings make.")
@@ -51,11 +54,13 @@ def run(args):
     out = Path(args.output)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"-o {out}: exists and is not an empty folder (nothing is overwritten)")
-    opt = load_options(args.opt, overrides=args.overrides, is_train=True)
+    # Only the training set's HR images are read: validation folders and weights files need not exist yet.
+    opt = load_options(args.opt, overrides=args.overrides, is_train=True, check_paths=False)
     if not issubclass(MODEL_TYPES.get(opt["model_type"]).step, DegradedPairs):
         raise UserError(f"{args.opt}: model_type {opt['model_type']!r} trains on LR images as they are; "
                         f"the degradation preview needs RealESRNetModel or RealESRGANModel")
-    dataset = build_dataset(opt["datasets"]["train"], "datasets.train")
+    # The HR tiles and kernels only (the ready-made pairs of RealESRGANPairedDataset are not previewed).
+    dataset = build_dataset({**opt["datasets"]["train"], "type": TILE_DATASET}, "datasets.train")
     rng = random.Random(args.seed)
     keys = [SampleKey(rng.randrange(len(dataset)), rng.getrandbits(62)) for _ in range(args.count)]
     batch = default_collate([dataset[key] for key in keys])
