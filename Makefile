@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: install test demo study lock bench-deps bench clean
+.PHONY: install test demo study lock bench-deps bench schema clean
 
 install: $(STAMP)
 
@@ -49,6 +49,12 @@ bench: bench-deps
 	$(PY) benchmarks/train_step.py --json results/bench_train_step.json
 	$(PY) benchmarks/infer.py --json results/bench_infer.json
 	$(PY) benchmarks/degradation.py --json results/bench_degradation.json
+
+# The option files' JSON Schema, generated from the option engine: VS Code's YAML extension completes and checks
+# options/*.yml with it (their first line names it). Regenerate when keys, types or registered classes change.
+schema: $(STAMP)
+	$(PY) tools/train.py --print-schema > options/schema.json.new
+	mv options/schema.json.new options/schema.json
 
 # Resolve today's newest releases allowed by setup.cfg in a scratch environment, then freeze them.
 lock:

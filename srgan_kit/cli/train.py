@@ -2,7 +2,8 @@
 
 Outputs go to experiments/<name>/ (models/, training_states/, visualization/, the log and the resolved
 options). --auto_resume continues from the newest complete training state of that folder, if any.
-Problems with the option file, data or weights print one ``error:`` line and exit 2.
+Problems with the option file, data or weights print one ``error:`` line and exit 2. --print-schema writes
+the option file's JSON Schema (what editors complete and check options/*.yml with) and exits.
 """
 import argparse
 import os
@@ -14,7 +15,10 @@ from srgan_kit.errors import ProcessLost, UserError
 
 def build_parser():
     p = argparse.ArgumentParser(prog="srgan-kit-train", description="Train a super-resolution model.")
-    p.add_argument("-opt", "--opt", dest="opt", required=True, help="YAML option file (BasicSR's layout)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("-opt", "--opt", dest="opt", help="YAML option file (BasicSR's layout)")
+    what.add_argument("--print-schema", dest="print_schema", action="store_true",
+                      help="print the option file's JSON Schema (options/schema.json, `make schema`) and exit")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override an option, e.g. --set train.total_iter=1000 (repeatable)")
     p.add_argument("--auto_resume", "--auto-resume", dest="auto_resume", action="store_true",
@@ -65,6 +69,15 @@ def run(args):
     return 0
 
 
+def print_schema():
+    from srgan_kit.config.schema import option_json_schema_text
+
+    sys.stdout.write(option_json_schema_text())
+    return 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.print_schema:
+        return print_schema()
     return guarded(lambda: run(args), "run again with --auto_resume to continue from the last saved state")
