@@ -323,17 +323,20 @@ class Typed:
         """One if/then per registered class on ``type`` (its aliases included), whose branch holds that class's
         keys as ``parameters`` gives them; a type the registry marks unavailable takes any keys (a warning)."""
         kind = self.registry.kind
-        cases = []
+        cases, notes = [], []
         for names, obj in registry_groups(self.registry):
             fields, implicit = self.parameters(names[0])
             schema = _mapping_schema(self, fields, doc, where, implicit, fixed={"type": {"enum": names}})
             schema["description"] = _summary(obj) or f"{kind} {names[0]}"
             cases.append((names, doc.define(f"{kind}.{getattr(obj, '__name__', names[0])}", schema)))
+            notes += [schema["description"]] * len(names)
         for name, why in sorted(self.registry.unavailable.items()):
             if name not in self.registry:
                 cases.append(([name], {"description": f"{why}; ignored", "deprecationMessage": f"{why}; ignored"}))
+                notes.append(f"{why}; ignored")
         prop, branches = js.dispatch("type", cases, default=self.default_type)
         prop["description"] = f"the {kind} type" + (f"; default {self.default_type}" if self.default_type else "")
+        prop["enumDescriptions"] = notes  # shown beside each name when an editor completes it (VS Code)
         schema = {"type": "object", "properties": {"type": prop}, "allOf": branches, "description": describe(self)}
         if self.default_type is None:
             schema["required"] = ["type"]
