@@ -88,7 +88,7 @@ def basicsr_model(cls_name, gan_weight, args, start):
     return step
 
 
-def our_step(model_type, gan_weight, args, start, fast, vgg_file, workdir, share_fake=True):
+def our_step(model_type, gan_weight, args, start, fast, vgg_file, workdir):
     g, d = networks(args)
     opt = {"name": "bench", "model_type": model_type, "scale": 4, "num_gpu": 0 if args.device == "cpu" else 1,
            "manual_seed": 0,
@@ -102,7 +102,6 @@ def our_step(model_type, gan_weight, args, start, fast, vgg_file, workdir, share
     path.write_text(yaml.safe_dump(opt))
     opt = load_options(path, root=workdir, check_paths=False)
     step = MODEL_TYPES.get(opt["model_type"]).step(opt, Runtime.from_options(opt))
-    step.share_fake = share_fake
     step.runtime.bare(step.net_g).load_state_dict(start["g"])
     step.ema.reset(step.runtime.bare(step.net_g))
     if gan_weight:
@@ -137,9 +136,6 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of the cases")
     parser.add_argument("--compile", default=False, help="train.compile for the fast srgan_kit run (e.g. default)")
-    parser.add_argument("--two-fake-forwards", action="store_true",
-                        help="also time the fp32 GAN steps with D run again on the detached output in the D step "
-                             "(BasicSR's order) instead of sharing the G step's D(fake)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -166,9 +162,6 @@ def main(argv=None):
             methods = {"BasicSR": basicsr_model(basicsr_cls, gan, args, start),
                        "srgan_kit fp32": our_step(model_type, gan, args, start, False, vgg_file.resolve(), workdir),
                        "srgan_kit auto+CL": our_step(model_type, gan, args, start, True, vgg_file.resolve(), workdir)}
-            if gan and args.two_fake_forwards:
-                methods["srgan_kit fp32 2xD(fake)"] = our_step(model_type, gan, args, start, False,
-                                                               vgg_file.resolve(), workdir, share_fake=False)
             device_batch = {k: v.to(device) for k, v in batch.items()}
             times = {m: [] for m in methods}
             for it in range(args.steps + 1):  # A B C A B C ...; the first round warms up

@@ -1,4 +1,4 @@
-"""Speed options (train.amp, train.channels_last, train.compile) and the GAN step's shared D(real): each keeps
+"""Speed options (train.amp, train.channels_last, train.compile) and the GAN step's shared D forwards: each keeps
 what the fp32 step computes, and each is refused or falls back with one clear line where it cannot run."""
 import warnings
 
@@ -12,6 +12,7 @@ import srgan_kit.device as device_module
 from srgan_kit.config.options import load_options
 from srgan_kit.device import resolve_precision
 from srgan_kit.errors import OptionError
+from srgan_kit.losses.objective import GeneratorView
 from srgan_kit.models.gan import GANStep
 from srgan_kit.training.runtime import CompileFallback, Runtime
 from srgan_kit.training.trainer import train
@@ -114,7 +115,7 @@ def test_bf16_steps_stay_finite_and_near_fp32_with_fp32_weights(workdir, gan_typ
     assert bf16["l_g_pix"] == pytest.approx(fp32["l_g_pix"], rel=0.02)
 
 
-# ------------------------------------------------------------------------------------------- shared D(real)
+# ------------------------------------------------------------------------------------------- shared D forwards
 
 
 def _counting_forwards(step):
@@ -124,22 +125,21 @@ def _counting_forwards(step):
     return calls
 
 
-def test_one_d_real_serves_both_steps_with_the_same_gradients(workdir):
-    """Against BasicSR's order (D(real) computed again in the D step) at fp32: the same weights after an
-    iteration, one D forward fewer (so BatchNorm's running statistics, unused in training, see one batch less)."""
-    opt = resolve(workdir, gan_options(workdir))
-    shared, twice = make_step(opt), make_step(opt)
-    twice.share_real = False
-    counts = []
-    for step in (shared, twice):
-        calls = _counting_forwards(step)
-        step.run(batch(), 1)
-        counts.append(len(calls))
-    assert counts == [2, 3]  # D(fake) is shared by both (share_fake); D(real) once or twice
-    for net in ("net_g", "net_d"):
-        a, b = (dict(getattr(s, net).named_parameters()) for s in (shared, twice))
-        for key in a:
-            assert torch.equal(a[key], b[key]), key
+def _basicsr_order_gradients(step, data):
+    """BasicSR's ESRGANModel order on the step's networks and losses, without updating: G's loss with D frozen
+    (D(real) for G's terms computed without a graph), then D's loss with D(real) and D(output.detach())
+    computed again. Returns {'g.<name>' / 'd.<name>': gradient}."""
+    for p in step.net_d.parameters():
+        p.requires_grad_(False)
+    output = step.net_g(data["lq"])
+    real = step._discriminate(data["gt"], no_graph=True, features=step.objective.needs_features)
+    view = GeneratorView(output, data["gt"], step.runtime.autocast, step._discriminate,
+                         step.objective.needs_features, real=real)
+    sum(step.objective(view).values()).backward()
+    for p in step.net_d.parameters():
+        p.requires_grad_(True)
+    sum(step.cri_gan.d_loss(step.net_d(data["gt"]), step.net_d(output.detach()))).backward()
+    return _grads(step)
 
 
 def _relative_difference(a, b, net):
@@ -149,34 +149,42 @@ def _relative_difference(a, b, net):
 
 
 @pytest.mark.parametrize("d_type", ["PatchGANDiscriminator", "UNetDiscriminatorSN"])
-def test_one_d_fake_serves_both_steps_with_the_same_gradients(workdir, d_type):
-    """Against BasicSR's order (D on the detached output again in the D step) at fp32: the same gradients,
-    one D forward fewer."""
+def test_one_d_real_and_one_d_fake_serve_both_steps_with_basicsrs_gradients(workdir, d_type):
+    """Against BasicSR's order at fp32 (RaGAN and feature matching: G's terms read D(real)): the same gradients
+    from two D forwards instead of four."""
     data = gan_options(workdir)
     if d_type == "UNetDiscriminatorSN":
         data["network_d"] = {"type": d_type, "num_in_ch": 3, "num_feat": 8, "skip_connection": True}
     opt = resolve(workdir, data)
-    shared, twice = make_step(opt), make_step(opt)
-    twice.share_fake = False
+    shared, reference = make_step(opt), make_step(opt)
     counts = []
-    for step in (shared, twice):
+    for step, iterate in ((shared, lambda s: s.run(batch(), 1)), (reference, lambda s: _basicsr_order_gradients(
+            s, batch()))):
         if d_type == "UNetDiscriminatorSN":
-            # Spectral norm refines its estimate by one power iteration per training-mode forward, so the
+            # Spectral norm refines its estimate by one power iteration per training-mode forward, so each
             # removed forward changes D's normalisation by what one more iteration would: nothing once the
             # estimate has converged, as it has after the first few hundred iterations of a run.
             with torch.no_grad():
                 for _ in range(200):
                     step.net_d(batch()["gt"])
         calls = _counting_forwards(step)
-        step.run(batch(), 1)
+        iterate(step)
         counts.append(len(calls))
-    assert counts == [2, 3]
-    a, b = _grads(shared), _grads(twice)
-    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("g.")), "G's gradients differ"
+    assert counts == [2, 4]
+    a, b = _grads(shared), _grads(reference)
     if d_type == "PatchGANDiscriminator":
-        assert all(torch.equal(a[k], b[k]) for k in a), "D's gradients differ"
+        assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
     else:
-        assert _relative_difference(a, b, "d") < 1e-4
+        assert _relative_difference(a, b, "g") < 1e-4 and _relative_difference(a, b, "d") < 1e-4
+
+
+def test_a_d_only_iteration_runs_d_once_on_each_batch(workdir):
+    data = gan_options(workdir)
+    data["train"]["net_d_init_iters"] = 1
+    step = make_step(resolve(workdir, data))
+    calls = _counting_forwards(step)
+    step.run(batch(), 1)
+    assert len(calls) == 2 and all(p.grad is None for p in step.net_g.parameters())
 
 
 # ------------------------------------------------------------------------------------------- compile

@@ -84,17 +84,15 @@ class GeneratorStep:
             self.schedulers[key] = sched
         self.scalers[key] = self.runtime.grad_scaler()
 
-    def backward(self, key, losses, extra=None, parts=1, last=True, keep_graph=False, only_own=False):
-        """Backpropagate the sum of ``losses`` ({name: tensor}) into optimiser ``key``'s parameters. With
-        ``parts`` micro-batches per iteration (train.accumulate_grad_batches) each counts 1/parts and the
-        gradients add up; after the ``last`` one the gradient norm is measured (and clipped to
-        train.grad_clip) and an :class:`Update` that :meth:`apply` performs is returned (None before).
-        ``extra``: more tensors to report (no gradient), averaged over the parts like the losses.
-        ``keep_graph``: the graph stays for a later backward through part of it, and (like ``only_own``) the
-        gradient goes into ``key``'s parameters only, whatever else in the graph is trainable."""
+    def backward(self, key, losses, extra=None, parts=1, last=True, keep_graph=False):
+        """Backpropagate the sum of ``losses`` ({name: tensor}) into optimiser ``key``'s parameters only,
+        whatever else in the graph is trainable. With ``parts`` micro-batches per iteration
+        (train.accumulate_grad_batches) each counts 1/parts and the gradients add up; after the ``last`` one the
+        gradient norm is measured (and clipped to train.grad_clip) and an :class:`Update` that :meth:`apply`
+        performs is returned (None before). ``extra``: more tensors to report (no gradient), averaged over the
+        parts like the losses. ``keep_graph``: the graph stays for a later backward through part of it."""
         scaler, optimizer = self.scalers[key], self.optimizers[key]
-        inputs = self.trained[key] if keep_graph or only_own else None
-        scaler.scale(sum(losses.values()) / parts).backward(inputs=inputs, retain_graph=keep_graph)
+        scaler.scale(sum(losses.values()) / parts).backward(inputs=self.trained[key], retain_graph=keep_graph)
         sums = self._accumulated.setdefault(key, {})
         for name, value in {**losses, **(extra or {})}.items():
             sums[name] = sums.get(name, 0) + value.detach().float() / parts

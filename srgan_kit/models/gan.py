@@ -3,13 +3,15 @@
 Per iteration, in BasicSR's order:
 
 1. Generator step, when ``iteration % net_d_iters == 0 and iteration > net_d_init_iters`` (n_critic
-   D steps per G step, and a D-only warm-up): D's parameters are frozen (requires_grad off), then G's
-   objective (pixel + perceptual + style + adversarial + feature matching + ``train.losses``, each weighted
-   inside its term) is backpropagated, G steps, and the EMA of G follows it. Terms that need D(real)
-   (relativistic losses, feature matching) get it without a graph.
+   D steps per G step, and a D-only warm-up): G's objective (pixel + perceptual + style + adversarial +
+   feature matching + ``train.losses``, each weighted inside its term) is backpropagated into G's
+   parameters only, G steps, and the EMA of G follows it. Terms that need D(real) (relativistic losses,
+   feature matching) read it as a target (detached).
 2. Discriminator step, every iteration: D on the real batch and on the generator's output *detached*
    (so G gets no gradient), ``gan_opt``'s D loss (+ the gradient penalty for wgan_gp), D steps, then its
    weights are clipped to [-d_clip, d_clip] when train.d_clip is set (WGAN).
+
+Both steps share each D forward of the iteration (see :meth:`GANStep.run`).
 
 On iterations without a G step the fake batch is made without a graph. D has its own optimiser
 (train.optim_d) and scheduler (train.scheduler_d, else a separate instance of train.scheduler); both,
@@ -35,17 +37,11 @@ from srgan_kit.registry import ARCHS, LOSSES, MODEL_TYPES
 
 class GANStep(GeneratorStep):
     has_discriminator = True
-    share_real = True  # one D(real) per iteration for the G and D steps (False: BasicSR's two forwards)
-    # One D(fake) per G iteration: the G step's D(G(lq)) keeps its graph and D's loss backpropagates through it
-    # into D's parameters only (False: BasicSR's second forward on the detached output in the D step).
-    share_fake = True
 
     def __init__(self, opt, runtime):
         self.net_d = build_network(opt["network_d"], runtime, "network_d")
         super().__init__(opt, runtime)
         train = opt["train"]
-        # The parameters D trains; only these are frozen / unfrozen around the G step.
-        self.d_params = [p for p in self.net_d.parameters() if p.requires_grad]
         self.cri_gan = self.objective.term("train.gan_opt")
         self.d_clip = train.get("d_clip") or 0
         self.net_d_iters = train["net_d_iters"]
@@ -64,62 +60,52 @@ class GANStep(GeneratorStep):
 
     def run(self, batch, iteration):
         """One iteration; ``batch`` may be a list of micro-batches (train.accumulate_grad_batches): G's and D's
-        gradients add up over them and each network is updated once."""
+        gradients add up over them and each network is updated once, after the last.
+
+        Neither network changes before that update, so each micro-batch's D(real) and D(fake) serve both
+        steps: G's backward goes into G's parameters only and keeps the graph, then D's loss backpropagates
+        through the same logits into D's parameters only (the gradients of BasicSR's separate forwards on the
+        detached output). Each micro-batch is finished before the next starts: memory is one micro-batch's."""
         micro = batch if isinstance(batch, list) else [batch]
         k, g_turn = len(micro), self.updates_generator(iteration)
         self.cri_gan.set_iteration(iteration, start=self.net_d_init_iters)  # gan_opt.warmup_iter's ramp
-        # One D(real) for both steps (D has not changed in between) when nothing is accumulated: built with D
-        # trainable, so the D step can backpropagate through it; G's terms read it detached.
-        share = self.share_real and self.objective.needs_real and k == 1
-        share_fake = self.share_fake and self.objective.needs_discriminator and k == 1
         self.net_g.train()
         self.net_d.train()
-        self.skipped, updates, kept = [], [], []
-        for i, part in enumerate(micro):
-            seeds = self.noise_seeds(part)  # read on the CPU: no device round trip
-            part = self.training_pair(part)
-            real, real_target, fake_logits = None, pair_target(part, "gan"), None
-            if g_turn:
-                if share:
-                    self._set_d_trainable(True)
-                    real = self._discriminate(real_target, no_graph=False, features=self.objective.needs_features)
-                with self.syncing(self.net_g, i == k - 1):
-                    output, g_update, fake_logits = self.generator_step(
-                        part["lq"], part["gt"], real, parts=(i, k), targets=pair_targets(part), keep_fake=share_fake)
-            else:
-                with torch.no_grad(), self.runtime.autocast():
-                    output = self.net_g(part["lq"])
-            kept.append((real_target, output, None if real is None else real[0], seeds, fake_logits))
-        if g_turn:
-            updates.append(g_update)
-        for i, (gt, output, real_logits, seeds, fake_logits) in enumerate(kept):
-            with self.syncing(self.net_d, i == k - 1):
-                d_update = self.discriminator_step(gt, output, real_logits, seeds, parts=(i, k), iteration=iteration,
-                                                   fake_logits=fake_logits)
-        updates.append(d_update)
+        self.skipped, g_update = [], None
+        for i, loaded in enumerate(micro):
+            seeds = self.noise_seeds(loaded)  # read on the CPU: no device round trip
+            part, last = self.training_pair(loaded), i == k - 1
+            real_target = pair_target(part, "gan")
+            with self.syncing(self.net_g, last), self.syncing(self.net_d, last):
+                real = self._discriminate(real_target, no_graph=False,
+                                          features=g_turn and self.objective.needs_features)
+                fake_logits = None
+                if g_turn:
+                    output, g_update, fake_logits = self.generator_step(part["lq"], part["gt"], real, parts=(i, k),
+                                                                        targets=pair_targets(part))
+                else:
+                    with torch.no_grad(), self.runtime.autocast():
+                        output = self.net_g(part["lq"])
+                d_update = self.discriminator_step(real_target, output, real[0], seeds, parts=(i, k),
+                                                   iteration=iteration, fake_logits=fake_logits)
         # G's update waits for D's backward (D sees G's output from before it anyway): one sync for both.
-        return self.apply(*updates)
+        return self.apply(*([g_update] if g_turn else []), d_update)
 
     # ------------------------------------------------------------------------------------ sub-steps
 
-    def _set_d_trainable(self, flag):
-        for p in self.d_params:
-            p.requires_grad_(flag)
-
     def _discriminate(self, x, no_graph, features):
-        """(logits, feature list or None) under autocast; ``no_graph`` for targets (D(real) in the G step)."""
+        """(logits, feature list or None) under autocast; ``no_graph`` for targets (D(real) read by G's terms
+        when the step did not compute it)."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not no_graph), self.runtime.autocast():
             if features:
                 return self.net_d(x, return_features=True)
             return self.net_d(x), None
 
-    def generator_step(self, lq, gt, real=None, parts=(0, 1), targets=None, keep_fake=False):
-        """G's loss backpropagated into G only; returns (G's output, its Update for :meth:`apply`; None before
-        the last micro-batch: ``parts`` = (this one, how many), D(output) or None). ``real``: D's (logits,
-        features) on the 'gan' target when already computed this iteration; ``targets``: per-role targets other
-        than ``gt``. ``keep_fake``: D(output) is computed with D trainable and returned with its graph, for the
-        D step of the same iteration; else D is frozen and nothing is returned."""
-        self._set_d_trainable(keep_fake)
+    def generator_step(self, lq, gt, real=None, parts=(0, 1), targets=None):
+        """G's loss backpropagated into G only; returns (G's output detached, its Update for :meth:`apply`
+        (None before the last micro-batch: ``parts`` = (this one, how many)), D(output) with its graph or None).
+        ``real``: D's (logits, features) on the 'gan' target when already computed; ``targets``: per-role
+        targets other than ``gt``. The graph is kept so the D step can backpropagate through D(output)."""
         if parts[0] == 0:
             self.optimizers["g"].zero_grad(set_to_none=True)
         with self.runtime.autocast():
@@ -127,22 +113,19 @@ class GANStep(GeneratorStep):
         view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features,
                              real=real, targets=targets)
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
-        update = self.backward("g", losses, parts=parts[1], last=parts[0] == parts[1] - 1, keep_graph=keep_fake)
-        fake = view.discriminator("fake")[0] if keep_fake and view.computed("fake") else None
+        update = self.backward("g", losses, parts=parts[1], last=parts[0] == parts[1] - 1, keep_graph=True)
+        fake = view.discriminator("fake")[0] if view.computed("fake") else None
         return output.detach(), update, fake
 
     def discriminator_step(self, gt, fake, real_logits=None, noise_seeds=None, parts=(0, 1), iteration=None,
                            fake_logits=None):
-        """D's loss on the real batch and the detached fake one, backpropagated; returns its Update (None
-        before the last micro-batch, see generator_step). ``real_logits``: D(gt) with its graph, when the G step
-        of this iteration already computed it; ``fake_logits``: likewise D(fake), whose graph also leads back
-        into G (the backward then stops at D's parameters); ``iteration``: for the lazy R1 / R2 penalties (none
-        without)."""
-        self._set_d_trainable(True)
+        """D's loss on the real batch and the detached fake one, backpropagated into D only; returns its Update
+        (None before the last micro-batch, see generator_step). ``real_logits`` / ``fake_logits``: D(gt) and
+        D(fake) with their graphs when this iteration computed them already; ``iteration``: for the lazy R1 / R2
+        penalties (none without)."""
         fake = fake.detach()  # G gets no gradient from D's loss
         if parts[0] == 0:
             self.optimizers["d"].zero_grad(set_to_none=True)
-        only_d = fake_logits is not None
         with self.runtime.autocast():
             if real_logits is None:
                 real_logits = self.net_d(gt)
@@ -162,8 +145,7 @@ class GANStep(GeneratorStep):
                  "d_acc_real": (real_d > fake_d.mean()).float().mean(),
                  "d_acc_fake": (fake_d < real_d.mean()).float().mean(),
                  "out_d_std": torch.cat([real_d.flatten(), fake_d.flatten()]).std()}
-        return self.backward("d", losses, extra=means, parts=parts[1], last=parts[0] == parts[1] - 1,
-                             only_own=only_d)
+        return self.backward("d", losses, extra=means, parts=parts[1], last=parts[0] == parts[1] - 1)
 
     def after_update(self, key):
         super().after_update(key)
