@@ -1,5 +1,5 @@
-"""The text users read: the README's commands work as written, links between the README and docs/ resolve, and
-the option files' headers stay short.
+"""The text users read: the README's commands work as written, links between the README and docs/ resolve, the
+files the pages name exist, and the option files' headers stay short.
 
 Each command of the README's ```bash blocks is one of:
 - run: a tools/*.py command whose inputs all come from the demo (options/demo*, datasets/demo/, experiments/demo_*)
@@ -232,3 +232,16 @@ def test_option_file_header_says_what_and_how_in_five_lines(path):
         header.append(line)
     assert 1 <= len(header) <= 5
     assert f"tools/train.py -opt options/{path.name}" in "\n".join(header)
+
+
+def test_module_table_names_only_modules_that_exist():
+    """docs/development.md's layout table: each row's folder holds the files its description names."""
+    missing = []
+    for row in re.findall(r"^\| `(srgan_kit/[^|]*)\| (.*) \|$", (REPO / "docs/development.md").read_text(), flags=re.M):
+        names, job = row
+        first = re.match(r"([\w/.]+)`", names).group(1)
+        folder = REPO / (first if first.endswith("/") else Path(first).parent)
+        for name in re.findall(r"`([\w/.]+)`", names + job):
+            if name.endswith((".py", "/")) and not (folder / name).exists() and not (REPO / name).exists():
+                missing.append(name)
+    assert missing == []
