@@ -11,7 +11,7 @@ from srgan_kit.registry import Registry
 PACKAGE = Path(__file__).resolve().parents[1] / "srgan_kit"
 
 
-def test_loading_an_option_file_engine_needs_no_torch():
+def test_the_config_layer_imports_without_torch():
     code = ("import sys; import srgan_kit.config.engine, srgan_kit.config.schema, srgan_kit.config.options; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
