@@ -51,10 +51,14 @@ bench: bench-deps
 	$(PY) benchmarks/degradation.py --json results/bench_degradation.json
 
 # The option files' JSON Schema, generated from the option engine: VS Code's YAML extension completes and checks
-# options/*.yml with it (their first line names it). Regenerate when keys, types or registered classes change.
+# options/*.yml with it (their first line names it); and srgan_kit/registered.json, the registered classes'
+# parameters that the option loader reads without importing them. Regenerate when keys, types or registered
+# classes change (tests fail while either is stale).
 schema: $(STAMP)
 	$(PY) tools/train.py --print-schema > options/schema.json.new
 	mv options/schema.json.new options/schema.json
+	$(PY) -m srgan_kit.registry > srgan_kit/registered.json.new
+	mv srgan_kit/registered.json.new srgan_kit/registered.json
 
 # Resolve today's newest releases allowed by setup.cfg in a scratch environment, then freeze them.
 lock:

@@ -3,20 +3,58 @@
 Each registry lists the modules that fill it. They are imported explicitly (no folder scanning) the first
 time the registry is read, so a command loads only the kinds it uses: detecting a generator from its weights
 never imports the metrics, and one broken optional module cannot break unrelated commands.
+
+What the option loader asks of the classes of networks, datasets, losses, metrics, optimisers and schedulers
+(their names, constructor parameters, and the few attributes in OPTION_ATTRIBUTES) is also written to
+``registered.json`` by ``make schema`` (``python -m srgan_kit.registry``), so checking an option file needs
+neither torch nor those modules; a test keeps the file equal to what the classes say. A class registered at
+run time (a plug-in) is read from the class itself.
 """
 import importlib
 import inspect
+import json
+from pathlib import Path
 
 from srgan_kit.errors import ArgumentError, OptionError, did_you_mean
 
+CATALOGUE_FILE = Path(__file__).with_name("registered.json")
+# Class attributes option checks read: a metric's direction and the value rules a class keeps for its options
+# (a function in a module without torch); registered.json also lists each class's bases by name.
+OPTION_ATTRIBUTES = ("better", "check_arguments")
+_REQUIRED = {"required": True}  # a parameter without a default, in registered.json
+_catalogue = None
+
+
+def _read_catalogue():
+    global _catalogue
+    if _catalogue is None:
+        _catalogue = json.loads(CATALOGUE_FILE.read_text()) if CATALOGUE_FILE.is_file() else {}
+    return _catalogue
+
+
+def resolve(path):
+    """'module:qualified.name' -> the object (imports the module)."""
+    module, _, qualname = path.partition(":")
+    obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
 
 class Registry:
-    def __init__(self, kind, modules=(), unavailable=None):
+    def __init__(self, kind, modules=(), unavailable=None, catalogued=False):
         self.kind = kind
         self.modules = tuple(modules)  # the built-in modules that register into this map
         self.unavailable = dict(unavailable or {})  # names other toolkits have and srgan_kit lacks: why
+        self.catalogued = catalogued  # its classes' option facts are in registered.json
         self._items = {}
         self._loaded = False
+
+    def _declared(self, name):
+        """registered.json's entry for a built-in ``name`` not imported yet, else None."""
+        if not self.catalogued or self._loaded or name in self._items or not isinstance(name, str):
+            return None
+        return _read_catalogue().get(self.kind, {}).get(name)
 
     def _load(self):
         if not self._loaded:
@@ -38,7 +76,7 @@ class Registry:
         return deco
 
     def __contains__(self, name):
-        return name in self._load()
+        return name in self._items or self._declared(name) is not None or name in self._load()
 
     def names(self):
         return sorted(self._load())
@@ -76,9 +114,29 @@ class Registry:
                 raise
             raise OptionError(f"{where}.{exc.argument}: {exc.message}") from None
 
+    def attribute(self, name, attribute, default=None):
+        """One of OPTION_ATTRIBUTES of the registered object (functions resolved), or ``default``."""
+        declared = self._declared(name)
+        if declared is None:
+            return getattr(self.get(name), attribute, default)
+        value = declared["attributes"].get(attribute, default)
+        return resolve(value) if attribute == "check_arguments" and value is not None else value
+
+    def is_subclass(self, name, base_name):
+        """Whether the registered class has a base (or is a class) named ``base_name``."""
+        declared = self._declared(name)
+        if declared is None:
+            obj = self.get(name)
+            return inspect.isclass(obj) and base_name in [c.__name__ for c in inspect.getmro(obj)]
+        return base_name in declared["bases"]
+
     def arguments(self, name):
         """Constructor parameters of a registered class: {arg: default or inspect.Parameter.empty}, then the
         keywords a class taking ``**kwargs`` declares in ``keyword_options`` ({key: default})."""
+        declared = self._declared(name)
+        if declared is not None:
+            return {arg: inspect.Parameter.empty if default == _REQUIRED else default["value"]
+                    for arg, default in declared["arguments"]}
         obj = self.get(name)
         sig = inspect.signature(obj)
         args = {
@@ -89,15 +147,59 @@ class Registry:
         return {**args, **getattr(obj, "keyword_options", {})}
 
 
-ARCHS = Registry("network", ("srgan_kit.archs.generators", "srgan_kit.archs.discriminators"))
+ARCHS = Registry("network", ("srgan_kit.archs.generators", "srgan_kit.archs.discriminators"), catalogued=True)
 DETECTORS = Registry("architecture detector", ("srgan_kit.archs.detect",))
 BACKBONES = Registry("perceptual backbone", ("srgan_kit.archs.features",))
 LOSSES = Registry("loss", ("srgan_kit.losses.pixel", "srgan_kit.losses.perceptual", "srgan_kit.losses.adversarial",
-                           "srgan_kit.losses.feature_matching"))
-DATASETS = Registry("dataset", ("srgan_kit.data.datasets",))
+                           "srgan_kit.losses.feature_matching"), catalogued=True)
+DATASETS = Registry("dataset", ("srgan_kit.data.datasets",), catalogued=True)
 METRICS = Registry("metric", ("srgan_kit.eval.metrics",),
-                   unavailable={"calculate_fid": "not available in srgan_kit yet"})
-OPTIMIZERS = Registry("optimizer", ("srgan_kit.training.optim",))
-SCHEDULERS = Registry("scheduler", ("srgan_kit.training.optim",))
-MODEL_TYPES = Registry("model", ("srgan_kit.models.sr", "srgan_kit.models.gan", "srgan_kit.models.realesrnet",
-                                 "srgan_kit.models.realesrgan"))
+                   unavailable={"calculate_fid": "not available in srgan_kit yet"}, catalogued=True)
+OPTIMIZERS = Registry("optimizer", ("srgan_kit.training.optim",), catalogued=True)
+SCHEDULERS = Registry("scheduler", ("srgan_kit.training.optim",), catalogued=True)
+# Model types are option fragments without torch; each names its training step's class, imported when used.
+MODEL_TYPES = Registry("model", ("srgan_kit.models.sr_options", "srgan_kit.models.gan_options",
+                                 "srgan_kit.models.realesrnet_options", "srgan_kit.models.realesrgan_options"))
+
+
+def _encode_default(value):
+    if value is inspect.Parameter.empty:
+        return _REQUIRED
+    try:
+        json.dumps(value)
+    except TypeError:
+        return {"value": None, "object": repr(value)}  # only its presence matters to the option checks
+    return {"value": list(value) if isinstance(value, tuple) else value}
+
+
+def _encode_attribute(name, value):
+    if name == "check_arguments":
+        return f"{value.__module__}:{value.__qualname__}"
+    return value
+
+
+def catalogue():
+    """{kind: {name: {'arguments': [[arg, default]], 'attributes': {...}, 'bases': [...]}}} of every catalogued
+    registry, read from the classes (imports them): what registered.json holds."""
+    out = {}
+    for registry in (v for v in globals().values() if isinstance(v, Registry) and v.catalogued):
+        entries = out.setdefault(registry.kind, {})
+        for name in registry.names():
+            obj = registry.get(name)
+            attributes = {a: _encode_attribute(a, getattr(obj, a)) for a in OPTION_ATTRIBUTES if hasattr(obj, a)}
+            entries[name] = {
+                "arguments": [[arg, _encode_default(d)] for arg, d in registry.arguments(name).items()],
+                "attributes": attributes,
+                "bases": [c.__name__ for c in inspect.getmro(obj)] if inspect.isclass(obj) else [],
+            }
+    return out
+
+
+def catalogue_text():
+    return json.dumps(catalogue(), indent=1, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    from srgan_kit import registry  # the module the classes register into, not this __main__ copy
+
+    print(registry.catalogue_text(), end="")

@@ -420,3 +420,12 @@ def test_the_adversarial_weight_ramps_from_zero_over_warmup_iter():
         loss.set_iteration(it, start=100)
         weights.append(loss.g_loss(fake).item())
     assert weights == pytest.approx([0.0, 0.4, 1.0, 2.0, 2.0])
+
+
+def test_the_names_option_files_choose_among_are_the_implemented_ones():
+    from srgan_kit.losses.adversarial import GAN_TYPES, RELATIVISTIC
+    from srgan_kit.losses.feature_matching import CRITERIA
+    from srgan_kit.losses.gan_options import FEATURE_CRITERIA, GAN_TYPE_NAMES, RELATIVISTIC_MODES
+
+    assert (tuple(GAN_TYPES), tuple(RELATIVISTIC), tuple(CRITERIA)) == (GAN_TYPE_NAMES, RELATIVISTIC_MODES,
+                                                                        FEATURE_CRITERIA)

@@ -10,7 +10,6 @@ import yaml
 
 from srgan_kit.config import schema
 from srgan_kit.config.engine import INT, Field, greater, optional_fields
-from srgan_kit.models.base import GeneratorStep
 from srgan_kit.errors import OptionError, UserError
 from srgan_kit.config.options import OptionWarning, constructor_spec, load_options, parse_override, save_options
 from srgan_kit.registry import DATASETS, METRICS, MODEL_TYPES
@@ -728,7 +727,7 @@ def gan_like_model_type(monkeypatch):
             raw["train"].setdefault("toy_iters", 2)
 
     extra = schema.ModelType(
-        "toy_gan", step=GeneratorStep,
+        "toy_gan", step_class="srgan_kit.models.base:GeneratorStep",
         fields={"train": {"toy_iters": Field(INT, 1, check=greater(0)), "toy_optim": schema.optimizer_node()}},
         prepare=prepare,
     )

@@ -1,5 +1,5 @@
-"""The package's shape: the config layer runs without torch, module imports form no cycle, and every
-registry lives in srgan_kit.registry."""
+"""The package's shape: option files load without torch, module imports form no cycle and run down the layers,
+and every registry lives in srgan_kit.registry."""
 import ast
 import subprocess
 import sys
@@ -9,13 +9,43 @@ import srgan_kit.registry as registry
 from srgan_kit.registry import Registry
 
 PACKAGE = Path(__file__).resolve().parents[1] / "srgan_kit"
+RECIPES = sorted((PACKAGE.parent / "options").glob("*.yml"))
 
 
-def test_the_config_layer_imports_without_torch():
-    code = ("import sys; import srgan_kit.config.engine, srgan_kit.config.schema, srgan_kit.config.options; "
-            "print('torch' in sys.modules)")
+def test_loading_every_shipped_option_file_leaves_torch_unimported():
+    code = ("import sys, warnings; warnings.simplefilter('ignore'); from srgan_kit.config.options import load_options\n"
+            f"for path in {[str(p) for p in RECIPES]!r}: load_options(path, check_paths=False)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'cv2', 'basicsr')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
+
+
+def test_registered_json_is_what_the_classes_say():
+    fresh = subprocess.run([sys.executable, "-m", "srgan_kit.registry"], capture_output=True, text=True,
+                           check=True).stdout
+    assert registry.CATALOGUE_FILE.read_text() == fresh, "srgan_kit/registered.json is stale: run `make schema`"
+
+
+_FACTS = """
+import json, sys
+from srgan_kit import registry
+facts = {}
+for r in [r for r in vars(registry).values() if isinstance(r, registry.Registry) and r.catalogued]:
+    for name in json.loads(registry.CATALOGUE_FILE.read_text())[r.kind]:
+        args = {a: "<required>" if d is registry.inspect.Parameter.empty else d for a, d in r.arguments(name).items()}
+        check = r.attribute(name, "check_arguments")
+        facts[f"{r.kind}/{name}"] = [args, r.attribute(name, "better"), check and check.__qualname__,
+                                     r.is_subclass(name, "GANLoss")]
+print(json.dumps(facts, sort_keys=True, default=list))
+"""
+
+
+def test_the_option_facts_of_a_class_read_the_same_from_registered_json_and_from_the_class():
+    from_file = subprocess.run([sys.executable, "-c", _FACTS], capture_output=True, text=True, check=True).stdout
+    from_classes = subprocess.run([sys.executable, "-c", "import srgan_kit.registry as r\n"
+                                   "for x in vars(r).values():\n    isinstance(x, r.Registry) and x.names()\n" + _FACTS],
+                                  capture_output=True, text=True, check=True).stdout
+    assert from_file == from_classes
 
 
 def _module_imports():

@@ -655,14 +655,13 @@ def _walk_typed(node, value, path, ctx):
     out.update((k, cleaned[k]) for k in value if k in cleaned)
     out.update((k, v) for k, v in cleaned.items() if k not in out)
     if len(ctx.problems) == before:
-        _check_arguments(node.registry.get(name), out, path, ctx)
+        _check_arguments(node.registry.attribute(name, "check_arguments"), out, path, ctx)
     return out
 
 
-def _check_arguments(cls, spec, path, ctx):
+def _check_arguments(check, spec, path, ctx):
     """A registered class's own rules for its values (``check_arguments(options)``, raising ArgumentError; its
     constructor applies the same), run on the typed entry so a file hears of them before anything is built."""
-    check = getattr(cls, "check_arguments", None)
     if check is None:
         return
     try:

@@ -230,7 +230,7 @@ def _cross_check(opt, ctx):
         ctx.problem(("logger", "wandb", "project"), f"{logger['wandb']['project']!r} needs logger.use_tb_logger: true "
                     "(Weights & Biases mirrors the TensorBoard log, as in BasicSR)")
     for key, spec in ((opt["val"] or {}).get("metrics") or {}).items():
-        own = getattr(METRICS.get(spec["type"]), "better", "higher")
+        own = METRICS.attribute(spec["type"], "better", "higher")
         if spec.get("better") not in (None, own):
             ctx.warn(("val", "metrics", key, "better"), f"{spec['better']}, but {spec['type']} is {own}-is-better: "
                      "net_g_best will keep the generator this metric scores worst")

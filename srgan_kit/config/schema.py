@@ -258,20 +258,26 @@ def base_schema(is_train):
 
 @dataclass
 class ModelType:
-    """A kind of training (``model_type``), defined by its own module in srgan_kit.models.
+    """A kind of training (``model_type``): its options in srgan_kit.models.<type>_options (no torch), its step
+    in srgan_kit.models.<type>.
 
+    step_class: 'module:Class' of what performs one training iteration (``step(opt, runtime)``, see
+        models/base.py); :attr:`step` imports it, so reading options never does.
     fields: {section ('' = top level, 'train', 'path', ...): {key: node}} added to the base schema.
-    step: the class that performs one training iteration (``step(opt, runtime)``, see models/base.py).
     prepare(raw, given): optional; edits the raw option dict before validation (after --set), e.g. to
         fill what an alias implies (``given`` is the model_type as written, such as 'ESRGANModel').
     check(opt, ctx): optional cross-key checks on the validated dict (ctx.problem / ctx.warn).
     """
 
     name: str
-    step: type
+    step_class: str
     fields: dict = field(default_factory=dict)
     prepare: object = None
     check: object = None
+
+    @property
+    def step(self):
+        return reg.resolve(self.step_class)
 
     def schema(self, is_train):
         root = base_schema(is_train)

@@ -15,12 +15,14 @@ from typing import NamedTuple
 import numpy as np
 from torch.utils.data import Dataset
 
+from srgan_kit.data.dataset_options import check_dataset_options, check_filename_tmpl, check_io_backend
 from srgan_kit.data.degradation import downsample_crop, imresize, mod_crop
 from srgan_kit.data.imageio import image_size, list_images, load_image
-from srgan_kit.data.realworld import KERNEL_DEFAULTS, draw_kernels, kernel_settings
+from srgan_kit.data.degradation_keys import KERNEL_DEFAULTS
+from srgan_kit.data.realworld import draw_kernels, kernel_settings
 from srgan_kit.data.verify import verify_images
 from srgan_kit.data.transforms import augment, check_gt_size, check_pair_shapes, paired_random_crop, to_tensor
-from srgan_kit.errors import ArgumentError, DataError, OptionError, listing
+from srgan_kit.errors import DataError, OptionError, listing
 from srgan_kit.registry import DATASETS
 
 PHASES = ("train", "val", "test")
@@ -55,36 +57,10 @@ class Sampling:
     skip_bad_images: bool = False
 
 
-def check_io_backend(io_backend):
-    """Only image folders are read: io_backend may be left out or say {type: disk}."""
-    if io_backend is None:
-        return
-    backend = io_backend.get("type", "disk") if isinstance(io_backend, dict) else io_backend
-    if backend != "disk" or (isinstance(io_backend, dict) and set(io_backend) - {"type"}):
-        raise ArgumentError("io_backend", f"{io_backend!r} is not supported; srgan_kit reads image folders only "
-                                          "(io_backend: {type: disk}, or leave it out)")
-
-
-def check_filename_tmpl(tmpl):
-    """A template with one '{}' where the GT's name goes, that tells names apart."""
-    try:
-        ok = isinstance(tmpl, str) and "{}" in tmpl and tmpl.format("a") != tmpl.format("b")
-    except (IndexError, KeyError, ValueError):
-        ok = False
-    if not ok:
-        raise ArgumentError("filename_tmpl", f"must be a string with one '{{}}' for the GT name (e.g. '{{}}x4'), "
-                                             f"got {tmpl!r}")
-
-
 class _SRDataset(Dataset):
     """What every dataset shares: option checks, the size filter, augmentation and the item dict."""
 
-    @staticmethod
-    def check_arguments(options):
-        """The rules for option values that need no files (the option loader runs them too)."""
-        check_io_backend(options.get("io_backend"))
-        if "filename_tmpl" in options:
-            check_filename_tmpl(options["filename_tmpl"])
+    check_arguments = staticmethod(check_dataset_options)  # the option loader runs it too
 
     def __init__(self, scale, phase, sampling, io_backend, name):
         self.name = name

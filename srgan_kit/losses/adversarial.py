@@ -60,6 +60,7 @@ from torch.nn import functional as F
 
 from srgan_kit.distributed import global_mean
 from srgan_kit.errors import ArgumentError, did_you_mean
+from srgan_kit.losses.gan_options import GP_TYPES, IMPLIED_RELATIVISTIC, check_gan_loss_options
 from srgan_kit.registry import LOSSES
 
 # The adversarial term's weight when the option file does not give one: about 1e-3 of the pixel loss, the
@@ -141,10 +142,6 @@ GAN_TYPES = {
     "wgan_softplus": _softplus,  # BasicSR's name for the same loss
     "rpgan": _softplus,  # relativistic pairing (R3GAN): softplus on paired differences, see IMPLIED_RELATIVISTIC
 }
-GP_TYPES = ("wgan_gp",)
-# gan_types that are another type in a fixed relativistic mode: rpgan's D loss softplus(D(fake) - D(real)) and
-# G loss softplus(D(real) - D(fake)) are softplus with the paired ('standard') relativistic logits.
-IMPLIED_RELATIVISTIC = {"rpgan": "standard"}
 
 
 def _no_relativism(real, fake):
@@ -192,14 +189,7 @@ class GANLoss(nn.Module):
 
     needs_discriminator = True
 
-    @staticmethod
-    def check_arguments(options):
-        """Ranges of the penalty weights and schedules (the option loader runs this too)."""
-        for name in ("gp_weight", "r1_gamma", "r2_gamma", "warmup_iter"):
-            if name in options and float(options[name]) < 0:
-                raise ArgumentError(name, f"must be >= 0, got {options[name]}")
-        if "reg_every" in options and int(options["reg_every"]) < 1:
-            raise ArgumentError("reg_every", f"must be >= 1, got {options['reg_every']}")
+    check_arguments = staticmethod(check_gan_loss_options)  # the option loader runs it too
 
     def __init__(
         self,

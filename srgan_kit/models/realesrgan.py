@@ -5,22 +5,9 @@ and its relativistic form) with the degradation stage of models/realesrnet.py in
 generator term and the discriminator's real input take the plain or the sharpened GT by its own key:
 ``l1_gt_usm`` (pixel), ``percep_gt_usm`` (perceptual), ``gan_gt_usm`` (D's real batch and D(real) for the G terms).
 """
-from srgan_kit.config.schema import ModelType
-from srgan_kit.models.gan import FIELDS as GAN_FIELDS
-from srgan_kit.models.gan import GANStep, check_gan
-from srgan_kit.models.realesrnet import FIELDS as DEGRADATION_FIELDS
-from srgan_kit.models.realesrnet import DegradedPairs, check_degraded
-from srgan_kit.registry import MODEL_TYPES
+from srgan_kit.models.gan import GANStep
+from srgan_kit.models.realesrnet import DegradedPairs
 
 
 class RealESRGANStep(DegradedPairs, GANStep):
     pass
-
-
-def _check(opt, ctx):
-    check_gan(opt, ctx)
-    check_degraded(opt, ctx)
-
-
-MODEL_TYPES.register("realesrgan", aliases=("RealESRGANModel",))(ModelType(
-    "realesrgan", step=RealESRGANStep, fields={"": DEGRADATION_FIELDS, **GAN_FIELDS}, check=_check))

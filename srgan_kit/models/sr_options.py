@@ -1,6 +1,6 @@
-"""model_type 'sr' (BasicSR's SRModel): the generator alone, trained on its loss terms (pixel, perceptual, ...)."""
+"""model_type 'sr' (BasicSR's SRModel): its options and cross-checks, without torch (the step: models/base.py's
+GeneratorStep, the generator alone trained on its loss terms)."""
 from srgan_kit.config.schema import ModelType
-from srgan_kit.models.base import GeneratorStep
 from srgan_kit.registry import MODEL_TYPES
 
 
@@ -16,4 +16,5 @@ def check_generator_only(opt, ctx):
                  "discriminator)")
 
 
-MODEL_TYPES.register("sr", aliases=("SRModel",))(ModelType("sr", step=GeneratorStep, check=check_generator_only))
+MODEL_TYPES.register("sr", aliases=("SRModel",))(ModelType("sr", step_class="srgan_kit.models.base:GeneratorStep",
+                                                             check=check_generator_only))
