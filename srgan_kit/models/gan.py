@@ -1,4 +1,5 @@
-"""model_type 'gan' (BasicSR's SRGANModel and ESRGANModel): G and D trained alternately.
+"""model_type 'gan' (BasicSR's SRGANModel and ESRGANModel): G and D trained alternately (its option keys and
+checks: models/gan_options.py).
 
 Per iteration, in BasicSR's order:
 

@@ -52,7 +52,7 @@ def _check_discriminator_size(opt, ctx):
                         f"({net_d['type']} sees the ground-truth crops whole)")
 
 
-# The keys this model type adds (models/realesrgan.py adds them too).
+# The keys this model type adds (models/realesrgan_options.py adds them too).
 FIELDS = {
     "train": {
         "optim_d": optimizer_node(),
