@@ -42,9 +42,10 @@ print(json.dumps(facts, sort_keys=True, default=list))
 
 def test_the_option_facts_of_a_class_read_the_same_from_registered_json_and_from_the_class():
     from_file = subprocess.run([sys.executable, "-c", _FACTS], capture_output=True, text=True, check=True).stdout
-    from_classes = subprocess.run([sys.executable, "-c", "import srgan_kit.registry as r\n"
-                                   "for x in vars(r).values():\n    isinstance(x, r.Registry) and x.names()\n" + _FACTS],
-                                  capture_output=True, text=True, check=True).stdout
+    import_all = ("import srgan_kit.registry as r\n"
+                  "for x in list(vars(r).values()):\n    if isinstance(x, r.Registry):\n        x.names()\n")
+    from_classes = subprocess.run([sys.executable, "-c", import_all + _FACTS], capture_output=True, text=True,
+                                  check=True).stdout
     assert from_file == from_classes
 
 

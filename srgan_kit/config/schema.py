@@ -80,7 +80,7 @@ def dataset_node(phase):
     path = Field(STR, check=NON_EMPTY)
     known = {
         "name": Field(STR), "dataroot_gt": path, "dataroot_lq": path,
-        # the dataset classes check the template and the backend (srgan_kit.data.datasets)
+        # their values: the dataset classes' check_arguments (srgan_kit.data.dataset_options)
         "filename_tmpl": Field(STR),
         "io_backend": Field(MAPPING, nullable=True),
         "use_hflip": Field(BOOL), "use_rot": Field(BOOL), "skip_small": Field(BOOL), "skip_bad_images": Field(BOOL),

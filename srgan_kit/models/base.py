@@ -14,7 +14,8 @@ one update per iteration. The trainer only sees this interface:
     step.state_dict() / load_state_dict()
 
 GeneratorStep holds G, its EMA, its loss (srgan_kit.losses.objective), optimisers with their schedulers and
-grad scalers, pretrained loading, saving and resume; on its own it is BasicSR's SRModel (model_type sr, models/sr_options.py).
+grad scalers, pretrained loading, saving and resume; on its own it is BasicSR's SRModel (model_type sr,
+models/sr_options.py).
 Updates are two-phase: ``backward`` accumulates gradients (over micro-batches) and measures them; ``apply``
 reads every number back in one device sync, then steps what is finite and skips the rest.
 """

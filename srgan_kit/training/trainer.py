@@ -3,8 +3,8 @@
     result = train(load_options("options/demo.yml"), auto_resume=False)
 
 What each iteration does belongs to the model type (srgan_kit.models); device and precision live in
-runtime.py, the run folder in srgan_kit.run_folder, files in checkpoint.py, reporting in logger.py. Everything with side
-effects on disk is done by the main process only (``runtime.is_main``).
+runtime.py, the run folder in srgan_kit.run_folder, files in checkpoint.py, reporting in logger.py. Everything
+with side effects on disk is done by the main process only (``runtime.is_main``).
 """
 import contextlib
 import copy
