@@ -20,20 +20,36 @@ import cv2
 import numpy as np
 import torch
 
+from srgan_kit.archs.input_sizes import ANY_SIZE
 from srgan_kit.device import resolve_device, resolve_precision
 from srgan_kit.errors import UserError
 
 DEFAULT_TILE_PAD = 80  # context pixels per tile side: enough for RealESRGAN_x4plus (see the docstring)
 
 
-def _input_multiple(scale):
-    # RRDBNet x2 / x1 pixel-unshuffle the input by 2 / 4, so sides (and tile edges) must be multiples of it.
-    # Other networks don't care; the reflect padding this adds is cropped off again.
-    return {1: 4, 2: 2}.get(int(scale), 1)
-
-
 def _round_up(value, multiple):
     return -(-value // multiple) * multiple
+
+
+def size_rule(net):
+    """The input sizes a generator takes (its ``size_rule``; any size for networks without one)."""
+    return getattr(net, "size_rule", ANY_SIZE)
+
+
+def pad_to_rule(x, rule):
+    """NCHW ``x`` padded at the bottom and right to sides ``rule`` accepts: by reflection like Real-ESRGAN, by
+    replication where the image is too small to reflect. The caller crops the output back."""
+    h, w = x.shape[-2:]
+    ph, pw = rule.padded(h) - h, rule.padded(w) - w
+    if ph or pw:
+        x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+    return x
+
+
+def forward_padded(net, x):
+    """``net(x)`` for any input size: padded to the network's size rule, the output cropped to ``scale`` x x."""
+    h, w = x.shape[-2:]
+    return net(pad_to_rule(x, size_rule(net)))[..., : h * net.scale, : w * net.scale]
 
 
 def resize_image(img, height, width):
@@ -63,10 +79,10 @@ class Upscaler:
         if tile < 0 or tile_pad < 0 or tile_batch < 1:
             raise UserError(f"tile ({tile}) and tile_pad ({tile_pad}) must be >= 0, tile_batch ({tile_batch}) >= 1")
         self.scale = int(scale)
-        self.multiple = _input_multiple(self.scale)
-        # Tile edges must fall on multiples of the network's input granularity.
-        self.tile = _round_up(int(tile), self.multiple)
-        self.tile_pad = _round_up(int(tile_pad), self.multiple)
+        self.rule = size_rule(net)
+        # Tile edges fall on multiples of the network's input granularity, and tiles are at least its minimum.
+        self.tile = self.rule.padded(int(tile)) if tile else 0
+        self.tile_pad = _round_up(int(tile_pad), self.rule.multiple_of)
         self.tile_batch = int(tile_batch)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net = net.eval().to(device=self.device, memory_format=self.memory_format)
@@ -110,6 +126,8 @@ class Upscaler:
     @torch.inference_mode()
     def _forward(self, x):
         """CPU pieces (N, 3, h, w) -> device -> network (under autocast when not fp32) -> CPU float32 output."""
+        h, w = x.shape[-2:]
+        x = pad_to_rule(x, self.rule)  # a tile at the image's edge may be smaller than the network's minimum
         try:
             x = x.to(device=self.device, memory_format=self.memory_format)
             if self.amp_dtype is None:
@@ -123,15 +141,12 @@ class Upscaler:
         if tuple(y.shape[-2:]) != want:
             raise ValueError(f"network output {tuple(y.shape[-2:])} for input {tuple(x.shape[-2:])} is not "
                              f"x{self.scale}")
-        return y.float().clamp_(0, 1).cpu()
+        return y[..., : h * self.scale, : w * self.scale].float().clamp_(0, 1).cpu()
 
     def _run(self, x):
         """x: (1, 3, H, W) CPU tensor -> (1, 3, H*s, W*s) CPU tensor."""
         h, w = x.shape[-2:]
-        # Pad right/bottom to the input multiple by reflection (like Real-ESRGAN), crop again at the end.
-        ph, pw = _round_up(h, self.multiple) - h, _round_up(w, self.multiple) - w
-        if ph or pw:
-            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+        x = pad_to_rule(x, self.rule)
         if self.tile and max(x.shape[-2:]) > self.tile:
             out = self._run_tiled(x)
         else:

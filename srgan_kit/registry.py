@@ -18,9 +18,11 @@ from pathlib import Path
 from srgan_kit.errors import ArgumentError, OptionError, did_you_mean
 
 CATALOGUE_FILE = Path(__file__).with_name("registered.json")
-# Class attributes option checks read: a metric's direction and the value rules a class keeps for its options
-# (a function in a module without torch); registered.json also lists each class's bases by name.
-OPTION_ATTRIBUTES = ("better", "check_arguments")
+# Class attributes option checks read: a metric's direction, the value rules a class keeps for its options, a
+# generator's scale key and the input sizes it takes (functions live in modules without torch); registered.json
+# also lists each class's bases by name.
+OPTION_ATTRIBUTES = ("better", "check_arguments", "scale_key", "size_requirements")
+_FUNCTION_ATTRIBUTES = ("check_arguments", "size_requirements")
 _REQUIRED = {"required": True}  # a parameter without a default, in registered.json
 _catalogue = None
 
@@ -120,7 +122,7 @@ class Registry:
         if declared is None:
             return getattr(self.get(name), attribute, default)
         value = declared["attributes"].get(attribute, default)
-        return resolve(value) if attribute == "check_arguments" and value is not None else value
+        return resolve(value) if attribute in _FUNCTION_ATTRIBUTES and value is not None else value
 
     def is_subclass(self, name, base_name):
         """Whether the registered class has a base (or is a class) named ``base_name``."""
@@ -129,6 +131,11 @@ class Registry:
             obj = self.get(name)
             return inspect.isclass(obj) and base_name in [c.__name__ for c in inspect.getmro(obj)]
         return base_name in declared["bases"]
+
+    def with_defaults(self, name, options):
+        """A class's options (an entry without 'type') completed with its constructor's defaults."""
+        defaults = {k: v for k, v in self.arguments(name).items() if v is not inspect.Parameter.empty}
+        return {**defaults, **{k: v for k, v in options.items() if k != "type"}}
 
     def arguments(self, name):
         """Constructor parameters of a registered class: {arg: default or inspect.Parameter.empty}, then the
@@ -147,7 +154,8 @@ class Registry:
         return {**args, **getattr(obj, "keyword_options", {})}
 
 
-ARCHS = Registry("network", ("srgan_kit.archs.generators", "srgan_kit.archs.discriminators"), catalogued=True)
+ARCHS = Registry("network", ("srgan_kit.archs.generators", "srgan_kit.archs.zoo", "srgan_kit.archs.discriminators"),
+                 catalogued=True)
 DETECTORS = Registry("architecture detector", ("srgan_kit.archs.detect",))
 BACKBONES = Registry("perceptual backbone", ("srgan_kit.archs.features",))
 LOSSES = Registry("loss", ("srgan_kit.losses.pixel", "srgan_kit.losses.perceptual", "srgan_kit.losses.adversarial",
@@ -162,6 +170,12 @@ MODEL_TYPES = Registry("model", ("srgan_kit.models.sr_options", "srgan_kit.model
                                  "srgan_kit.models.realesrnet_options", "srgan_kit.models.realesrgan_options"))
 
 
+def network_in_file(path, param_key=None):
+    """``{'type': name, **constructor keys}`` of the generator in a weights file, detected from its tensors
+    (imports torch, and spandrel for the community's architectures)."""
+    return resolve("srgan_kit.archs.detect:detect_file")(path, param_key)
+
+
 def _encode_default(value):
     if value is inspect.Parameter.empty:
         return _REQUIRED
@@ -173,7 +187,7 @@ def _encode_default(value):
 
 
 def _encode_attribute(name, value):
-    if name == "check_arguments":
+    if name in _FUNCTION_ATTRIBUTES:
         return f"{value.__module__}:{value.__qualname__}"
     return value
 

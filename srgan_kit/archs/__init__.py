@@ -1,3 +1,2 @@
-"""Networks: generators and discriminators (registered in srgan_kit.registry.ARCHS), weight loading, detection."""
-import srgan_kit.archs.generators  # noqa: F401
-import srgan_kit.archs.discriminators  # noqa: F401
+"""Networks: generators (ours and the community's, registered in srgan_kit.registry.ARCHS), discriminators, weight
+loading, detection. Importing the package imports no torch: the option loader reads input_sizes and zoo_options."""

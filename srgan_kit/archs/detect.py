@@ -1,13 +1,14 @@
 """Infer a generator's type and hyper-parameters from its state dict, so inference needs only the weights file.
 
-Each architecture contributes one detector: the keys that identify it and a function reading its sizes
-from tensor shapes. New architectures add a detector; nothing else changes.
+The networks in BasicSR's layout (MSRResNet, RRDBNet, EDSR) each contribute one detector: the keys that identify
+it and a function reading its sizes from tensor shapes. Every other file goes to spandrel, which knows the
+community's architectures (srgan_kit.archs.zoo).
 """
 import re
 from dataclasses import dataclass
 from typing import Callable
 
-from srgan_kit.archs.weights import canonical_state_dict
+from srgan_kit.archs.weights import canonical_state_dict, load_state_dict_file
 from srgan_kit.errors import WeightsError
 from srgan_kit.registry import DETECTORS
 
@@ -79,8 +80,32 @@ def _msrresnet(sd):
     }
 
 
-def detect_arch(state_dict, source="state dict"):
-    """``{'type': name, **constructor kwargs}`` for a (possibly wrapped) state dict; WeightsError if unknown."""
+@register_detector("EDSR", "conv_first.weight", "body.0.conv1.weight", "conv_after_body.weight", "upsample.0.weight")
+def _edsr(sd):
+    num_feat, num_in_ch = sd["conv_first.weight"].shape[:2]
+    ups = _count_blocks(sd, r"upsample\.(\d+)\.weight")
+    first = sd["upsample.0.weight"].shape[0]
+    # 2^n: n conv + PixelShuffle(2) pairs of 4 * num_feat outputs; 3: one of 9 * num_feat.
+    if first == 9 * num_feat and ups == 1:
+        upscale = 3
+    elif first == 4 * num_feat:
+        upscale = 2**ups
+    else:
+        raise WeightsError(f"EDSR-like weights with upsample.0 out-channels {first} for num_feat {num_feat}: "
+                           "cannot tell the upscale (expected 4 or 9 times num_feat)")
+    # res_scale and the input mean are not in the weights: BasicSR's defaults (1, DIV2K) are taken.
+    return {
+        "num_in_ch": num_in_ch,
+        "num_out_ch": sd["conv_last.weight"].shape[0],
+        "num_feat": num_feat,
+        "num_block": _count_blocks(sd, r"body\.(\d+)\.conv1\.weight"),
+        "upscale": upscale,
+    }
+
+
+def detect(state_dict, source="state dict"):
+    """``(spec, state dict)``: the network's ``{'type': name, **constructor kwargs}`` and the weights in its own
+    layout, for a (possibly wrapped) state dict; WeightsError if no detector and not spandrel knows it."""
     sd = canonical_state_dict(state_dict, source=source)
     for det in DETECTORS.values():
         if all(key in sd for key in det.signature):
@@ -88,9 +113,24 @@ def detect_arch(state_dict, source="state dict"):
                 spec = det.infer(sd)
             except WeightsError as exc:
                 raise WeightsError(f"{source}: {exc}") from None
-            return {"type": det.arch, **{k: int(v) for k, v in spec.items()}}
+            return {"type": det.arch, **{k: int(v) for k, v in spec.items()}}, sd
+    from srgan_kit.archs.zoo import read_with_spandrel
+
+    found = read_with_spandrel(sd, source)
+    if found is not None:
+        return found
     known = ", ".join(d.arch for d in DETECTORS.values())
     raise WeightsError(
-        f"{source}: cannot detect the architecture (known: {known}); first keys: {', '.join(list(sd)[:5])}. "
-        "Name the network in an option file (-opt) instead"
+        f"{source}: cannot detect the architecture (neither {known} in BasicSR's layout nor a network spandrel "
+        f"knows); first keys: {', '.join(list(sd)[:5])}. Name the network in an option file (-opt) instead"
     )
+
+
+def detect_file(path, param_key=None):
+    """The spec of the generator in a weights file (see ``detect``)."""
+    return detect(load_state_dict_file(path, param_key), source=str(path))[0]
+
+
+def detect_arch(state_dict, source="state dict"):
+    """``{'type': name, **constructor kwargs}`` for a (possibly wrapped) state dict; WeightsError if unknown."""
+    return detect(state_dict, source)[0]

@@ -1,11 +1,13 @@
 """Super-resolution generators with BasicSR's parameter names, so BasicSR / Real-ESRGAN checkpoints load strictly.
 
-Every generator exposes its upscale factor as the int attribute ``.scale``.
+Every generator exposes its upscale factor as the int attribute ``.scale`` and the input sizes it takes as
+``.size_rule`` (srgan_kit.archs.input_sizes); ``scale_key`` names the option holding the factor.
 """
 from torch import nn
 from torch.nn import functional as F
 
 from srgan_kit.archs.blocks import RRDB, ResidualBlockNoBN, conv3x3, scaled_kaiming_init, stack
+from srgan_kit.archs.input_sizes import ANY_SIZE, RRDBNET_UNSHUFFLE, rrdbnet_sizes
 from srgan_kit.errors import ArgumentError
 from srgan_kit.registry import ARCHS
 
@@ -22,11 +24,14 @@ class MSRResNet(nn.Module):
     x2 and x3 use one ``upconv1`` + PixelShuffle(scale); x4 uses ``upconv1`` and ``upconv2`` with PixelShuffle(2).
     """
 
+    scale_key = "upscale"
+
     def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_block=16, upscale=4):
         super().__init__()
         _check_choice("MSRResNet", "upscale", upscale, (2, 3, 4))
         self.upscale = upscale
         self.scale = upscale
+        self.size_rule = ANY_SIZE
 
         self.conv_first = conv3x3(num_in_ch, num_feat)
         self.body = stack(ResidualBlockNoBN, num_block, num_feat=num_feat)
@@ -64,13 +69,15 @@ class RRDBNet(nn.Module):
     reflect-padded and the output cropped back (BasicSR would refuse them; the result elsewhere is identical).
     """
 
-    _UNSHUFFLE = {4: 1, 2: 2, 1: 4}
+    scale_key = "scale"
+    size_requirements = staticmethod(rrdbnet_sizes)  # tiles aligned to the unshuffle stay exact
 
     def __init__(self, num_in_ch=3, num_out_ch=3, scale=4, num_feat=64, num_block=23, num_grow_ch=32):
         super().__init__()
-        _check_choice("RRDBNet", "scale", scale, tuple(sorted(self._UNSHUFFLE)))
+        _check_choice("RRDBNet", "scale", scale, tuple(sorted(RRDBNET_UNSHUFFLE)))
         self.scale = scale
-        self.unshuffle = self._UNSHUFFLE[scale]
+        self.size_rule = rrdbnet_sizes({"scale": scale})
+        self.unshuffle = RRDBNET_UNSHUFFLE[scale]
 
         self.conv_first = conv3x3(num_in_ch * self.unshuffle**2, num_feat)
         self.body = stack(RRDB, num_block, num_feat=num_feat, num_grow_ch=num_grow_ch)

@@ -3,7 +3,7 @@ right architecture when it does not fit), or build a generator from weights alon
 from collections.abc import Mapping
 from pathlib import Path
 
-from srgan_kit.archs.detect import detect_arch
+from srgan_kit.archs.detect import detect, detect_arch
 from srgan_kit.archs.weights import canonical_state_dict, load_into, load_state_dict_file
 from srgan_kit.errors import UserError, WeightsError
 from srgan_kit.registry import ARCHS
@@ -35,8 +35,7 @@ def load_network(net, weights, param_key=None, strict=True):
 
 def build_from_weights(path, param_key=None):
     """Detect the architecture of a weights file, build it and load the weights -> ``(net in eval mode, spec)``."""
-    state_dict = load_state_dict_file(path, param_key)
-    spec = detect_arch(state_dict, source=str(path))
+    spec, state_dict = detect(load_state_dict_file(path, param_key), source=str(path))
     net = ARCHS.build(spec, where=str(path))
     load_into(net, state_dict, source=str(path), strict=True)
     return net.eval(), dict(spec)

@@ -19,9 +19,10 @@ import yaml
 
 from srgan_kit.config import engine
 from srgan_kit.config.engine import dotted
-from srgan_kit.errors import OptionError
+from srgan_kit.config.schema import train_gt_size
+from srgan_kit.errors import OptionError, WeightsError
 from srgan_kit.fileio import write_text_atomic
-from srgan_kit.registry import ARCHS, METRICS, MODEL_TYPES
+from srgan_kit.registry import ARCHS, METRICS, MODEL_TYPES, network_in_file
 from srgan_kit.run_folder import run_paths
 
 
@@ -156,6 +157,21 @@ def _model_type(raw, file):
     raise OptionError(f"{file}: model_type: {MODEL_TYPES.unknown_message(name)}")
 
 
+def _network_from_weights(raw, file, sources):
+    """An option file without network_g whose path.pretrain_network_g names a model file: the network is the
+    one detected in the file (fine-tuning a downloaded model needs no network_g). Imports torch."""
+    paths = raw.get("path")
+    weights = paths.get("pretrain_network_g") if isinstance(paths, dict) else None
+    if "network_g" in raw or not isinstance(weights, str) or not os.path.isfile(os.path.expanduser(weights)):
+        return
+    try:
+        spec = network_in_file(os.path.expanduser(weights), paths.get("param_key_g"))
+    except WeightsError as exc:
+        raise OptionError(f"{file}: path.pretrain_network_g: {exc}") from None
+    raw["network_g"] = spec
+    sources[("network_g",)] = f"path.pretrain_network_g: a {spec['type']} detected in {weights}"
+
+
 def load_options(path, overrides=(), is_train=True, root=None, check_paths=None):
     """Read, override, validate and resolve an option file; see the module docstring for the result.
 
@@ -182,6 +198,7 @@ def load_options(path, overrides=(), is_train=True, root=None, check_paths=None)
     for keys, text in pairs:
         if keys != ["model_type"]:
             _apply_override(tree, raw, keys, text, file, sources)
+    _network_from_weights(raw, file, sources)
     if model.prepare is not None:
         model.prepare(raw, raw.get("model_type", model.name))
 
@@ -206,23 +223,41 @@ def load_options(path, overrides=(), is_train=True, root=None, check_paths=None)
     return opt
 
 
+def _crop_problem(net, gt_size, scale):
+    """None, or why training GT crops of ``gt_size`` (LR sides gt_size / scale) do not fit the network's size rule."""
+    rule = ARCHS.attribute(net["type"], "size_requirements")
+    if rule is None:
+        return None
+    rule = rule(ARCHS.with_defaults(net["type"], net))
+    lr = gt_size // scale
+    if rule.accepts(lr):
+        return None
+    return (f"{gt_size} gives {lr}x{lr} LR crops, but {net['type']} takes LR sides of {rule.describe()}; "
+            f"use a gt_size of {rule.padded(lr) * scale}")
+
+
 def _cross_check(opt, ctx):
     """Checks that span keys: the network's scale, gt_size vs scale, datasets vs the val section."""
     scale = opt["scale"]
     net = opt["network_g"]
     args = ARCHS.arguments(net["type"])
-    for key in ("upscale", "scale"):
-        if key in args:
-            value = net.get(key, args[key])
-            if value != scale:
-                origin = "" if key in net else f" ({net['type']}'s default; set network_g.{key}: {scale})"
-                ctx.problem(("network_g", key), f"{value}{origin} does not match scale: {scale}")
+    key = ARCHS.attribute(net["type"], "scale_key")
+    if key in args:
+        value = net.get(key, args[key])
+        if value != scale:
+            origin = "" if key in net else f" ({net['type']}'s default; set network_g.{key}: {scale})"
+            ctx.problem(("network_g", key), f"{value}{origin} does not match scale: {scale}")
     datasets = opt["datasets"]
     if ctx.is_train and "train" not in datasets:
         ctx.problem(("datasets", "train"), "missing required section (the training set)")
     train_set = datasets.get("train")
     if ctx.is_train and train_set and train_set.get("gt_size", 0) % scale:
         ctx.problem(("datasets", "train", "gt_size"), f"{train_set['gt_size']} is not a multiple of scale {scale}")
+    elif ctx.is_train and train_set and train_gt_size(opt)[0]:
+        size, where = train_gt_size(opt)
+        problem = _crop_problem(net, size, scale)
+        if problem:
+            ctx.problem(where, problem)
     if not ctx.is_train:
         return
     logger = opt.get("logger") or {}

@@ -16,5 +16,7 @@ def check_generator_only(opt, ctx):
                  "discriminator)")
 
 
-MODEL_TYPES.register("sr", aliases=("SRModel",))(ModelType("sr", step_class="srgan_kit.models.base:GeneratorStep",
-                                                             check=check_generator_only))
+# SwinIRModel (BasicSR) and HATModel (HAT's repository) are SRModel with inputs padded to the window at test
+# time, which every generator here gets from its size rule.
+MODEL_TYPES.register("sr", aliases=("SRModel", "SwinIRModel", "HATModel"))(ModelType(
+    "sr", step_class="srgan_kit.models.base:GeneratorStep", check=check_generator_only))

@@ -27,6 +27,7 @@ from srgan_kit import fileio
 from srgan_kit.errors import OptionError, TrainingDiverged, TrainingInterrupted, UserError, listing
 from srgan_kit.eval.compare import comparison_row
 from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
+from srgan_kit.inference import forward_padded
 from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit import distributed
 from srgan_kit.training import checkpoint
@@ -334,7 +335,7 @@ def score_network(net, loaders, scorer, iteration, runtime, vis_dir=None, on_ima
         for batch in loader:
             batch = runtime.to_device(batch)
             with runtime.autocast():
-                sr = to_image(net(batch["lq"]))
+                sr = to_image(forward_padded(net, batch["lq"]))
             img_name = Path(batch["lq_path"][0]).stem  # BasicSR names images after the LQ file
             gt = to_image(batch["gt"])
             images[img_name] = scorer.score(sr, gt, batch["gt_path"][0], f"SR of {img_name}")
