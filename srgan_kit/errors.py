@@ -46,6 +46,10 @@ class WeightsError(UserError):
     """A weights file that cannot be read or does not fit the network."""
 
 
+class NotSuperResolution(WeightsError):
+    """A model file of a known architecture that is not a single-image SR network srgan_kit runs."""
+
+
 def listing(items, shown=5, sep="; "):
     """The first ``shown`` items, then '... and N more': a message names a few offenders, not thousands."""
     items = [str(i) for i in items]

@@ -52,6 +52,18 @@ def forward_padded(net, x):
     return net(pad_to_rule(x, size_rule(net)))[..., : h * net.scale, : w * net.scale]
 
 
+class AnySize(torch.nn.Module):
+    """A generator that takes any input size (forward_padded), as one module: what ONNX export traces."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.scale = net.scale
+
+    def forward(self, x):
+        return forward_padded(self.net, x)
+
+
 def resize_image(img, height, width):
     """Resize HxW or HxWxC float image to (height, width): Lanczos when enlarging, area when shrinking."""
     if img.shape[:2] == (height, width):

@@ -15,7 +15,8 @@ class SizeRule:
     def padded(self, side):
         """The side the input is padded to: the next multiple, and at least the minimum."""
         side = max(side, self.minimum)
-        return -(-side // self.multiple_of) * self.multiple_of
+        # Rounding up with non-negative operands: traced into ONNX, integer division truncates.
+        return (side + self.multiple_of - 1) // self.multiple_of * self.multiple_of
 
     def accepts(self, side):
         return side >= self.minimum and side % self.multiple_of == 0

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from srgan_kit.archs.detect import detect, detect_arch
 from srgan_kit.archs.weights import canonical_state_dict, load_into, load_state_dict_file
-from srgan_kit.errors import UserError, WeightsError
+from srgan_kit.errors import NotSuperResolution, UserError, WeightsError
 from srgan_kit.registry import ARCHS
 
 
@@ -13,6 +13,8 @@ def _hint(state_dict):
     """' (the file looks like ...)' when the architecture can be detected, to point at the fix."""
     try:
         spec = detect_arch(state_dict)
+    except NotSuperResolution as exc:
+        return f" (the file is {str(exc).split(': ', 1)[1]})"
     except WeightsError:
         return ""
     args = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")

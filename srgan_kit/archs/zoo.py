@@ -10,7 +10,7 @@ import inspect
 
 from srgan_kit.archs.input_sizes import ANY_SIZE
 from srgan_kit.archs.zoo_options import ZOO
-from srgan_kit.errors import ArgumentError, WeightsError
+from srgan_kit.errors import ArgumentError, NotSuperResolution, WeightsError
 from srgan_kit.registry import ARCHS, resolve
 
 BY_SOURCE = {entry.source: entry for entry in ZOO}
@@ -134,7 +134,8 @@ def read_with_spandrel(state_dict, source):
     except spandrel.UnsupportedModelError:
         return None
     except Exception as exc:  # spandrel recognised the keys but the tensors do not fit its reading
-        raise WeightsError(f"{source}: spandrel cannot read it ({type(exc).__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{source}: spandrel recognises the keys but cannot read the tensors: {first}") from None
     arch = descriptor.architecture
     purpose = getattr(descriptor, "purpose", None)
     model_class = type(descriptor.model)
@@ -142,7 +143,7 @@ def read_with_spandrel(state_dict, source):
     if purpose not in ("SR", "Restoration") or entry is None:
         what = PURPOSES.get(purpose, purpose or "non-image")
         builds = ", ".join(e.name for e in ZOO if e.library == "spandrel")
-        raise WeightsError(f"{source}: a {what} model ({arch.name}, x{getattr(descriptor, 'scale', '?')}), which "
+        raise NotSuperResolution(f"{source}: a {what} model ({arch.name}, x{getattr(descriptor, 'scale', '?')}), which "
                            f"srgan_kit does not run; it runs single-image SR networks ({builds}, MSRResNet, RRDBNet, "
                            "EDSR)")
     signature = ARCHS.get(entry.name).__signature__

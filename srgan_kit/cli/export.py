@@ -55,8 +55,10 @@ def export(net, size, fp16=False, dynamic=False, opset=17):
     """``net`` (eval mode, fp32) as ONNX bytes, traced on one example input of ``size`` x ``size``."""
     import torch
 
+    from srgan_kit.inference import AnySize
+
     dtype = torch.float16 if fp16 else torch.float32
-    model, buffer = net.to(dtype), io.BytesIO()
+    model, buffer = AnySize(net.to(dtype)).eval(), io.BytesIO()
     axes = {"lr": {0: "batch", 2: "height", 3: "width"}, "sr": {0: "batch", 2: "out_height", 3: "out_width"}}
     with warnings.catch_warnings():  # the tracer's notes on shape arithmetic: the check below is what counts
         warnings.simplefilter("ignore")
