@@ -353,3 +353,23 @@ def test_basicsrs_own_option_files_validate_with_path_edits_and_run(file, scale,
     assert train_main(args) == 0
     name = yaml.safe_load((BASICSR_FILES / file).read_text())["name"]
     assert (tmp_path / "experiments" / name / "models" / "net_g_latest.pth").is_file()
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_every_trained_parameter_gets_a_gradient_so_ddp_needs_no_unused_parameter_search(name):
+    net = tiny(name).train()
+    net(torch.rand(2, 3, 16, 16)).mean().backward()
+    assert [n for n, p in net.named_parameters() if p.requires_grad and p.grad is None] == []
+
+
+def test_a_resumed_transformer_run_equals_the_uninterrupted_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_training_data(tmp_path)
+    network = "network_g: " + json.dumps({"type": "SwinIR", **TINY["SwinIR"]})  # drop_path draws random numbers
+    (tmp_path / "o.yml").write_text(option_text("r", network).replace("total_iter: 2", "total_iter: 4"))
+    assert train_main(["-opt", "o.yml", "--set", "name=whole"]) == 0
+    assert train_main(["-opt", "o.yml", "--set", "name=parts", "--set", "train.total_iter=2"]) == 0
+    assert train_main(["-opt", "o.yml", "--set", "name=parts", "--auto_resume"]) == 0
+    whole, parts = (torch.load(tmp_path / "experiments" / n / "models" / "net_g_4.pth", weights_only=True)
+                    for n in ("whole", "parts"))
+    assert all(torch.equal(whole["params"][k], parts["params"][k]) for k in whole["params"])

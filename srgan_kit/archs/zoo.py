@@ -89,21 +89,16 @@ def build_upstream(entry, signature, options):
         raise ArgumentError("type", f"{entry.name} cannot be built with these keys: {exc}") from None
     net.scale = int(full[entry.scale_key])
     net.size_rule = entry.size_requirements(full) if entry.size_requirements else ANY_SIZE
-    if entry.name == "RCAN":
-        _adapt_rcan(net)
+    for name, param in net.named_parameters():
+        if any(part in name for part in entry.frozen):
+            param.requires_grad_(False)
+    if entry.changes_its_input:
+        net.register_forward_pre_hook(_copy_input)
     return net
 
 
 def _copy_input(module, args):
     return (args[0].clone(), *args[1:])
-
-
-def _adapt_rcan(net):
-    # spandrel's RCAN marks its mean shift as fixed but leaves its parameters trainable (BasicSR's is fixed), and
-    # scales its input in place, which would change the caller's batch or image.
-    net.sub_mean.requires_grad_(False)
-    net.add_mean.requires_grad_(False)
-    net.register_forward_pre_hook(_copy_input)
 
 
 def _register(entry):

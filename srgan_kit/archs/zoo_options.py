@@ -29,6 +29,10 @@ class Upstream:
     fixed: dict = field(default_factory=dict)  # BasicSR keys the upstream class fixes: {key: the only value}
     size_requirements: Optional[Callable] = None
     check_arguments: Optional[Callable] = None
+    # Parameters (by a part of their name) the upstream class keeps trainable but never trains: frozen here, so
+    # optimisers skip them and DistributedDataParallel needs no find_unused_parameters.
+    frozen: tuple = ()
+    changes_its_input: bool = False  # its forward writes into the input tensor: given a copy here
 
     @property
     def library(self):
@@ -126,9 +130,12 @@ def check_plksr(options):
 _S = SPANDREL
 ZOO = (
     Upstream("SPAN", _S + "SPAN.__arch.span:SPAN", "upscale", "compact", "Apache-2.0",
-             "Wan et al. 2024, Swift Parameter-free Attention Network (NTIRE 2024 efficient SR winner)", defaults={"num_in_ch": 3, "num_out_ch": 3}),
+             "Wan et al. 2024, Swift Parameter-free Attention Network (NTIRE 2024 efficient SR winner)",
+             defaults={"num_in_ch": 3, "num_out_ch": 3},
+             frozen=("eval_conv.",)),  # the inference convolution, recomputed from the trained ones
     Upstream("Compact", _S + "Compact.__arch.SRVGG:SRVGGNetCompact", "upscale", "compact", "BSD-3-Clause",
-             "Wang et al. 2021, Real-ESRGAN's SRVGGNetCompact (realesr-general-x4v3, realesr-animevideov3)", aliases=("SRVGGNetCompact",), check_arguments=check_compact),
+             "Wang et al. 2021, Real-ESRGAN's SRVGGNetCompact (realesr-general-x4v3, realesr-animevideov3)",
+             aliases=("SRVGGNetCompact",), check_arguments=check_compact),
     Upstream("RealPLKSR", _S + "PLKSR.__arch.RealPLKSR:RealPLKSR", "upscaling_factor", "compact", "MIT",
              "Lee et al. 2024, PLKSR with the community's real-world changes (neosr / traiNNer-redux)"),
     Upstream("PLKSR", _S + "PLKSR.__arch.PLKSR:PLKSR", "upscaling_factor", "compact", "MIT",
@@ -161,12 +168,13 @@ ZOO = (
     Upstream("DRCT", _S + "DRCT.__arch.drct_arch:DRCT", "upscale", "transformer", "MIT",
              "Hsu et al. 2024, Dense-residual-connected Transformer",
              size_requirements=input_sizes.multiple_of_16, check_arguments=check_drct),
-    Upstream("RCAN", _S + "RCAN.__arch.rcan_arch:RCAN", "upscale", "cnn", "MIT (EDSR-PyTorch's; RCAN's repository states none)",
-             "Zhang et al. 2018, Residual Channel Attention Networks",
+    Upstream("RCAN", _S + "RCAN.__arch.rcan_arch:RCAN", "upscale", "cnn",
+             "MIT (EDSR-PyTorch's; RCAN's repository states none)", "Zhang et al. 2018, Residual Channel Attention Networks",
              renames={"upscale": "scale", "num_group": "n_resgroups", "num_block": "n_resblocks",
                       "num_feat": "n_feats", "num_in_ch": "n_colors", "img_range": "rgb_range",
                       "squeeze_factor": "reduction"},
-             fixed={"num_out_ch": 3, "rgb_mean": list(DIV2K_MEAN)}, check_arguments=check_rcan),
+             fixed={"num_out_ch": 3, "rgb_mean": list(DIV2K_MEAN)}, check_arguments=check_rcan,
+             frozen=("sub_mean.", "add_mean."), changes_its_input=True),  # BasicSR's mean shift is fixed too
     Upstream("EDSR", "basicsr.archs.edsr_arch:EDSR", "upscale", "cnn", "Apache-2.0",
              "Lim et al. 2017, Enhanced Deep Residual Networks (BasicSR's)",
              defaults={"num_in_ch": 3, "num_out_ch": 3}),
