@@ -1,5 +1,6 @@
 """torchrun + DistributedDataParallel on the CPU (gloo, 2 processes): the same run as one process with the
 global batch, checkpoints that load either way, and a resume under torchrun."""
+import json
 import socket
 import subprocess
 import sys
@@ -170,3 +171,19 @@ def test_each_process_keeps_its_own_degradation_pool_across_a_resume(tmp_path):
         assert done.returncode == 0, done.stderr[-3000:]
     straight, halves = final(tmp_path, "straight"), final(tmp_path, "halves")
     assert all(torch.equal(straight["params"][k], halves["params"][k]) for k in straight["params"])
+
+
+def test_a_transformer_under_ddp_equals_one_process(workdir, monkeypatch):
+    # (that no architecture leaves a trained parameter without a gradient, which DDP needs: tests/test_zoo.py)
+    network = {"type": "SwinIR", "upscale": 2, "upsampler": "pixelshuffle", "embed_dim": 12, "depths": [1],
+               "num_heads": [2], "window_size": 4, "drop_path_rate": 0.0}  # random depth would draw per process
+    sets = ["name=zoo_ddp", f"network_g={json.dumps(network)}", "datasets.train.gt_size=32"]
+    done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", *[a for s in sets for a in ("--set", s)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    monkeypatch.chdir(workdir)
+    sets = ["name=zoo_single", f"network_g={json.dumps(network)}", "datasets.train.gt_size=32",
+            "datasets.train.batch_size_per_gpu=4"]
+    assert train_main(["-opt", "ddp.yml", "--no-progress", *[a for s in sets for a in ("--set", s)]]) == 0
+    two, one = final(workdir, "zoo_ddp"), final(workdir, "zoo_single")
+    for name in one["params"]:
+        torch.testing.assert_close(two["params"][name], one["params"][name], rtol=0, atol=1e-5)
