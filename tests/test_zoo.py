@@ -373,3 +373,22 @@ def test_a_resumed_transformer_run_equals_the_uninterrupted_one(tmp_path, monkey
     whole, parts = (torch.load(tmp_path / "experiments" / n / "models" / "net_g_4.pth", weights_only=True)
                     for n in ("whole", "parts"))
     assert all(torch.equal(whole["params"][k], parts["params"][k]) for k in whole["params"])
+
+
+@pytest.mark.parametrize("network, says", [
+    ("network_g: {type: SwinIr, upscale: 4}", "network_g.type: unknown network type 'SwinIr'"),
+    ("network_g: {type: SPAN, upscale: 4, feature_channel: 8}", "network_g.feature_channel"),
+    ("path: {pretrain_network_g: dncnn.pth}", "same-size restoration (x1) model (DnCNN"),
+])
+def test_train_refuses_bad_networks_in_one_line_with_status_2_writing_nothing(network, says, tmp_path, monkeypatch,
+                                                                               capsys):
+    from spandrel.architectures.DnCNN.__arch.network_dncnn import DnCNN
+
+    monkeypatch.chdir(tmp_path)
+    write_training_data(tmp_path)
+    torch.save(DnCNN().state_dict(), tmp_path / "dncnn.pth")
+    (tmp_path / "o.yml").write_text(option_text("bad", network))
+    assert train_main(["-opt", "o.yml"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and err.count("\n") == 0
+    assert not (tmp_path / "experiments").exists()
