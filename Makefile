@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: install test demo study lock bench-deps bench schema clean
+.PHONY: install test demo study lock bench-deps bench archs-doc bench-archs schema clean
 
 install: $(STAMP)
 
@@ -49,6 +49,18 @@ bench: bench-deps
 	$(PY) benchmarks/train_step.py --json results/bench_train_step.json
 	$(PY) benchmarks/infer.py --json results/bench_infer.json
 	$(PY) benchmarks/degradation.py --json results/bench_degradation.json
+
+# docs/archs.md, generated from the generator registry and docs/bench_archs_cpu.json (a test keeps it current).
+# bench-archs measures every registered generator at its recipe size (parameters, FLOPs, training step against a
+# plain fp32 loop, upscaling) and rewrites the page: 30 to 60 minutes on 2 CPU cores. BENCH_ARCHS=SPAN,SwinIR
+# measures some and keeps the other rows of the same settings and machine.
+BENCH_ARCHS ?=
+archs-doc: $(STAMP)
+	$(PY) tools/archs_doc.py
+
+bench-archs: $(STAMP)
+	$(PY) benchmarks/archs.py $(if $(BENCH_ARCHS),--archs $(BENCH_ARCHS)) --json docs/bench_archs_cpu.json
+	$(PY) tools/archs_doc.py
 
 # The option files' JSON Schema, generated from the option engine: VS Code's YAML extension completes and checks
 # options/*.yml with it (their first line names it); and srgan_kit/registered.json, the registered classes'
