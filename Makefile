@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: install test demo study lock bench-deps bench archs-doc bench-archs schema clean
+.PHONY: install test demo demo-archs study lock bench-deps bench archs-doc bench-archs schema clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ test: $(STAMP)
 demo: $(STAMP)
 	@start=$$(date +%s); $(PY) tools/demo.py; rc=$$?; \
 	echo "make demo: $$(( $$(date +%s) - start )) s wall time"; exit $$rc
+
+# MSRResNet, SPAN and Compact for the same wall time on the demo photos (MINUTES each, default 3).
+demo-archs: $(STAMP)
+	$(PY) tools/demo_archs.py $(if $(MINUTES),--minutes $(MINUTES))
 
 # The loss-weighting study (docs/loss_study.md): about an hour on 2 CPU cores. The standard images come from
 # STUDY_DATA (../shared/data: T91, BSD200 and Set5 HR folders), laid out under datasets/ like any benchmark.
