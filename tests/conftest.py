@@ -24,6 +24,18 @@ def shared_dir():
     pytest.skip(f"{SHARED} is absent: this test reads the shared Set5 data / Real-ESRGAN weights")
 
 
+@pytest.fixture(scope="session")
+def fresh_registry():
+    """tests/fresh_registry.py's JSON: what the classes say now, from one fresh interpreter."""
+    import json
+    import subprocess
+    import sys
+
+    script = Path(__file__).with_name("fresh_registry.py")
+    return json.loads(subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                                     check=True).stdout)
+
+
 # A VGG-like perceptual backbone small enough for CPU tests: conv(3->4), relu, pool, conv(4->6), relu.
 TINY_VGG = "tiny_test_vgg"
 

@@ -1,6 +1,7 @@
 """The package's shape: option files load without torch, module imports form no cycle and run down the layers,
 and every registry lives in srgan_kit.registry."""
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -20,33 +21,16 @@ def test_loading_every_shipped_option_file_leaves_torch_unimported():
     assert out.stdout.strip() == "[]"
 
 
-def test_registered_json_is_what_the_classes_say():
-    fresh = subprocess.run([sys.executable, "-m", "srgan_kit.registry"], capture_output=True, text=True,
-                           check=True).stdout
-    assert registry.CATALOGUE_FILE.read_text() == fresh, "srgan_kit/registered.json is stale: run `make schema`"
+def test_registered_json_is_what_the_classes_say(fresh_registry):
+    assert registry.CATALOGUE_FILE.read_text() == fresh_registry["catalogue"], \
+        "srgan_kit/registered.json is stale: run `make schema`"
 
 
-_FACTS = """
-import json, sys
-from srgan_kit import registry
-facts = {}
-for r in [r for r in vars(registry).values() if isinstance(r, registry.Registry) and r.catalogued]:
-    for name in json.loads(registry.CATALOGUE_FILE.read_text())[r.kind]:
-        args = {a: "<required>" if d is registry.inspect.Parameter.empty else d for a, d in r.arguments(name).items()}
-        check = r.attribute(name, "check_arguments")
-        facts[f"{r.kind}/{name}"] = [args, r.attribute(name, "better"), check and check.__qualname__,
-                                     r.is_subclass(name, "GANLoss")]
-print(json.dumps(facts, sort_keys=True, default=list))
-"""
-
-
-def test_the_option_facts_of_a_class_read_the_same_from_registered_json_and_from_the_class():
-    from_file = subprocess.run([sys.executable, "-c", _FACTS], capture_output=True, text=True, check=True).stdout
-    import_all = ("import srgan_kit.registry as r\n"
-                  "for x in list(vars(r).values()):\n    if isinstance(x, r.Registry):\n        x.names()\n")
-    from_classes = subprocess.run([sys.executable, "-c", import_all + _FACTS], capture_output=True, text=True,
-                                  check=True).stdout
-    assert from_file == from_classes
+def test_the_option_facts_of_a_class_read_the_same_from_registered_json_and_from_the_class(fresh_registry):
+    script = Path(__file__).with_name("fresh_registry.py")
+    from_file = subprocess.run([sys.executable, str(script), "--facts-from-file"], capture_output=True, text=True,
+                               check=True).stdout
+    assert json.loads(from_file) == fresh_registry["facts"]
 
 
 def _module_imports():
