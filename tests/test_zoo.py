@@ -204,7 +204,7 @@ def saved_output_equals_spandrels(run_dir, name):
     return ours
 
 
-@pytest.mark.parametrize("name", ["SPAN", "SwinIR", "RCAN", "EDSR"])
+@pytest.mark.parametrize("name", ["SPAN", "SwinIR"])  # RCAN and EDSR: BasicSR's own files, below
 def test_trains_by_type_name_with_bf16_channels_last_and_ema(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_training_data(tmp_path)
