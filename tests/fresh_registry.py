@@ -32,5 +32,6 @@ if __name__ == "__main__":
 
     out["schema"] = option_json_schema_text()
     tool = runpy.run_path(str(Path(__file__).resolve().parents[1] / "tools" / "archs_doc.py"))
-    out["archs_doc"] = tool["render"](tool["load_bench"](tool["BENCH_JSON"]), tool["BENCH_JSON"])
+    load = tool["load_bench"]
+    out["archs_doc"] = tool["render"](load(tool["BENCH_JSON"]), tool["BENCH_JSON"], load(tool["DEMO_JSON"]))
     print(json.dumps(out, sort_keys=True))

@@ -189,7 +189,8 @@ def test_detectors_are_a_table():
 def test_detect_unknown(tmp_path):
     torch.manual_seed(0)
     path = _save(tmp_path, {"params": UNetDiscriminatorSN(num_feat=4).state_dict()}, "d.pth")
-    with pytest.raises(WeightsError, match=r"d.pth: cannot detect the architecture \(neither .*RRDBNet.* nor a network spandrel knows"):
+    with pytest.raises(WeightsError,
+                       match=r"d.pth: cannot detect the architecture \(neither .*RRDBNet.* nor a network spandrel knows"):
         build_from_weights(path)
     with pytest.raises(WeightsError, match="cannot detect"):
         detect_arch({"foo.weight": torch.zeros(2)})

@@ -21,6 +21,8 @@ from srgan_kit.registry import ARCHS
 REPO = Path(__file__).resolve().parents[1]
 DOC = "docs/archs.md"
 BENCH_JSON = "docs/bench_archs_cpu.json"
+DEMO_JSON = "docs/demo_archs_cpu.json"  # tools/demo_archs.py --json
+DEMO_PICTURE = "docs/demo_archs.png"
 FAMILIES = {"compact": "Compact", "cnn": "CNNs", "transformer": "Transformers"}
 # srgan_kit's own generators carry no upstream entry: their family and paper.
 OWN = {
@@ -139,13 +141,38 @@ def measured_table(gens, bench, json_name):
     return lines
 
 
+def demo_table(demo):
+    """tools/demo_archs.py's comparison: equal training time on the demo photos."""
+    m = demo["machine"]
+    lines = ["## The choice on the demo photos", ""]
+    lines += _wrap(
+        f"`make demo-archs` trains each network for {demo['minutes']:g} minutes on the demo photos with the demo's "
+        f"PSNR recipe (`options/demo.yml`, only `network_g` changed; the sizes their authors publish for fast "
+        f"models) on {m['cpu']} ({m['cores']} cores), then scores the held-out photos: PSNR / SSIM on Y (higher is "
+        "better), ST-LPIPS (lower is better), and the seconds spent upscaling them. In equal time a network with "
+        "a cheaper step trains more iterations; on a CPU that decides the ranking before the architecture does.")
+    lines += ["", "| network | trained params | iterations | PSNR | SSIM | ST-LPIPS | upscale s |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in demo["rows"]:
+        params = f"{r['params'] / 1e6:.2f} M" if "params" in r else ""
+        lines.append(f"| {r['network']} | {params} | {r.get('iterations', '')} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+                     f"{r['stlpips']:.4f} | {r['upscale_s']:.2f} |" if "upscale_s" in r else
+                     f"| {r['network']} | | | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['stlpips']:.4f} | |")
+    lines += [""]
+    if (REPO / DEMO_PICTURE).is_file():
+        lines += [f"![the held-out photos: bicubic, each network, the ground truth](demo_archs.png)", ""]
+    lines += _wrap(f"Written to {_path(DEMO_JSON)} by `{demo['command']}`.")
+    return lines
+
+
 def _families(gens):
     present = list(dict.fromkeys(g["family"] for g in gens))
     return [f for f in FAMILIES if f in present] + [f for f in present if f not in FAMILIES]
 
 
-def render(bench=None, json_name=BENCH_JSON):
-    """The page's text; ``bench``: benchmarks/archs.py's JSON (None: no measured columns)."""
+def render(bench=None, json_name=BENCH_JSON, demo=None):
+    """The page's text; ``bench``: benchmarks/archs.py's JSON (None: no measured columns); ``demo``:
+    tools/demo_archs.py's JSON (None: no demo table)."""
     gens = generators()
     recipe_files = recipes()
     names = {f: ", ".join(g["name"] for g in gens if g["family"] == f) for f in _families(gens)}
@@ -202,6 +229,8 @@ def render(bench=None, json_name=BENCH_JSON):
     else:
         lines += _wrap(f"No measurements yet: `make bench-archs` writes {json_name}, and this page then has a "
                        "measured table (parameters, FLOPs, training step and upscaling times).") + [""]
+    if demo is not None:
+        lines += demo_table(demo) + [""]
     lines += ["## Keys", "", "Each generator's `network_g` keys with their defaults; *required* keys have none.", ""]
     for g in ordered:
         keys = ", ".join(f"`{k}` *required*" if v is inspect.Parameter.empty else f"`{k}: {_value(v)}`"
@@ -226,7 +255,7 @@ def main(argv=None):
     parser.add_argument("--out", default=DOC)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the page is not current")
     args = parser.parse_args(argv)
-    text = render(load_bench(args.json), args.json)
+    text = render(load_bench(args.json), args.json, load_bench(DEMO_JSON))
     out = Path(args.out)
     out = out if out.is_absolute() else REPO / out
     if args.check:

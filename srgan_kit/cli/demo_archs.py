@@ -43,6 +43,7 @@ def build_parser():
     p.add_argument("--networks", default=",".join(NETWORKS), help=f"comma-separated, from {', '.join(NETWORKS)}")
     p.add_argument("--root", default="datasets/demo", help="where the demo dataset is written")
     p.add_argument("--results", default="results/demo_archs", help="where the comparison picture goes")
+    p.add_argument("--picture", help="the comparison picture (default: <results>/comparison.png)")
     p.add_argument("--json", help="also write the table to this JSON file (docs/demo_archs_cpu.json for the docs)")
     return p
 
@@ -124,7 +125,7 @@ def run(args):
         sr_dirs = {name: Path(scratch) / "sr" / name for name in methods}
         results = {name: evaluate_model(fn, held_out, 4, METRICS, save_dir=sr_dirs[name])
                    for name, fn in methods.items()}
-        sheet = write_sheet(Path(args.results) / "comparison.png",
+        sheet = write_sheet(Path(args.picture or Path(args.results) / "comparison.png"),
                             [row for spec in held_out for _stem, row in image_rows(spec, sr_dirs, results, 4)])
     table = []
     for name, result in results.items():
@@ -139,8 +140,10 @@ def run(args):
     print(f"comparison of the held-out photos (bicubic, each network, GT): {sheet}")
     if args.json:
         machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+        command = f"tools/demo_archs.py --minutes {args.minutes:g} --json {args.json}"
+        command += f" --picture {args.picture}" if args.picture else ""
         Path(args.json).write_text(json.dumps({"minutes": args.minutes, "machine": machine, "rows": table,
-                                               "command": "make demo-archs"}, indent=1) + "\n")
+                                               "command": command}, indent=1) + "\n")
     return 0
 
 
