@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import train_section  # noqa: E402  (the PSNR step's train section, as benchmarks/train_step.py)
 
 from srgan_kit.config.options import load_options  # noqa: E402
-from srgan_kit.device import resolve_precision  # noqa: E402
+from srgan_kit.device import cpu_description, resolve_precision  # noqa: E402
 from srgan_kit.inference import Upscaler, forward_padded  # noqa: E402
 from srgan_kit.registry import ARCHS, MODEL_TYPES  # noqa: E402
 from srgan_kit.training.runtime import Runtime  # noqa: E402
@@ -137,29 +137,9 @@ def recipe_network(name):
 
 def machine(device):
     """The machine line: CPU model and vector extensions, threads, torch, what ``amp: auto`` resolves to."""
-    model, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model == "unknown CPU":
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    if "amx_bf16" in flags:
-        isa = "AMX + AVX-512 BF16"
-    elif "avx512_bf16" in flags:
-        isa = "AVX-512 BF16, no AMX"
-    elif "avx512f" in flags:
-        isa = "AVX-512 without BF16"
-    elif "avx2" in flags:
-        isa = "AVX2 only"
-    else:
-        isa = "no AVX2"
+    model, _, isa = cpu_description().rpartition(" (")
     amp = resolve_precision("auto", device)
-    info = {"cpu": model, "isa": isa, "threads": torch.get_num_threads(), "torch": torch.__version__,
+    info = {"cpu": model, "isa": isa.rstrip(")"), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "device": str(device), "amp_auto": "fp32" if amp is None else str(amp).split(".")[-1]}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)

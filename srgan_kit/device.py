@@ -36,12 +36,28 @@ def resolve_device(device=None, num_gpu=None):
 
 
 
-def _cpu_flags():
+def _cpuinfo(field):
+    """The first ``field`` line of /proc/cpuinfo ('' where there is none)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            return next((set(line.split(":", 1)[1].split()) for line in handle if line.startswith("flags")), set())
+            return next((line.split(":", 1)[1].strip() for line in handle if line.split(":")[0].strip() == field), "")
     except OSError:
-        return set()
+        return ""
+
+
+def _cpu_flags():
+    return set(_cpuinfo("flags").split())
+
+
+def cpu_description():
+    """'<model> (<vector extensions that decide bf16 speed>)': how measurements name the machine."""
+    import platform
+
+    flags = _cpu_flags()
+    isa = next((name for flag, name in (("amx_bf16", "AMX + AVX-512 BF16"), ("avx512_bf16", "AVX-512 BF16, no AMX"),
+                                        ("avx512f", "AVX-512 without BF16"), ("avx2", "AVX2 only"))
+                if flag in flags), "no AVX2")
+    return f"{_cpuinfo('model name') or platform.processor() or platform.machine()} ({isa})"
 
 
 def native_bf16(device):

@@ -148,9 +148,12 @@ def demo_table(demo):
     lines += _wrap(
         f"`make demo-archs` trains each network for {demo['minutes']:g} minutes on the demo photos with the demo's "
         f"PSNR recipe (`options/demo.yml`, only `network_g` changed; the sizes their authors publish for fast "
-        f"models) on {m['cpu']} ({m['cores']} cores), then scores the held-out photos: PSNR / SSIM on Y (higher is "
+        f"models) on {m['cpu']}, {m['cores']} cores, then scores the held-out photos: PSNR / SSIM on Y (higher is "
         "better), ST-LPIPS (lower is better), and the seconds spent upscaling them. In equal time a network with "
-        "a cheaper step trains more iterations; on a CPU that decides the ranking before the architecture does.")
+        "a cheaper step trains more iterations, and one that upsamples its input as a skip (MSRResNet: bilinear, "
+        "Compact: nearest) starts near the identity; SPAN has no such skip, starts far below bicubic and needs "
+        "far more iterations than a few CPU minutes give it. The table shows where each stands after that time, "
+        "not what each can reach.")
     lines += ["", "| network | trained params | iterations | PSNR | SSIM | ST-LPIPS | upscale s |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     for r in demo["rows"]:

@@ -8,7 +8,6 @@ fit in ``--minutes``, with the demo's schedule stretched to that length.
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from srgan_kit.cli import guarded
 from srgan_kit.errors import UserError
 from srgan_kit.config.options import load_options
 from srgan_kit.data.demo import build_demo_dataset
+from srgan_kit.device import cpu_description
 from srgan_kit.eval.compare import image_rows, write_sheet
 from srgan_kit.eval.harness import bicubic_upscaler, evaluate_model, model_upscaler
 from srgan_kit.eval.sets import datasets_from_options
@@ -119,7 +119,8 @@ def run(args):
             ckpt, key = final_generator(opts[name])
             upscale, _scale = model_upscaler(weights=ckpt, opt=opts[name], param_key=key)
             methods[name] = Timed(upscale)
-            rows[name] = {"params": sum(p.numel() for p in upscale.__self__.net.parameters()),
+            trained = [p for p in upscale.__self__.net.parameters() if p.requires_grad]
+            rows[name] = {"params": sum(p.numel() for p in trained),
                           "iterations": iterations, "train_min": (time.perf_counter() - start) / 60}
         held_out = datasets_from_options(opts[names[0]])
         sr_dirs = {name: Path(scratch) / "sr" / name for name in methods}
@@ -139,7 +140,7 @@ def run(args):
     print_table(table)
     print(f"comparison of the held-out photos (bicubic, each network, GT): {sheet}")
     if args.json:
-        machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+        machine = {"cpu": cpu_description(), "cores": os.cpu_count()}
         command = f"tools/demo_archs.py --minutes {args.minutes:g} --json {args.json}"
         command += f" --picture {args.picture}" if args.picture else ""
         Path(args.json).write_text(json.dumps({"minutes": args.minutes, "machine": machine, "rows": table,

@@ -17,6 +17,7 @@ import torch
 from srgan_kit.eval.compare import image_rows, write_sheet
 from srgan_kit.eval.conventions import better, format_value, metric_label
 from srgan_kit.eval.harness import bicubic_upscaler
+from srgan_kit.device import cpu_description
 from srgan_kit.fileio import write_text_atomic
 from srgan_kit.losses.adversarial import GP_TYPES
 from srgan_kit.sweeps import report as sweep_report
@@ -28,12 +29,7 @@ DISTORTION, PERCEPTION = "psnr", "stlpips"  # the axes the findings speak of
 
 
 def machine_line():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    cpu = cpu_description()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{cpu}, {os.cpu_count()} logical CPUs, {gpu}; torch {torch.__version__}, Python {platform.python_version()}"
 
