@@ -57,9 +57,16 @@ def _rrdbnet(sd):
     }
 
 
+def _residual_trunk(sd, upscale):
+    """MSRResNet's and EDSR's shared layout: conv_first, body.N.conv1/conv2, conv_last."""
+    num_feat, num_in_ch = sd["conv_first.weight"].shape[:2]
+    return {"num_in_ch": num_in_ch, "num_out_ch": sd["conv_last.weight"].shape[0], "num_feat": num_feat,
+            "num_block": _count_blocks(sd, r"body\.(\d+)\.conv1\.weight"), "upscale": upscale}
+
+
 @register_detector("MSRResNet", "conv_first.weight", "body.0.conv1.weight", "upconv1.weight", "conv_hr.weight")
 def _msrresnet(sd):
-    num_feat, num_in_ch = sd["conv_first.weight"].shape[:2]
+    num_feat = sd["conv_first.weight"].shape[0]
     up1 = sd["upconv1.weight"].shape[0]
     # x4 = two PixelShuffle(2) steps (upconv1 + upconv2); x2 / x3 = one upconv1 with 4 / 9 * num_feat outputs.
     if "upconv2.weight" in sd and up1 == 4 * num_feat:
@@ -71,18 +78,12 @@ def _msrresnet(sd):
             f"MSRResNet-like weights with upconv1 out-channels {up1} for num_feat {num_feat}: "
             "cannot tell the upscale (expected 4 or 9 times num_feat)"
         )
-    return {
-        "num_in_ch": num_in_ch,
-        "num_out_ch": sd["conv_last.weight"].shape[0],
-        "num_feat": num_feat,
-        "num_block": _count_blocks(sd, r"body\.(\d+)\.conv1\.weight"),
-        "upscale": upscale,
-    }
+    return _residual_trunk(sd, upscale)
 
 
 @register_detector("EDSR", "conv_first.weight", "body.0.conv1.weight", "conv_after_body.weight", "upsample.0.weight")
 def _edsr(sd):
-    num_feat, num_in_ch = sd["conv_first.weight"].shape[:2]
+    num_feat = sd["conv_first.weight"].shape[0]
     ups = _count_blocks(sd, r"upsample\.(\d+)\.weight")
     first = sd["upsample.0.weight"].shape[0]
     # 2^n: n conv + PixelShuffle(2) pairs of 4 * num_feat outputs; 3: one of 9 * num_feat.
@@ -94,18 +95,12 @@ def _edsr(sd):
         raise WeightsError(f"EDSR-like weights with upsample.0 out-channels {first} for num_feat {num_feat}: "
                            "cannot tell the upscale (expected 4 or 9 times num_feat)")
     # res_scale and the input mean are not in the weights: BasicSR's defaults (1, DIV2K) are taken.
-    return {
-        "num_in_ch": num_in_ch,
-        "num_out_ch": sd["conv_last.weight"].shape[0],
-        "num_feat": num_feat,
-        "num_block": _count_blocks(sd, r"body\.(\d+)\.conv1\.weight"),
-        "upscale": upscale,
-    }
+    return _residual_trunk(sd, upscale)
 
 
 def detect(state_dict, source="state dict"):
     """``(spec, state dict)``: the network's ``{'type': name, **constructor kwargs}`` and the weights in its own
-    layout, for a (possibly wrapped) state dict; WeightsError if no detector and not spandrel knows it."""
+    layout, for a (possibly wrapped) state dict; WeightsError if neither a detector nor spandrel knows it."""
     sd = canonical_state_dict(state_dict, source=source)
     for det in DETECTORS.values():
         if all(key in sd for key in det.signature):
