@@ -43,6 +43,17 @@ def resolve(path):
     return obj
 
 
+class LibraryClassMeta(type):
+    """The metaclass of a registered name standing for a library's class that is imported on first use: its
+    signature (the option keys) comes from ``cls.library_signature()``, read the first time it is asked for."""
+
+    @property
+    def __signature__(cls):
+        if cls._signature is None:
+            cls._signature = cls.library_signature()
+        return cls._signature
+
+
 class Registry:
     def __init__(self, kind, modules=(), unavailable=None, catalogued=False):
         self.kind = kind
@@ -163,7 +174,8 @@ LOSSES = Registry("loss", ("srgan_kit.losses.pixel", "srgan_kit.losses.perceptua
 DATASETS = Registry("dataset", ("srgan_kit.data.datasets",), catalogued=True)
 METRICS = Registry("metric", ("srgan_kit.eval.metrics",),
                    unavailable={"calculate_fid": "not available in srgan_kit yet"}, catalogued=True)
-OPTIMIZERS = Registry("optimizer", ("srgan_kit.training.optim",), catalogued=True)
+OPTIMIZERS = Registry("optimizer", ("srgan_kit.training.optim", "srgan_kit.training.library_optimizers"),
+                      catalogued=True)
 SCHEDULERS = Registry("scheduler", ("srgan_kit.training.optim",), catalogued=True)
 # Model types are option fragments without torch; each names its training step's class, imported when used.
 MODEL_TYPES = Registry("model", ("srgan_kit.models.sr_options", "srgan_kit.models.gan_options",
@@ -182,7 +194,8 @@ def _encode_default(value):
     try:
         json.dumps(value)
     except TypeError:
-        return {"value": None, "object": repr(value)}  # only its presence matters to the option checks
+        # only its presence matters to the option checks; a name, not repr (which may hold an address)
+        return {"value": None, "object": getattr(value, "__qualname__", type(value).__name__)}
     return {"value": list(value) if isinstance(value, tuple) else value}
 
 

@@ -11,16 +11,25 @@ from pathlib import Path
 from srgan_kit import registry
 
 
+def _plain(default):
+    """A default as registered.json keeps it: a value, or None for an object only its presence matters of."""
+    try:
+        json.dumps(default)
+    except TypeError:
+        return None
+    return default
+
+
 def option_facts():
     facts = {}
     for reg in [r for r in vars(registry).values() if isinstance(r, registry.Registry) and r.catalogued]:
         for name in json.loads(registry.CATALOGUE_FILE.read_text())[reg.kind]:
-            args = {a: "<required>" if d is registry.inspect.Parameter.empty else d
+            args = {a: "<required>" if d is registry.inspect.Parameter.empty else _plain(d)
                     for a, d in reg.arguments(name).items()}
             check = reg.attribute(name, "check_arguments")
             facts[f"{reg.kind}/{name}"] = [args, reg.attribute(name, "better"), check and check.__qualname__,
                                            reg.is_subclass(name, "GANLoss")]
-    return json.loads(json.dumps(facts, sort_keys=True, default=list))
+    return json.loads(json.dumps(facts, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -345,7 +345,7 @@ ERROR_CASES = [
     (("set", "train.total_iter", "many"), ["train.total_iter: expected an integer > 0, got 'many'"]),
     (("set", "train.total_iter", 0), ["train.total_iter: expected an integer > 0, got 0"]),
     (("set", "train.optim_g.lr", -1.0), ["train.optim_g.lr: expected a number > 0"]),
-    (("set", "train.optim_g.betas", [0.9]), ["train.optim_g.betas: expected a list of 2 items"]),
+    (("set", "train.optim_g.betas", [0.9]), ["train.optim_g.betas: expected a list of 2 items for Adam"]),
     (("set", "train.ema_decay", 1.0), ["train.ema_decay: expected a number in [0, 1)"]),
     (("set", "train.warmup_iter", -2), ["train.warmup_iter: expected an integer >= -1"]),
     (("set", "scale", 5), ["scale: expected one of 1, 2, 3, 4, 8, got 5"]),

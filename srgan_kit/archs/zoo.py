@@ -11,7 +11,7 @@ import inspect
 from srgan_kit.archs.input_sizes import ANY_SIZE
 from srgan_kit.archs.zoo_options import ZOO
 from srgan_kit.errors import ArgumentError, NotSuperResolution, WeightsError
-from srgan_kit.registry import ARCHS, resolve
+from srgan_kit.registry import ARCHS, LibraryClassMeta, resolve
 
 BY_SOURCE = {entry.source: entry for entry in ZOO}
 # What spandrel's purposes mean, for the message refusing a file that is not single-image SR.
@@ -53,19 +53,15 @@ def upstream_signature(entry):
     return inspect.Signature(params)
 
 
-class _UpstreamMeta(type):
-    @property
-    def __signature__(cls):
-        if cls._signature is None:
-            cls._signature = upstream_signature(cls.upstream)
-        return cls._signature
-
-
-class UpstreamArch(metaclass=_UpstreamMeta):
+class UpstreamArch(metaclass=LibraryClassMeta):
     """Building one returns the upstream network (see the module docstring)."""
 
     upstream = None
     _signature = None
+
+    @classmethod
+    def library_signature(cls):
+        return upstream_signature(cls.upstream)
 
     def __new__(cls, **options):
         return build_upstream(cls.upstream, cls.__signature__, options)
@@ -108,7 +104,7 @@ def _register(entry):
     for name in ("size_requirements", "check_arguments"):
         if getattr(entry, name) is not None:
             attributes[name] = staticmethod(getattr(entry, name))
-    cls = _UpstreamMeta(entry.name, (UpstreamArch,), attributes)
+    cls = LibraryClassMeta(entry.name, (UpstreamArch,), attributes)
     ARCHS.register(entry.name, aliases=entry.aliases)(cls)
     return cls
 

@@ -22,7 +22,7 @@ from srgan_kit.config.engine import dotted
 from srgan_kit.config.schema import train_gt_size
 from srgan_kit.errors import OptionError, WeightsError
 from srgan_kit.fileio import write_text_atomic
-from srgan_kit.registry import ARCHS, METRICS, MODEL_TYPES, network_in_file
+from srgan_kit.registry import ARCHS, METRICS, MODEL_TYPES, OPTIMIZERS, network_in_file
 from srgan_kit.run_folder import run_paths
 
 
@@ -260,6 +260,13 @@ def _cross_check(opt, ctx):
             ctx.problem(where, problem)
     if not ctx.is_train:
         return
+    for key, spec in (opt.get("train") or {}).items():
+        if key.startswith("optim_") and isinstance(spec, dict) and "betas" in spec:
+            # Optimisers unpack their betas only at the first step: the count is checked here.
+            default = OPTIMIZERS.arguments(spec["type"]).get("betas")
+            if isinstance(default, (list, tuple)) and len(spec["betas"]) != len(default):
+                ctx.problem(("train", key, "betas"), f"expected a list of {len(default)} items for {spec['type']} "
+                            f"(default {list(default)}), got {list(spec['betas'])}")
     logger = opt.get("logger") or {}
     if (logger.get("wandb") or {}).get("project") and not logger.get("use_tb_logger"):
         ctx.problem(("logger", "wandb", "project"), f"{logger['wandb']['project']!r} needs logger.use_tb_logger: true "

@@ -120,7 +120,7 @@ def optimizer_node(required=True):
     return Typed(reg.OPTIMIZERS, required=required, supplied=("params",), known={
         "lr": Field(FLOAT, check=greater(0)),
         "weight_decay": Field(NUMBER, check=at_least(0)),
-        "betas": Field(list_of(FLOAT, 2), check=each(half_open(0, 1))),
+        "betas": Field(list_of(FLOAT), check=each(half_open(0, 1))),  # how many: the optimiser's default
         "eps": Field(FLOAT, check=greater(0)),
     })
 

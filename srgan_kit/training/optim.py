@@ -17,6 +17,8 @@ from srgan_kit.registry import OPTIMIZERS, SCHEDULERS
 # torch's own classes: their keyword arguments are the option keys (lr, betas, weight_decay, ...).
 OPTIMIZERS.register("Adam")(torch.optim.Adam)
 OPTIMIZERS.register("AdamW")(torch.optim.AdamW)
+OPTIMIZERS.register("NAdam")(torch.optim.NAdam)
+OPTIMIZERS.register("RAdam")(torch.optim.RAdam)
 
 
 def build_optimizer(spec, params, where="train.optim_g"):
