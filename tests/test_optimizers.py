@@ -50,3 +50,32 @@ def test_adan_with_two_betas_is_refused_by_key(workdir):  # noqa: F811
 def test_a_misspelt_optimiser_names_the_nearest(workdir):  # noqa: F811
     with pytest.raises(OptionError, match="did you mean 'Adan'"):
         options(workdir, sets=["train.optim_g.type=Adann"])
+
+
+def lrs(scheduler_class, steps, **keys):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = scheduler_class(optimizer, **keys)
+    return [scheduler.lr_at(step, 1.0) for step in steps]
+
+
+def test_cosine_with_linear_warmup_by_hand():
+    from srgan_kit.training.optim import CosineAnnealingWarmupLR
+
+    got = lrs(CosineAnnealingWarmupLR, [0, 1, 2, 6, 10, 12], total_iters=10, warmup_iters=2, eta_min_ratio=0.1)
+    # warm-up 0 -> 1 over 2 steps; half-way through the cosine: 0.1 + 0.9 / 2; the floor from step 10 on
+    assert got == pytest.approx([0.0, 0.5, 1.0, 0.55, 0.1, 0.1])
+
+
+def test_warmup_stable_decay_by_hand():
+    from srgan_kit.training.optim import WarmupStableDecayLR
+
+    got = lrs(WarmupStableDecayLR, [1, 5, 8, 9, 10, 11], total_iters=10, warmup_iters=2, decay_ratio=0.2)
+    assert got == pytest.approx([0.5, 1.0, 1.0, 0.5, 0.0, 0.0])  # decay over the last 2 of 10 steps
+
+
+def test_a_warmup_as_long_as_the_run_is_refused(workdir):  # noqa: F811
+    sets = ["train.scheduler={type: CosineAnnealingWarmupLR, total_iters: 20, warmup_iters: 20}"]
+    _, opt = options(workdir, name="wsd", sets=sets)
+    with pytest.raises(OptionError, match="total_iters > warmup_iters"):
+        train(opt, progress=False)
+    assert not (workdir / "experiments" / "wsd").exists()

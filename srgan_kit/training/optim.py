@@ -146,3 +146,54 @@ class CosineAnnealingRestartLR(ClosedFormLR):
         start = self.cumulative[idx - 1] if idx else 0
         cos = 1 + math.cos(math.pi * (step - start) / self.periods[idx])
         return self.eta_min + self.restart_weights[idx] * 0.5 * (base_lr - self.eta_min) * cos
+
+
+def _check_warmup(kind, total_iters, warmup_iters, eta_min_ratio):
+    if int(total_iters) <= 0 or not 0 <= int(warmup_iters) < int(total_iters):
+        raise OptionError(f"train.scheduler ({kind}): need total_iters > warmup_iters >= 0, got total_iters "
+                          f"{total_iters} and warmup_iters {warmup_iters}")
+    if not 0 <= float(eta_min_ratio) <= 1:
+        raise OptionError(f"train.scheduler ({kind}): eta_min_ratio must be in [0, 1], got {eta_min_ratio}")
+
+
+@SCHEDULERS.register()
+class CosineAnnealingWarmupLR(ClosedFormLR):
+    """Linear warm-up from 0 to initial_lr over ``warmup_iters``, then cosine down to initial_lr * eta_min_ratio
+    at ``total_iters`` (traiNNer-redux's keys), constant after."""
+
+    def __init__(self, optimizer, total_iters, warmup_iters=0, eta_min_ratio=0.1):
+        _check_warmup("CosineAnnealingWarmupLR", total_iters, warmup_iters, eta_min_ratio)
+        self.total_iters, self.warmup_iters = int(total_iters), int(warmup_iters)
+        self.eta_min_ratio = float(eta_min_ratio)
+        super().__init__(optimizer)
+
+    def lr_at(self, step, base_lr):
+        if step < self.warmup_iters:
+            return base_lr * step / self.warmup_iters
+        progress = min(1.0, (step - self.warmup_iters) / (self.total_iters - self.warmup_iters))
+        return base_lr * (self.eta_min_ratio + (1 - self.eta_min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@SCHEDULERS.register()
+class WarmupStableDecayLR(ClosedFormLR):
+    """Warmup-stable-decay: linear warm-up over ``warmup_iters``, initial_lr until the last ``decay_ratio`` of
+    ``total_iters``, then linear decay to initial_lr * eta_min_ratio at ``total_iters`` (constant after). The
+    stable phase's weights can be branched off and decayed at any length."""
+
+    def __init__(self, optimizer, total_iters, warmup_iters=0, decay_ratio=0.2, eta_min_ratio=0.0):
+        _check_warmup("WarmupStableDecayLR", total_iters, warmup_iters, eta_min_ratio)
+        if not 0 < float(decay_ratio) <= 1:
+            raise OptionError(f"train.scheduler (WarmupStableDecayLR): decay_ratio must be in (0, 1], got "
+                              f"{decay_ratio}")
+        self.total_iters, self.warmup_iters = int(total_iters), int(warmup_iters)
+        self.decay_start = max(self.warmup_iters, round(self.total_iters * (1 - float(decay_ratio))))
+        self.eta_min_ratio = float(eta_min_ratio)
+        super().__init__(optimizer)
+
+    def lr_at(self, step, base_lr):
+        if step < self.warmup_iters:
+            return base_lr * step / self.warmup_iters
+        if step < self.decay_start:
+            return base_lr
+        progress = min(1.0, (step - self.decay_start) / max(1, self.total_iters - self.decay_start))
+        return base_lr * (1 - (1 - self.eta_min_ratio) * progress)
