@@ -361,7 +361,7 @@ ERROR_CASES = [
     (("set", "train.optim_g.amsgrad", "no"), ["train.optim_g.amsgrad: expected true or false"]),
     (("set", "network_g.type", "MSRResnet"), ["network_g.type: unknown network type 'MSRResnet'",
                                               "did you mean 'MSRResNet'?"]),
-    (("set", "train.scheduler.type", "CosineAnnealing"), ["train.scheduler.type: unknown scheduler type",
+    (("set", "train.scheduler.type", "CosineAnnealingRestart"), ["train.scheduler.type: unknown scheduler type",
                                                           "did you mean 'CosineAnnealingRestartLR'?"]),
     (("set", "train.optim_g.type", "adam"), ["train.optim_g.type: unknown optimizer type 'adam'", "Adam"]),
     (("set", "datasets.train.type", "PairedDataset"), ["datasets.train.type: unknown dataset type",
