@@ -362,7 +362,7 @@ ERROR_CASES = [
     (("set", "network_g.type", "MSRResnet"), ["network_g.type: unknown network type 'MSRResnet'",
                                               "did you mean 'MSRResNet'?"]),
     (("set", "train.scheduler.type", "CosineAnnealingRestart"), ["train.scheduler.type: unknown scheduler type",
-                                                          "did you mean 'CosineAnnealingRestartLR'?"]),
+                                                                 "did you mean 'CosineAnnealingRestartLR'?"]),
     (("set", "train.optim_g.type", "adam"), ["train.optim_g.type: unknown optimizer type 'adam'", "Adam"]),
     (("set", "datasets.train.type", "PairedDataset"), ["datasets.train.type: unknown dataset type",
                                                        "did you mean 'PairedImageDataset'?"]),
