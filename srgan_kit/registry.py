@@ -169,8 +169,8 @@ ARCHS = Registry("network", ("srgan_kit.archs.generators", "srgan_kit.archs.zoo"
                  catalogued=True)
 DETECTORS = Registry("architecture detector", ("srgan_kit.archs.detect",))
 BACKBONES = Registry("perceptual backbone", ("srgan_kit.archs.features",))
-LOSSES = Registry("loss", ("srgan_kit.losses.pixel", "srgan_kit.losses.perceptual", "srgan_kit.losses.adversarial",
-                           "srgan_kit.losses.feature_matching"), catalogued=True)
+LOSSES = Registry("loss", ("srgan_kit.losses.pixel", "srgan_kit.losses.structural", "srgan_kit.losses.perceptual",
+                           "srgan_kit.losses.adversarial", "srgan_kit.losses.feature_matching"), catalogued=True)
 DATASETS = Registry("dataset", ("srgan_kit.data.datasets",), catalogued=True)
 METRICS = Registry("metric", ("srgan_kit.eval.metrics",),
                    unavailable={"calculate_fid": "not available in srgan_kit yet"}, catalogued=True)
