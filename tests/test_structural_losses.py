@@ -34,8 +34,22 @@ def test_identical_images_cost_nothing_and_noise_costs_more_the_more_there_is(lo
 
 
 def test_ms_ssim_on_images_too_small_for_its_window_is_one_line():
-    with pytest.raises(ArgumentError, match="win_size: MS-SSIM of 64-pixel images needs win_size below 5"):
+    with pytest.raises(ArgumentError, match="win_size: MS-SSIM with win_size 11 takes images of at least 161"):
         MSSSIMLoss()(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64))
+
+
+def test_ms_ssim_on_training_crops_too_small_is_refused_by_key_before_anything_is_written(tmp_path, monkeypatch,
+                                                                                           capsys):
+    monkeypatch.chdir(tmp_path)
+    write_training_data(tmp_path)
+    network = "network_g: {type: MSRResNet, num_feat: 8, num_block: 1, upscale: 4}"
+    extra = "  losses: [{type: MSSSIMLoss}]\n"
+    (tmp_path / "o.yml").write_text(option_text("small", network).replace(
+        "  pixel_opt: {type: L1Loss, loss_weight: 1.0}\n", extra))
+    assert train_main(["-opt", "o.yml"]) == 2
+    assert ("train.losses.0: MSSSIMLoss takes images of at least 161 pixels, but the training crops are 64 "
+            "(datasets.train.gt_size)") in capsys.readouterr().err
+    assert not (tmp_path / "experiments").exists()
 
 
 def test_both_terms_train_and_are_logged_by_name(tmp_path, monkeypatch):

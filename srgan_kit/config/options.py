@@ -22,7 +22,7 @@ from srgan_kit.config.engine import dotted
 from srgan_kit.config.schema import train_gt_size
 from srgan_kit.errors import OptionError, WeightsError
 from srgan_kit.fileio import write_text_atomic
-from srgan_kit.registry import ARCHS, METRICS, MODEL_TYPES, OPTIMIZERS, network_in_file
+from srgan_kit.registry import ARCHS, LOSSES, METRICS, MODEL_TYPES, OPTIMIZERS, network_in_file
 from srgan_kit.run_folder import run_paths
 
 
@@ -236,6 +236,21 @@ def _crop_problem(net, gt_size, scale):
             f"use a gt_size of {rule.padded(lr) * scale}")
 
 
+def _loss_crop_problems(opt, ctx, size, where):
+    """Loss terms that take only some image sizes (their ``size_requirements``) against GT crops of ``size``."""
+    train = opt.get("train") or {}
+    entries = [(("train", k), v) for k, v in train.items() if k.endswith("_opt") and isinstance(v, dict)]
+    entries += [(("train", "losses", str(i)), v) for i, v in enumerate(train.get("losses") or [])]
+    for path, spec in entries:
+        if not isinstance(spec.get("type"), str) or spec["type"] not in LOSSES:
+            continue
+        rule = LOSSES.attribute(spec["type"], "size_requirements")
+        needs = rule and rule(LOSSES.with_defaults(spec["type"], spec))
+        if needs and not needs.accepts(size):
+            ctx.problem(path, f"{spec['type']} takes images of {needs.describe()} pixels, but the training crops "
+                        f"are {size} ({dotted(where)})")
+
+
 def _cross_check(opt, ctx):
     """Checks that span keys: the network's scale, gt_size vs scale, datasets vs the val section."""
     scale = opt["scale"]
@@ -258,6 +273,7 @@ def _cross_check(opt, ctx):
         problem = _crop_problem(net, size, scale)
         if problem:
             ctx.problem(where, problem)
+        _loss_crop_problems(opt, ctx, size, where)
     if not ctx.is_train:
         return
     for key, spec in (opt.get("train") or {}).items():

@@ -6,6 +6,7 @@ window fits smaller crops (win_size 7: above 96)."""
 from torch import nn
 
 from srgan_kit.errors import ArgumentError
+from srgan_kit.losses.structural_options import msssim_sizes
 from srgan_kit.registry import LOSSES
 
 
@@ -54,12 +55,13 @@ class MSSSIMLoss(_Structural):
     """1 - MS-SSIM (Wang et al. 2003), five scales with the paper's weights."""
 
     term = "msssim"
+    size_requirements = staticmethod(msssim_sizes)  # the option loader checks the training crops with it
 
     def similarity(self, pred, target):
         from pytorch_msssim import ms_ssim
 
-        smaller = min(pred.shape[-2:])
-        if smaller <= (self.win_size - 1) * 16:
-            raise ArgumentError("win_size", f"MS-SSIM of {smaller}-pixel images needs win_size below "
-                                            f"{smaller // 16 + 1} (it downsamples 4 times)")
+        rule = msssim_sizes({"win_size": self.win_size})
+        if not rule.accepts(min(pred.shape[-2:])):
+            raise ArgumentError("win_size", f"MS-SSIM with win_size {self.win_size} takes images of "
+                                            f"{rule.describe()} pixels, got {min(pred.shape[-2:])}")
         return ms_ssim(pred, target, data_range=1.0, win_size=self.win_size, win_sigma=self.win_sigma)
