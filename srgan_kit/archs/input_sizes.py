@@ -56,11 +56,3 @@ def multiple_of_16(options):
 
 def swinir_sizes(options):
     return SizeRule(minimum=16, multiple_of=int(options.get("start_unshuffle", 1)) ** 2)
-
-
-def craft_sizes(options):
-    return SizeRule(minimum=16, multiple_of=16)
-
-
-def ditn_sizes(options):
-    return SizeRule(multiple_of=int(options.get("patch_size", 8)))

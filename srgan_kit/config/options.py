@@ -223,14 +223,17 @@ def load_options(path, overrides=(), is_train=True, root=None, check_paths=None)
     return opt
 
 
+def _size_rule(registry, spec):
+    """The SizeRule of a registered class built with ``spec`` (its ``size_requirements``), or None."""
+    rule = registry.attribute(spec["type"], "size_requirements")
+    return rule and rule(registry.with_defaults(spec["type"], spec))
+
+
 def _crop_problem(net, gt_size, scale):
     """None, or why training GT crops of ``gt_size`` (LR sides gt_size / scale) do not fit the network's size rule."""
-    rule = ARCHS.attribute(net["type"], "size_requirements")
-    if rule is None:
-        return None
-    rule = rule(ARCHS.with_defaults(net["type"], net))
+    rule = _size_rule(ARCHS, net)
     lr = gt_size // scale
-    if rule.accepts(lr):
+    if rule is None or rule.accepts(lr):
         return None
     return (f"{gt_size} gives {lr}x{lr} LR crops, but {net['type']} takes LR sides of {rule.describe()}; "
             f"use a gt_size of {rule.padded(lr) * scale}")
@@ -244,8 +247,7 @@ def _loss_crop_problems(opt, ctx, size, where):
     for path, spec in entries:
         if not isinstance(spec.get("type"), str) or spec["type"] not in LOSSES:
             continue
-        rule = LOSSES.attribute(spec["type"], "size_requirements")
-        needs = rule and rule(LOSSES.with_defaults(spec["type"], spec))
+        needs = _size_rule(LOSSES, spec)
         if needs and not needs.accepts(size):
             ctx.problem(path, f"{spec['type']} takes images of {needs.describe()} pixels, but the training crops "
                         f"are {size} ({dotted(where)})")
