@@ -170,12 +170,13 @@ ARCHS = Registry("network", ("srgan_kit.archs.generators", "srgan_kit.archs.zoo"
 DETECTORS = Registry("architecture detector", ("srgan_kit.archs.detect",))
 BACKBONES = Registry("perceptual backbone", ("srgan_kit.archs.features",))
 LOSSES = Registry("loss", ("srgan_kit.losses.pixel", "srgan_kit.losses.structural", "srgan_kit.losses.perceptual",
-                           "srgan_kit.losses.adversarial", "srgan_kit.losses.feature_matching"), catalogued=True)
+                           "srgan_kit.losses.adversarial", "srgan_kit.losses.feature_matching",
+                           "srgan_kit.losses.artifacts"), catalogued=True)
 DATASETS = Registry("dataset", ("srgan_kit.data.datasets",), catalogued=True)
 METRICS = Registry("metric", ("srgan_kit.eval.metrics",),
                    unavailable={"calculate_fid": "not available in srgan_kit yet"}, catalogued=True)
-OPTIMIZERS = Registry("optimizer", ("srgan_kit.training.optim", "srgan_kit.training.library_optimizers"),
-                      catalogued=True)
+OPTIMIZERS = Registry("optimizer", ("srgan_kit.training.optim", "srgan_kit.training.library_optimizers",
+                                    "srgan_kit.training.schedule_free"), catalogued=True)
 SCHEDULERS = Registry("scheduler", ("srgan_kit.training.optim",), catalogued=True)
 # Model types are option fragments without torch; each names its training step's class, imported when used.
 MODEL_TYPES = Registry("model", ("srgan_kit.models.sr_options", "srgan_kit.models.gan_options",

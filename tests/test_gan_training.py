@@ -537,3 +537,22 @@ def test_r1_r2_penalties_are_logged_on_their_lazy_iterations_only(workdir):
     first, second = step.run(batch, 1), step.run(batch, 2)
     assert "l_d_r1" not in first and "l_d_r2" not in first
     assert second["l_d_r1"] > 0 and second["l_d_r2"] > 0 and step.skipped == []
+
+
+def test_adaptive_d_skips_d_while_g_s_smoothed_adversarial_loss_rises():
+    from srgan_kit.models.gan import AdaptiveD
+
+    rule = AdaptiveD(ema_decay=0.5, threshold=1.1)
+    # EMA 0 -> 0.5 -> 0.75 -> 0.875 (each a rise above 10 %) -> 0.9375 (+7 %) -> 0.71875 (a fall)
+    assert [rule.holds_d(loss) for loss in (1, 1, 1, 1, 0.5)] == [True, True, True, False, False]
+    assert rule.skipped == 3 and rule.ema == pytest.approx(0.71875)
+
+
+def test_adaptive_d_leaves_d_unchanged_on_a_held_iteration_and_counts_it(workdir):
+    data = base(workdir, "adaptive")
+    data["train"]["adaptive_d"] = True  # from an EMA of 0, G's first adversarial loss is a rise: D waits
+    step = make_step(workdir, data)
+    g, d = snapshot(step.net_g), snapshot(step.net_d)
+    values = step.run(tiny_batch(), 1)
+    assert changed(g, step.net_g) and not changed(d, step.net_d)
+    assert values["d_skipped"] == 1 and step.state_dict()["adaptive_d"]["skipped"] == 1

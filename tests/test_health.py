@@ -25,6 +25,25 @@ def test_a_condition_is_reported_once_per_episode_after_the_patience():
     assert said == [(3, "D wins"), (9, "D wins")]  # the second episode starts after the confused iteration
 
 
+AT_CHANCE = {**WINNING, "out_d_real": 0.51, "out_d_fake": 0.5, "d_acc_real": 0.52, "d_acc_fake": 0.47, "out_d_std": 1.0}
+
+
+def test_d_at_chance_is_reported_after_its_warm_up_and_the_patience_only():
+    said = []
+    monitor = HealthMonitor(patience=3, d_warmup=4, warn=lambda it, text, key: said.append((it, key)))
+    for it in range(1, 13):  # judged from iteration 4 + 3 on: a streak of 3 from iteration 8 warns at 10
+        monitor.observe(it, AT_CHANCE, {})
+    assert said == [(10, "d_at_chance")]
+
+
+def test_a_d_whose_logits_still_separate_is_not_at_chance():
+    said = []
+    monitor = HealthMonitor(patience=2, warn=lambda it, text, key: said.append(key))
+    for it in range(1, 10):  # accuracies near 0.5, but a gap of a whole logit spread: D still tells them apart
+        monitor.observe(it, {**AT_CHANCE, "out_d_real": 1.5}, {})
+    assert said == []
+
+
 def test_iterations_without_the_numbers_keep_the_streak():
     said = []
     monitor = HealthMonitor(patience=2, gan_to_pix=10, warn=lambda it, text, key: said.append(it))

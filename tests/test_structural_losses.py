@@ -62,3 +62,21 @@ def test_both_terms_train_and_are_logged_by_name(tmp_path, monkeypatch):
     assert train_main(["-opt", "o.yml", "--no-progress"]) == 0
     log = next((tmp_path / "experiments" / "ssim").glob("train_*.log")).read_text()
     assert "l_ssim:" in log and "l_msssim:" in log and "nan" not in log.lower()
+
+
+def test_ms_ssim_l1_of_a_constant_offset_is_the_hand_computed_mix():
+    from srgan_kit.losses.structural import MSSSIML1Loss
+
+    a, b = (torch.full((1, 3, 40, 40), v, dtype=torch.float64) for v in (0.6, 0.4))  # no float32 rounding
+    c1 = 0.01**2  # flat images: every contrast-structure factor is 1, luminance (2ab + C1) / (a^2 + b^2 + C1)
+    luminance = (2 * 0.6 * 0.4 + c1) / (0.6**2 + 0.4**2 + c1)
+    expected = 0.84 * (1 - luminance) + 0.16 * 0.2
+    assert MSSSIML1Loss(loss_weight=2.0)(a, b).item() == pytest.approx(2 * expected, rel=1e-5)
+
+
+def test_ms_ssim_l1_with_alpha_0_is_the_l1_and_with_identical_images_nothing():
+    from srgan_kit.losses.structural import MSSSIML1Loss
+
+    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    assert MSSSIML1Loss(alpha=0.0)(x + 0.1, x).item() == pytest.approx(0.1, rel=1e-5)
+    assert MSSSIML1Loss()(x, x).item() == pytest.approx(0, abs=1e-6)

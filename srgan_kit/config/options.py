@@ -285,6 +285,7 @@ def _cross_check(opt, ctx):
             if isinstance(default, (list, tuple)) and len(spec["betas"]) != len(default):
                 ctx.problem(("train", key, "betas"), f"expected a list of {len(default)} items for {spec['type']} "
                             f"(default {list(default)}), got {list(spec['betas'])}")
+    _schedule_free_problems(opt["train"], ctx)
     logger = opt.get("logger") or {}
     if (logger.get("wandb") or {}).get("project") and not logger.get("use_tb_logger"):
         ctx.problem(("logger", "wandb", "project"), f"{logger['wandb']['project']!r} needs logger.use_tb_logger: true "
@@ -300,6 +301,21 @@ def _cross_check(opt, ctx):
             ctx.warn(("datasets", key), "there is no 'val' section (val_freq, metrics), so this set is not used")
     elif not val_sets:
         ctx.warn(("val",), "there is no validation set (datasets.val), so validation is skipped")
+
+
+def _schedule_free_problems(train, ctx):
+    """A schedule-free optimiser averages its iterates instead of following a learning-rate schedule: a
+    scheduler on it would fight the averaging."""
+    for key, spec in train.items():
+        if not (key.startswith("optim_") and isinstance(spec, dict) and isinstance(spec.get("type"), str)
+                and spec["type"] in OPTIMIZERS and OPTIMIZERS.is_subclass(spec["type"], "ScheduleFreeOptimizer")):
+            continue
+        own = f"scheduler_{key[len('optim_'):]}"  # D's own schedule, else train.scheduler
+        schedule = own if train.get(own) else "scheduler"
+        if train.get(schedule):
+            ctx.problem(("train", schedule), f"{train[schedule]['type']} would fight {spec['type']} "
+                        f"(train.{key}), which needs no learning-rate schedule: remove train.{schedule} "
+                        f"(warm-up: train.{key}.warmup_steps)")
 
 
 def _join(root, value):

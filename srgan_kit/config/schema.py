@@ -40,7 +40,7 @@ _FOLDER = {"type": "string", "minLength": 1}
 FOLDERS = Kind("a folder or a non-empty list of folders", _folders,
                {"anyOf": [_FOLDER, {"type": "array", "items": _FOLDER, "minItems": 1}]})
 # Health conditions (srgan_kit.training.health) that train.early_stop may name.
-EARLY_STOP_KEYS = ("d_wins", "d_collapsed", "adversarial_dominates", "psnr_drop", "colour_shift")
+EARLY_STOP_KEYS = ("d_wins", "d_collapsed", "d_at_chance", "adversarial_dominates", "psnr_drop", "colour_shift")
 RUN_NAME = Check(lambda v: bool(re.fullmatch(r"[^/\\]+", v)) and v not in (".", ".."), "usable as a folder name",
                  {"pattern": r"^[^/\\]+$", "not": {"enum": [".", ".."]}})
 TOP_UNUSED = {
@@ -184,6 +184,7 @@ def base_schema(is_train):
             "early_stop": Field(list_of(STR), [], check=each(one_of(EARLY_STOP_KEYS))),
             "health": Section({"patience": Field(INT, 100, check=greater(0)),
                                "gan_to_pix": Field(NUMBER, 10.0, check=greater(0)),
+                               "d_chance": Field(NUMBER, 0.05, check=half_open(0, 0.5)),
                                "psnr_drop": Field(NUMBER, 1.0, check=greater(0)),
                                "colour_shift": Field(NUMBER, 0.02, check=greater(0))}),
             # Micro-batches per update: gradients add up, so N x batch_size_per_gpu is the batch of one update.

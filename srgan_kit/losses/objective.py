@@ -38,12 +38,13 @@ def pair_target(pair, role):
 
 class GeneratorView:
     """What a term may read: G's output ``sr`` (possibly bf16 under autocast), ``gt``, the target of its role
-    (:meth:`target`), the step's ``autocast`` context, and D's outputs, computed on first request and shared by
-    every term of the iteration (D(real) is D on the 'gan' target)."""
+    (:meth:`target`), the step's ``autocast`` context, D's outputs and the EMA generator's output, computed on
+    first request and shared by every term of the iteration (D(real) is D on the 'gan' target)."""
 
-    def __init__(self, sr, gt, autocast, discriminate=None, with_features=False, real=None, targets=None):
+    def __init__(self, sr, gt, autocast, discriminate=None, with_features=False, real=None, targets=None, ema=None):
         self.sr, self.gt, self.autocast = sr, gt, autocast
         self._targets = dict(targets or {})
+        self._ema, self._ema_output = ema, None
         self._discriminate, self._with_features = discriminate, with_features
         self._cache = {}
         if real is not None:  # D(real) computed by the step already: a target here, so detached
@@ -61,6 +62,12 @@ class GeneratorView:
     def computed(self, which):
         """Whether a term asked for D on ``which`` ('fake' or 'real')."""
         return which in self._cache
+
+    def ema_output(self):
+        """The EMA generator's output on the same input (no graph), computed once per view."""
+        if self._ema_output is None:
+            self._ema_output = self._ema()
+        return self._ema_output
 
     def target(self, role):
         """What the term of ``role`` (one of TARGET_ROLES) compares G's output with."""
@@ -102,9 +109,10 @@ class GeneratorObjective:
         return losses
 
 
-def build_objective(train_opt, prepare=lambda module: module, has_discriminator=False):
+def build_objective(train_opt, prepare=lambda module: module, has_discriminator=False, has_ema=False):
     """The terms of a validated ``train`` section, each built from LOSSES and passed through ``prepare``
-    (device, memory format). A term that needs a discriminator in a model without one is an OptionError."""
+    (device, memory format). A term that needs a discriminator in a model without one, or the EMA generator in a
+    run without it, is an OptionError."""
     specs = [(f"train.{key}", train_opt[key]) for key in NAMED_TERMS if train_opt.get(key)]
     specs += [(f"train.losses.{i}", spec) for i, spec in enumerate(train_opt.get("losses") or [])]
     terms = []
@@ -116,6 +124,9 @@ def build_objective(train_opt, prepare=lambda module: module, has_discriminator=
         if getattr(module, "needs_discriminator", False) and not has_discriminator:
             raise OptionError(f"{where}: {spec['type']} needs a discriminator; this model type has none "
                               "(use model_type: gan with network_d)")
+        if getattr(module, "needs_ema", False) and not has_ema:
+            raise OptionError(f"{where}: {spec['type']} compares G with its EMA, which is off: set train.ema_decay "
+                              "(e.g. 0.999)")
         terms.append((where, prepare(module)))
     if not terms:
         raise OptionError("train: no generator loss; give pixel_opt (e.g. {type: L1Loss}), perceptual_opt or losses")

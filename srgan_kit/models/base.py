@@ -10,6 +10,7 @@ one update per iteration. The trainer only sees this interface:
     step.grad_norms                      # {'g': float, 'd': float}: the last updates' gradient norms
     step.optimizers, step.schedulers     # {'g': ..., 'd': ...}: the trainer drives lr (schedule + warm-up)
     step.eval_network()                  # the network validation uses (EMA when on)
+    with step.averaged_weights(): ...    # networks at a schedule-free optimiser's average (saving, validation)
     step.networks_to_save()              # {'net_g': {'params': net, 'params_ema': ema}, ...}
     step.state_dict() / load_state_dict()
 
@@ -31,6 +32,7 @@ from srgan_kit.losses.objective import GeneratorView, build_objective, pair_targ
 from srgan_kit.registry import ARCHS
 from srgan_kit.training.ema import EMA
 from srgan_kit.training.optim import build_optimizer, build_scheduler
+from srgan_kit.training import schedule_free
 
 
 def build_network(spec, runtime, where):
@@ -66,14 +68,15 @@ class GeneratorStep:
         self.opt, self.runtime = opt, runtime
         train = opt["train"]
         self.net_g = build_network(opt["network_g"], runtime, "network_g")
-        self.objective = build_objective(train, runtime.prepare, self.has_discriminator)
         decay = train["ema_decay"]
+        self.objective = build_objective(train, runtime.prepare, self.has_discriminator, has_ema=decay > 0)
         self.ema = EMA(runtime.bare(self.net_g), decay) if decay > 0 else None
         self.grad_clip = train["grad_clip"]
         self.optimizers, self.schedulers, self.scalers, self.trained = {}, {}, {}, {}
         self.skipped = []  # this iteration's skipped updates: [(optimiser key, loss term that was not finite)]
         self.grad_norms = {}  # per optimiser: the gradient norm of its last update (before clipping)
         self._accumulated = {}  # per optimiser: the losses of the micro-batches so far
+        self._training_points = None  # inside averaged_weights: the schedule-free optimisers' training points
         self.add_optimizer("g", self.net_g, train["optim_g"], train.get("scheduler"))
 
     def add_optimizer(self, key, net, optim_spec, scheduler_spec, scheduler_where="train.scheduler"):
@@ -84,6 +87,21 @@ class GeneratorStep:
         if sched is not None:
             self.schedulers[key] = sched
         self.scalers[key] = self.runtime.grad_scaler()
+        schedule_free.enter_training({key: self.optimizers[key]})
+
+    @contextlib.contextmanager
+    def averaged_weights(self):
+        """Networks trained by a schedule-free optimiser hold its averaged weights inside (what validation,
+        saving and the EMA read), and their exact training point again afterwards; others are untouched."""
+        if self._training_points is not None:  # nested: already there
+            yield
+            return
+        with schedule_free.averaged_weights(self.optimizers) as points:
+            self._training_points = points
+            try:
+                yield
+            finally:
+                self._training_points = None
 
     def backward(self, key, losses, extra=None, parts=1, last=True, keep_graph=False):
         """Backpropagate the sum of ``losses`` ({name: tensor}) into optimiser ``key``'s parameters only,
@@ -121,10 +139,15 @@ class GeneratorStep:
         for u in updates:
             tensors.update({**u.losses, **u.extra, f" total {u.key}": u.total, f" norm {u.key}": u.norm})
         values = losses_to_floats(tensors)
+        held = self.held_updates(values)
         for u in updates:
             scaler, optimizer = self.scalers[u.key], self.optimizers[u.key]
             total, norm = values.pop(f" total {u.key}"), values.pop(f" norm {u.key}")
             self.grad_norms[u.key] = norm
+            if u.key in held:
+                optimizer.zero_grad(set_to_none=True)
+                scaler.update()
+                continue
             # An fp16 scaler skips overflowing steps by itself (that is not divergence): only the loss counts.
             if math.isfinite(total) and (math.isfinite(norm) or scaler.is_enabled()):
                 scaler.step(optimizer)
@@ -135,6 +158,18 @@ class GeneratorStep:
                                                   if not math.isfinite(values[k])), "the gradient is not finite")))
             scaler.update()
         return values
+
+    def ema_forward(self, lq):
+        """What a view calls for the EMA generator's output on ``lq`` (terms such as LDL compare with it)."""
+        def forward():
+            with torch.no_grad(), self.runtime.autocast():
+                return self.ema.module(lq)
+        return forward if self.ema is not None else None
+
+    def held_updates(self, values):
+        """Keys of the optimisers whose finite update this iteration is deliberately not applied, decided from its
+        numbers ({name: float}); none here."""
+        return set()
 
     def training_pair(self, part):
         """A loaded batch as the networks see it ({'lq', 'gt', ...} on the device); model types that make
@@ -148,7 +183,8 @@ class GeneratorStep:
     def after_update(self, key):
         """What follows a performed update: G's EMA follows G."""
         if key == "g" and self.ema is not None:
-            self.ema.update(self.runtime.bare(self.net_g))
+            with self.averaged_weights():
+                self.ema.update(self.runtime.bare(self.net_g))
 
     def load_network(self, net, which):
         """path.pretrain_network_<which> (param_key_<which>, strict_load_<which>) into ``net``, if set."""
@@ -179,6 +215,7 @@ class GeneratorStep:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "scalers": {k: s.state_dict() for k, s in self.scalers.items() if s.is_enabled()},
+            "training_points": schedule_free.training_points(self.optimizers, self._training_points),
         }
 
     def load_state_dict(self, state):
@@ -198,6 +235,7 @@ class GeneratorStep:
         for key, scaler in self.scalers.items():
             if scaler.is_enabled() and key in saved_scalers:
                 scaler.load_state_dict(saved_scalers[key])
+        schedule_free.resume_training_points(self.optimizers, state.get("training_points"))
 
 
     def run(self, batch, iteration):
@@ -212,7 +250,8 @@ class GeneratorStep:
             with self.syncing(self.net_g, last):
                 with self.runtime.autocast():
                     output = self.net_g(part["lq"])
-                view = GeneratorView(output, part["gt"], self.runtime.autocast, targets=pair_targets(part))
+                view = GeneratorView(output, part["gt"], self.runtime.autocast, targets=pair_targets(part),
+                                     ema=self.ema_forward(part["lq"]))
                 losses = {f"l_{name}": value for name, value in self.objective(view).items()}
                 update = self.backward("g", losses, parts=len(micro), last=last)
         return self.apply(update)

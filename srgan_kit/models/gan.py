@@ -48,6 +48,8 @@ class GANStep(GeneratorStep):
         else:
             sched_spec, sched_where = train.get("scheduler"), "train.scheduler"
         self.add_optimizer("d", self.net_d, train["optim_d"], sched_spec, sched_where)
+        self.adaptive_d = AdaptiveD(train["adaptive_d_ema_decay"], train["adaptive_d_threshold"]) \
+            if train.get("adaptive_d") else None
 
     # ------------------------------------------------------------------------------------- schedule
 
@@ -108,7 +110,7 @@ class GANStep(GeneratorStep):
         with self.runtime.autocast():
             output = self.net_g(lq)
         view = GeneratorView(output, gt, self.runtime.autocast, self._discriminate, self.objective.needs_features,
-                             real=real, targets=targets)
+                             real=real, targets=targets, ema=self.ema_forward(lq))
         losses = {f"l_g_{name}": value for name, value in self.objective(view).items()}
         update = self.backward("g", losses, parts=parts[1], last=parts[0] == parts[1] - 1, keep_graph=True)
         fake = view.discriminator("fake")[0] if view.computed("fake") else None
@@ -144,6 +146,15 @@ class GANStep(GeneratorStep):
                  "out_d_std": torch.cat([real_d.flatten(), fake_d.flatten()]).std()}
         return self.backward("d", losses, extra=means, parts=parts[1], last=parts[0] == parts[1] - 1)
 
+    def held_updates(self, values):
+        """With train.adaptive_d, D's update when G's smoothed adversarial loss rose (logged as d_skipped: how
+        many so far)."""
+        if self.adaptive_d is None:
+            return set()
+        held = {"d"} if "l_g_gan" in values and self.adaptive_d.holds_d(values["l_g_gan"]) else set()
+        values["d_skipped"] = float(self.adaptive_d.skipped)
+        return held
+
     def after_update(self, key):
         super().after_update(key)
         if key == "d" and self.d_clip:  # WGAN: D's weights back into [-c, c] after each of its updates
@@ -158,6 +169,42 @@ class GANStep(GeneratorStep):
 
     def networks_to_save(self):
         return {**super().networks_to_save(), "net_d": {"params": self.net_d}}
+
+    def state_dict(self):
+        state = super().state_dict()
+        if self.adaptive_d is not None:
+            state["adaptive_d"] = self.adaptive_d.state_dict()
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        if self.adaptive_d is not None and state.get("adaptive_d"):
+            self.adaptive_d.load_state_dict(state["adaptive_d"])
+
+
+class AdaptiveD:
+    """traiNNer-redux's adaptive discriminator: G's adversarial loss, smoothed by an EMA (from 0, decay
+    ``ema_decay``), rising by more than ``threshold`` times its previous value means D is pulling ahead of G, and
+    D's update of that iteration is skipped. The rise is measured against the EMA's magnitude, so losses that can
+    be negative (WGAN's, hinge's G loss) read the same way."""
+
+    def __init__(self, ema_decay=0.999, threshold=1.02):
+        self.ema_decay, self.threshold = float(ema_decay), float(threshold)
+        self.ema, self.skipped = 0.0, 0
+
+    def holds_d(self, g_gan_loss):
+        """Update the EMA with this iteration's adversarial loss; whether D should skip its update."""
+        new = self.ema_decay * self.ema + (1 - self.ema_decay) * g_gan_loss
+        hold = new - self.ema > (self.threshold - 1) * abs(self.ema)
+        self.ema = new
+        self.skipped += hold
+        return hold
+
+    def state_dict(self):
+        return {"ema": self.ema, "skipped": self.skipped}
+
+    def load_state_dict(self, state):
+        self.ema, self.skipped = float(state["ema"]), int(state["skipped"])
 
 
 def interpolation_weights(seeds, like):

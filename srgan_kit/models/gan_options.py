@@ -1,6 +1,7 @@
 """model_type 'gan' (BasicSR's SRGANModel and ESRGANModel): the keys it adds, what its aliases imply and its
 cross-checks, without torch (the step: models/gan.py)."""
-from srgan_kit.config.engine import BOOL, INT, NON_EMPTY, NUMBER, STR, Field, at_least, greater, list_of
+from srgan_kit.config.engine import (BOOL, INT, NON_EMPTY, NUMBER, STR, Field, at_least, greater, half_open,
+                                    list_of)
 from srgan_kit.config.schema import ModelType, loss_node, optimizer_node, scheduler_node, train_gt_size
 from srgan_kit.losses.gan_options import FEATURE_CRITERIA, GAN_TYPE_NAMES, GP_TYPES, RELATIVISTIC_MODES
 from srgan_kit.registry import ARCHS, LOSSES, MODEL_TYPES
@@ -71,6 +72,10 @@ FIELDS = {
         "net_d_iters": Field(INT, 1, check=greater(0)),
         "net_d_init_iters": Field(INT, 0, check=at_least(0)),
         "d_clip": Field(NUMBER, None, nullable=True, check=at_least(0)),
+        # traiNNer-redux's adaptive D: D's update is skipped while G's smoothed adversarial loss rises (models/gan.py)
+        "adaptive_d": Field(BOOL, False),
+        "adaptive_d_ema_decay": Field(NUMBER, 0.999, check=half_open(0, 1)),
+        "adaptive_d_threshold": Field(NUMBER, 1.02, check=at_least(1)),
     },
     "path": {
         "pretrain_network_d": Field(STR, None, nullable=True),

@@ -6,12 +6,14 @@ Logged every print_freq (when the numbers exist): ``grad_norm_g`` / ``grad_norm_
 ``gan_to_pix`` (|adversarial term| / pixel term in G's loss), ``d_logit_gap`` (mean D(real) - mean D(fake)),
 and from the GAN step ``d_acc_real`` / ``d_acc_fake`` (share of real logits above the mean fake one, and of fake
 logits below the mean real one: meaningful for every gan_type) and ``out_d_std`` (spread of D's logits).
+"D at chance" is both accuracies within ``d_chance`` of 0.5 and the logit gap within ``d_chance`` spreads of 0,
+judged from ``patience`` iterations after D's warm-up (a fresh D starts at chance).
 
 At each validation (:class:`ValidationHealth`, on the first validation set): a warning when PSNR falls more than
 ``psnr_drop`` dB below its best so far, and when the SR images' colour drifts from the GT's (the largest
 per-image, per-channel difference of means exceeds ``colour_shift``, on the [0, 1] scale).
 
-Warnings go to ``warn(iteration, message, key)``; the keys (d_wins, d_collapsed, adversarial_dominates,
+Warnings go to ``warn(iteration, message, key)``; the keys (d_wins, d_collapsed, d_at_chance, adversarial_dominates,
 psnr_drop, colour_shift) listed in ``train.early_stop`` end the run (srgan_kit.training.trainer).
 """
 from dataclasses import dataclass
@@ -35,6 +37,17 @@ def _d_wins(v):
 
 def _d_collapsed(v):
     return None if "out_d_std" not in v else v["out_d_std"] < 1e-4
+
+
+def _at_chance(margin, after):
+    """D's accuracies within ``margin`` of 0.5 and its logit gap within ``margin`` logit spreads of 0: no signal for
+    G. Judged only after iteration ``after`` (a fresh D starts there)."""
+    def holds(v):
+        if "d_acc_real" not in v or "out_d_std" not in v or v["iteration"] <= after:
+            return None
+        accuracies = (abs(v["d_acc_real"] - 0.5), abs(v["d_acc_fake"] - 0.5))
+        return max(accuracies) <= margin and abs(v["d_logit_gap"]) <= margin * v["out_d_std"]
+    return holds
 
 
 def _dominates(factor):
@@ -62,7 +75,9 @@ class Episodes:
 
 
 class HealthMonitor:
-    def __init__(self, patience=100, gan_to_pix=10.0, warn=print):
+    def __init__(self, patience=100, gan_to_pix=10.0, warn=print, d_chance=0.05, d_warmup=0):
+        """``d_warmup``: the iterations before D's training counts (net_d_init_iters + the adversarial warm-up);
+        a D is judged "at chance" only ``patience`` iterations after them."""
         self.patience = patience
         self.episodes = Episodes(patience, warn)
         self.conditions = [
@@ -75,6 +90,10 @@ class HealthMonitor:
             Condition("adversarial dominates", "adversarial_dominates", _dominates(gan_to_pix),
                       f"the adversarial term is over {gan_to_pix:g}x the pixel term of G's loss: lower "
                       "train.gan_opt.loss_weight (about 1e-3 of the pixel loss)"),
+            Condition("D at chance", "d_at_chance", _at_chance(d_chance, d_warmup + patience),
+                      "D's accuracy stays near 0.5 and its logits do not separate real from fake, so G gets no "
+                      "adversarial signal: D's learning rate may be far too high (or too low), or D is dead; check "
+                      "train.optim_d.lr (about that of G) and D's loss"),
         ]
 
     def observe(self, iteration, losses, grad_norms):
@@ -85,7 +104,7 @@ class HealthMonitor:
             extra["gan_to_pix"] = abs(losses["l_g_gan"]) / losses["l_g_pix"]
         if "out_d_real" in losses:
             extra["d_logit_gap"] = losses["out_d_real"] - losses["out_d_fake"]
-        values = {**losses, **extra}
+        values = {**losses, **extra, "iteration": iteration}
         for c in self.conditions:
             holds = c.holds(values)
             if holds is not None:

@@ -174,7 +174,10 @@ class Loop:
         self.skipped_in_a_row = self.skipped_total = 0
         health = opt["train"]["health"]
         self.early_stop, self.stop_reason = set(opt["train"]["early_stop"]), None
-        self.health = HealthMonitor(health["patience"], health["gan_to_pix"], warn=self.on_health)
+        train = opt["train"]
+        d_warmup = (train.get("net_d_init_iters") or 0) + max((train.get("gan_opt") or {}).get("warmup_iter") or 0, 0)
+        self.health = HealthMonitor(health["patience"], health["gan_to_pix"], warn=self.on_health,
+                                    d_chance=health["d_chance"], d_warmup=d_warmup)
         self.val_health = ValidationHealth(health["psnr_drop"], health["colour_shift"], warn=self.on_health)
         # val.best_metric (default: the first validation metric) on the first validation set -> net_g_best
         self.best, self.best_metric = None, None
@@ -221,7 +224,9 @@ class Loop:
         if self.saved != final:
             self.save(final)
         if self.runtime.is_main:  # BasicSR's net_g_latest.pth, for tools that want "the last one"
-            checkpoint.save_networks(self.paths["models"], "latest", self.step.networks_to_save(), self.save_format)
+            with self.step.averaged_weights():
+                checkpoint.save_networks(self.paths["models"], "latest", self.step.networks_to_save(),
+                                         self.save_format)
         if self.val_loaders and validated != final:
             metrics = self.validate(final)
         self.log.info(f"End of training at iteration {final} ({time.time() - t0:.1f} s)")
@@ -259,17 +264,23 @@ class Loop:
     def save(self, iteration):
         self.saved = iteration
         rng = distributed.gathered(checkpoint.capture_rng())  # every process's, for a resume of all of them
-        step_state = self.step.state_dict()  # in every process: a step may gather per-process state
-        if self.runtime.is_main:
-            state = {"epoch": self.loader.epoch, "loader": self.loader.state_dict(),
-                     "model_type": self.opt["model_type"], "step": step_state,
-                     "rng": rng[0], "rng_ranks": rng, "best": self.best}
-            checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state, self.save_format)
-            self.log.info(f"Saved models and training state of iteration {iteration}")
+        with self.step.averaged_weights():  # a schedule-free optimiser's networks are saved averaged
+            step_state = self.step.state_dict()  # in every process: a step may gather per-process state
+            if self.runtime.is_main:
+                state = {"epoch": self.loader.epoch, "loader": self.loader.state_dict(),
+                         "model_type": self.opt["model_type"], "step": step_state,
+                         "rng": rng[0], "rng_ranks": rng, "best": self.best}
+                checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state,
+                                           self.save_format)
+                self.log.info(f"Saved models and training state of iteration {iteration}")
 
     def validate(self, iteration):
         if not self.runtime.is_main:
             return {}
+        with self.step.averaged_weights():  # a schedule-free optimiser's result is its average
+            return self._validate(iteration)
+
+    def _validate(self, iteration):
         vis_dir = Path(self.paths["visualization"]) if self.save_img else None
         shifts = []
 
