@@ -252,3 +252,102 @@ def test_a_start_every_variant_beats_in_psnr_is_called_unconverged_with_the_rang
     assert "all 3 variants score above the start in PSNR (+0.50 to +1.25 dB)" in line
     tables[1].append(_row("d", 27.5))
     assert start_findings(tables, "Set5") == []
+
+
+# ------------------------------------------------------------------------------------------ the judge
+
+
+def _loss_opt(*terms, perceptual=None):
+    train = {"pixel_opt": {"type": "L1Loss", "loss_weight": 1.0}, "losses": list(terms)}
+    if perceptual:
+        train["perceptual_opt"] = {"type": "PerceptualLoss", "vgg_type": perceptual, "perceptual_weight": 1.0}
+    return {"train": train}
+
+
+METRICS = ["psnr", "ssim", "dists", "stlpips", "lpips", "niqe"]
+
+
+def test_a_vgg_perceptual_loss_leaves_the_alexnet_metrics_and_niqe_as_judges():
+    from srgan_kit.sweeps.judge import independent_metrics
+
+    assert independent_metrics([_loss_opt(perceptual="vgg19")], METRICS) == ["stlpips", "lpips", "dists", "niqe"]
+    # ST-LPIPS' VGG trunk and DISTS are both VGG16: DISTS may not judge it, nor a DISTS-trained variant
+    assert independent_metrics([_loss_opt(perceptual="stlpips_vgg")], METRICS) == ["stlpips", "lpips", "niqe"]
+    assert independent_metrics([_loss_opt({"type": "DISTSLoss"})], METRICS) == ["stlpips", "lpips", "niqe"]
+
+
+def test_an_alexnet_perceptual_loss_rules_the_alexnet_metrics_out():
+    from srgan_kit.sweeps.judge import independent_metrics
+
+    opts = [_loss_opt(perceptual="lpips")]
+    assert independent_metrics(opts, METRICS) == ["dists", "niqe"]
+    assert independent_metrics([_loss_opt({"type": "PerceptualLoss", "vgg_type": "lpips", "perceptual_weight": 0})],
+                               METRICS) == ["stlpips", "lpips", "dists", "niqe"]  # a zero weight trains nothing
+
+
+def test_the_report_names_the_judge_of_each_sweep_or_says_there_is_none(finished):
+    _study, _start, _runs, _spy, doc, _paths = finished
+    assert "No metric here is independent of the losses (the variants train through no network)" in doc.read_text()
+
+
+# ------------------------------------------------------------------------------------------ the term table
+
+
+def _term_prep(metrics=("psnr", "stlpips", "niqe", "colour_shift")):
+    from types import SimpleNamespace
+
+    def plan(name, settings):
+        return SimpleNamespace(variant=SimpleNamespace(name=name, settings=settings),
+                               opt=_loss_opt(*settings.get("train.losses", []), perceptual="stlpips_vgg"))
+    plans = [plan("base", {"train.gan_opt.loss_weight": 0.1})]
+    plans += [plan(f"ff-{w}", {"train.losses": [{"type": "FFLoss", "loss_weight": w}]}) for w in (0.1, 1.0)]
+    plans += [plan(f"sobel-{w}", {"train.losses": [{"type": "SobelEdgeLoss", "loss_weight": w}]}) for w in (0.1, 1.0)]
+    return SimpleNamespace(plans=plans, evaluation=SimpleNamespace(metrics=list(metrics)))
+
+
+def _term_row(variant, psnr, stlpips, niqe=5.0, shift=0.01):
+    return {"variant": variant, "kind": "variant", "dataset": "Set5", "psnr": psnr, "stlpips": stlpips,
+            "niqe": niqe, "colour_shift": shift}
+
+
+def test_each_term_gets_its_deltas_against_the_base_and_the_best_weight_within_the_psnr_budget():
+    from srgan_kit.sweeps.study_report import term_table
+
+    rows = [_term_row("base", 28.0, 0.20), _term_row("ff-0.1", 27.95, 0.19), _term_row("ff-1.0", 27.5, 0.15),
+            _term_row("sobel-0.1", 28.0, 0.2000, shift=0.03), _term_row("sobel-1.0", 27.0, 0.25)]
+    text = "\n".join(term_table(_term_prep(), rows, "Set5"))
+    assert "| FFLoss | 0.1 | -0.05 | -0.0100 | +0.0000 | 0.0100 |" in text
+    assert "| SobelEdgeLoss | 0.1 | +0.00 | +0.0000 | +0.0000 | 0.0300 |" in text
+    # 1.0 improves ST-LPIPS more but costs 0.5 dB: 0.1 is the recommendation
+    assert "- FFLoss: loss_weight 0.1 (ST-LPIPS -0.0100, PSNR -0.05 dB)." in text
+    assert "- SobelEdgeLoss: none of 0.1, 1.0 improves ST-LPIPS within 0.1 dB of the base's PSNR: it buys nothing" \
+        in text
+
+
+def test_a_sweep_without_a_base_variant_gets_no_term_table():
+    from srgan_kit.sweeps.study_report import term_table
+
+    prep = _term_prep()
+    prep.plans = prep.plans[1:]
+    assert term_table(prep, [_term_row("ff-0.1", 28.0, 0.2)], "Set5") == []
+
+
+# ------------------------------------------------------------------------------------------ a converged start
+
+
+def test_the_start_is_measured_at_the_last_checkpoint_of_its_first_three_quarters():
+    from srgan_kit.sweeps.study import quarter_checkpoint
+
+    assert quarter_checkpoint({"train": {"total_iter": 6000}, "logger": {"save_checkpoint_freq": 1000}}) == 4000
+    assert quarter_checkpoint({"train": {"total_iter": 2}, "logger": {"save_checkpoint_freq": 100}}) is None
+
+
+@pytest.mark.parametrize("to, words", [(28.04, "+0.040 dB: converged (under 0.05 dB)"),
+                                       (28.30, "+0.300 dB: not converged (0.05 dB or more)")])
+def test_the_report_says_whether_the_start_converged(to, words):
+    from srgan_kit.sweeps.study_report import convergence_text
+
+    record = {"convergence": {"dataset": "Set5", "psnr_from": 28.0, "psnr_to": to, "from_iter": 4500,
+                              "to_iter": 6000}}
+    text = convergence_text(record)
+    assert "went from 28.00 dB (iteration 4500) to" in text and words in text

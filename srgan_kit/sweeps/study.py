@@ -3,10 +3,11 @@
 ``prepare_study`` checks everything first (the start's options and data, every sweep file and variant, the
 evaluation sets and metrics, that every sweep starts from the study's start). ``run_study`` trains the start
 (skipped when a finished start with the same options is recorded in ``OUT/start.json``; an interrupted one
-resumes), runs each sweep into ``OUT/<sweep stem>/`` (srgan_kit.sweeps.runner: finished variants are kept), and
+resumes), measures how far it had converged (its PSNR over the last quarter of its training), runs each sweep into ``OUT/<sweep stem>/`` (srgan_kit.sweeps.runner: finished variants are kept), and
 writes the report (srgan_kit.sweeps.study_report): one markdown file with every sweep's table, a combined
 trade-off plot and a comparison sheet.
 """
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,9 @@ from srgan_kit.config.options import load_options
 from srgan_kit.errors import OptionError
 from srgan_kit.fileio import write_json
 from srgan_kit.sweeps.runner import prepare_sweep, read_record, run_prepared, train_key
-from srgan_kit.training.checkpoint import final_generator
+from srgan_kit.training.checkpoint import final_generator, network_path, param_key_in
+
+CONVERGED_DB = 0.05  # a start whose PSNR moves less than this over its last quarter counts as converged
 
 
 @dataclass
@@ -83,12 +86,51 @@ def train_start(study, progress=True, log=print, train_fn=None):
     return record
 
 
+def quarter_checkpoint(opt):
+    """The last saved iteration at or before three quarters of the run (checkpoints every save_checkpoint_freq),
+    or None when the run saves none there."""
+    total, every = int(opt["train"]["total_iter"]), int(opt["logger"]["save_checkpoint_freq"])
+    iteration = (total * 3 // 4) // every * every
+    return iteration if iteration > 0 else None
+
+
+def start_convergence(study, evaluation, record, log=print):
+    """The start's PSNR on the first evaluation set at :func:`quarter_checkpoint` and at its end (EMA weights
+    when it keeps an EMA), stored in ``record['convergence']``; measured once per start and evaluation."""
+    opt = study.start_opt
+    psnr_only = dataclasses.replace(evaluation, datasets=evaluation.datasets[:1], metrics=["psnr"])
+    old = record.get("convergence") or {}
+    if old.get("eval_key") == psnr_only.key and old.get("train_key") == record.get("train_key"):
+        return old
+    quarter = quarter_checkpoint(opt)
+    final, param_key = final_generator(opt)
+    key = "params_ema" if opt["train"]["ema_decay"] > 0 else "params"
+    out = {"eval_key": psnr_only.key, "train_key": record.get("train_key"), "dataset": evaluation.datasets[0].name,
+           "from_iter": quarter, "to_iter": int(opt["train"]["total_iter"]), "psnr_from": None, "psnr_to": None}
+    dataset = out["dataset"]
+    for iteration, weights, field_name in ((quarter, None, "psnr_from"), (out["to_iter"], final, "psnr_to")):
+        weights = weights or (network_path(opt["path"]["models"], "net_g", iteration, opt["logger"]["save_format"],
+                                           key) if iteration else None)
+        if weights is None or not weights.is_file():
+            continue
+        results = psnr_only.run(psnr_only.upscaler(opt, weights, param_key_in(opt["logger"]["save_format"], key)))
+        out[field_name] = results["datasets"][dataset]["mean"].get("psnr")
+    if out["psnr_from"] is not None and out["psnr_to"] is not None:
+        log(f"start: PSNR on {dataset} {out['psnr_from']:.2f} dB at iteration {quarter}, {out['psnr_to']:.2f} dB at "
+            f"{out['to_iter']}")
+    record["convergence"] = out
+    write_json(study.out_dir / "start.json", record)
+    return out
+
+
 def run_study(study, progress=True, log=print, train_fn=None):
-    """Train the start, run every sweep (checked again now that the start exists); returns (start record,
-    [(PreparedSweep, SweepResult)])."""
+    """Train the start, measure its convergence, run every sweep (checked again now that the start exists);
+    returns (start record, [(PreparedSweep, SweepResult)])."""
     start = train_start(study, progress, log, train_fn)
     runs = []
     for path in study.sweep_paths:
         prep = prepare_sweep(path, out_dir=study.sweep_dir(path), **study.setup)
+        if not runs:
+            start_convergence(study, prep.evaluation, start, log)
         runs.append((prep, run_prepared(prep, progress=progress, log=log, train_fn=train_fn)))
     return start, runs

@@ -2,9 +2,11 @@
 sweep's trade-off plot, a comparison sheet, and what the numbers say, computed from them) plus its pictures in
 a folder beside it.
 
-The findings are statements about the numbers in the tables (which way PSNR and ST-LPIPS move along a swept
-weight, what the relativistic switch changes per GAN loss, where WGAN-GP ranks), so they stay true for whatever
-run wrote the page.
+The findings are statements about the numbers in the tables (which way PSNR and the sweep's judge move along a
+swept weight, what the relativistic switch changes per GAN loss, where WGAN-GP ranks), so they stay true for
+whatever run wrote the page. Each sweep is judged by a perceptual metric none of its variants trains through
+(srgan_kit.sweeps.judge), and a sweep of single loss terms gets a table of what each term buys against the base
+recipe, with a recommended weight.
 """
 import math
 import os
@@ -21,11 +23,14 @@ from srgan_kit.device import cpu_description
 from srgan_kit.fileio import write_text_atomic
 from srgan_kit.losses.adversarial import GP_TYPES
 from srgan_kit.sweeps import report as sweep_report
+from srgan_kit.sweeps.judge import describe_networks, independent_metrics
 from srgan_kit.sweeps.spec import override_text
 from srgan_kit.training.checkpoint import final_generator
 
 ARROWS = {"higher": "↑", "lower": "↓"}
-DISTORTION, PERCEPTION = "psnr", "stlpips"  # the axes the findings speak of
+DISTORTION = "psnr"  # the distortion axis the findings speak of; the perception axis is each sweep's judge
+BASE_VARIANT = "base"  # in a sweep of single terms: the recipe without any added term
+PSNR_BUDGET = 0.1  # dB a recommended term weight may cost against the base recipe
 
 
 def machine_line():
@@ -51,12 +56,35 @@ def _delta(value, ref, metric):
     return f"{value - ref:+.{digits}f}"
 
 
+def judge(prep):
+    """The metric a sweep is ranked by: the first of its metrics that no variant trains through, or None."""
+    free = independent_metrics([p.opt for p in prep.plans], prep.evaluation.metrics)
+    return free[0] if free else None
+
+
+def judge_lines(prep, rows, dataset):
+    """Which metric judges the sweep (and why it may), and the variants ranked by it."""
+    opts, metrics = [p.opt for p in prep.plans], prep.evaluation.metrics
+    free = independent_metrics(opts, metrics)
+    trained = describe_networks(opts)
+    if not free:
+        return [f"No metric here is independent of the losses (the variants train through {trained}): add "
+                "niqe or stlpips_alex to the sweep's metrics to judge it.", ""]
+    main = free[0]
+    ranked = sorted(((v, r["variant"]) for r in rows if r["kind"] == "variant" and r["dataset"] == dataset
+                     and (v := _value(rows, r["variant"], dataset, main)) is not None),
+                    reverse=better(main) == "higher")
+    order = ", ".join(f"{i}. {name} ({format_value(main, v)})" for i, (v, name) in enumerate(ranked, 1))
+    return [f"Judge: {', '.join(metric_label(m) for m in free)} (no variant trains through their networks; the "
+            f"variants train through {trained}). {dataset} ranked by {metric_label(main)}: {order or '(none)'}.", ""]
+
+
 def sweep_section(prep, result, rows, picture):
-    """Markdown of one sweep: a table per dataset (references first), then its trade-off plot."""
+    """Markdown of one sweep: a table per dataset (references first), its judge and ranking, its trade-off plot."""
     metrics, columns = prep.evaluation.metrics, result.columns
     head = ["method", *(c.split(".")[-1] for c in columns), *(f"{metric_label(m)} {ARROWS[better(m)]}"
                                                               for m in metrics)]
-    deltas = [m for m in (DISTORTION, PERCEPTION) if m in metrics]
+    deltas = [m for m in (DISTORTION, judge(prep)) if m in metrics]
     head += [f"Δ{metric_label(m)} vs start" for m in deltas] + ["training"]
     lines = [f"## {prep.spec.description or Path(prep.spec.file).stem}", "",
              f"`{prep.spec.file}`: {len(prep.plans)} variants of `{prep.base_path}`{_base_set_text(prep)}.", ""]
@@ -74,6 +102,8 @@ def sweep_section(prep, result, rows, picture):
                 cells[0] += f" ({row['status']})"
             lines.append("| " + " | ".join(sweep_report.escape(c) for c in cells) + " |")
         lines.append("")
+        lines += judge_lines(prep, rows, spec.name)
+        lines += term_table(prep, rows, spec.name)
     if picture:
         lines += [f"![{Path(prep.spec.file).stem} trade-off]({picture})", ""]
     return lines
@@ -94,14 +124,72 @@ def _ordered_values(prep, rows, key, dataset, metric):
 
 
 # Differences below what the tables show are "no change", not a rise or a fall.
-RESOLUTION = {"psnr": 0.005, "stlpips": 0.00005}
+RESOLUTION = {"psnr": 0.005}
+DEFAULT_RESOLUTION = 0.00005  # metrics shown with 4 decimals
+
+
+def single_term(plan):
+    """(term type, weight) of a variant that adds exactly one ``train.losses`` term, else None."""
+    terms = plan.variant.settings.get("train.losses")
+    if set(plan.variant.settings) != {"train.losses"} or not isinstance(terms, list) or len(terms) != 1:
+        return None
+    return terms[0].get("type"), terms[0].get("loss_weight", 1.0)
+
+
+def _improves(delta, metric):
+    tol = RESOLUTION.get(metric, DEFAULT_RESOLUTION)
+    return delta is not None and (delta > tol if better(metric) == "higher" else delta < -tol)
+
+
+def term_table(prep, rows, dataset):
+    """For a sweep of single added terms with a 'base' variant: term | weight | deltas against the base, and the
+    recommended weight per term (the one that improves the judge most at a PSNR cost of at most PSNR_BUDGET)."""
+    plans = {p.variant.name: p for p in prep.plans}
+    main = judge(prep)
+    if BASE_VARIANT not in plans or main is None or not any(single_term(p) for p in prep.plans):
+        return []
+    metric_cols = [m for m in (DISTORTION, main, "niqe") if m in prep.evaluation.metrics]
+    shift = "colour_shift" if "colour_shift" in prep.evaluation.metrics else None
+    ref = {m: _value(rows, BASE_VARIANT, dataset, m) for m in (*metric_cols, shift) if m}
+    head = ["term", "weight", *(f"Δ{metric_label(m)}" for m in metric_cols), "colour shift"]
+    lines = [f"What each term buys on {dataset}, against the variant *{BASE_VARIANT}* (the same recipe without the "
+             f"term; colour shift: largest per-image channel-mean difference from the GT, base "
+             f"{format_value('colour_shift', ref.get(shift)) if shift else 'n/a'}):", "",
+             "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    by_term, recommended = {}, []
+    for name, plan in plans.items():
+        if name == BASE_VARIANT:
+            continue
+        term = single_term(plan)
+        values = {m: _value(rows, name, dataset, m) for m in (*metric_cols, shift) if m}
+        deltas = {m: None if values[m] is None or ref[m] is None else values[m] - ref[m] for m in metric_cols}
+        label, weight = (term[0], override_text(term[1])) if term else (f"*{name}* (recipe)", "")
+        cells = [label, weight, *(_delta(values[m], ref[m], m) for m in metric_cols),
+                 format_value("colour_shift", values[shift]) if shift else "n/a"]
+        lines.append("| " + " | ".join(sweep_report.escape(c) for c in cells) + " |")
+        if term:
+            by_term.setdefault(term[0], []).append((term[1], deltas))
+    lines.append("")
+    for term, tried in by_term.items():
+        fits = [(w, d) for w, d in tried if d.get(DISTORTION) is not None and d[DISTORTION] >= -PSNR_BUDGET
+                and _improves(d.get(main), main)]
+        if fits:
+            weight, d = max(fits, key=lambda f: f[1][main] if better(main) == "higher" else -f[1][main])
+            recommended.append(f"- {term}: loss_weight {override_text(weight)} ({metric_label(main)} "
+                               f"{_delta(d[main], 0, main)}, PSNR {_delta(d[DISTORTION], 0, DISTORTION)} dB).")
+        else:
+            recommended.append(f"- {term}: none of {', '.join(override_text(w) for w, _d in tried)} improves "
+                               f"{metric_label(main)} within {PSNR_BUDGET} dB of the base's PSNR: it buys nothing "
+                               "here.")
+    return lines + [f"Recommended weights ({metric_label(main)} improved most at a PSNR cost of at most "
+                    f"{PSNR_BUDGET} dB):", "", *recommended, ""]
 
 
 def _trend(pairs, metric):
     values = [v for _s, v in pairs]
     if len(values) < 2 or any(v is None for v in values):
         return None
-    tol = RESOLUTION.get(metric, 0.0)
+    tol = RESOLUTION.get(metric, DEFAULT_RESOLUTION)
     steps = [0 if abs(b - a) < tol else b - a for a, b in zip(values, values[1:])]
     if all(s == 0 for s in steps):
         return "does not move"
@@ -113,14 +201,14 @@ def _trend(pairs, metric):
 
 
 def weight_findings(prep, rows, dataset):
-    """For a sweep of one numeric key: how PSNR and ST-LPIPS move along it."""
+    """For a sweep of one numeric key: how PSNR and the sweep's judge move along it."""
     if len(prep.spec.variants) < 2 or not all(len(p.variant.settings) == 1 for p in prep.plans):
         return []
     key = next(iter(prep.plans[0].variant.settings))
     if not all(isinstance(p.variant.settings[key], (int, float)) for p in prep.plans):
         return []
     lines = []
-    for metric in (m for m in (DISTORTION, PERCEPTION) if m in prep.evaluation.metrics):
+    for metric in (m for m in (DISTORTION, judge(prep)) if m in prep.evaluation.metrics):
         pairs = _ordered_values(prep, rows, key, dataset, metric)
         trend = _trend(pairs, metric)
         if trend is None:
@@ -140,7 +228,7 @@ def relativistic_findings(prep, rows, dataset):
         return []
     by = {(p.variant.settings[type_key], p.variant.settings[rel_key]): p.variant.name for p in plans}
     gp_names = {name for (gan_type, _mode), name in by.items() if gan_type in GP_TYPES}
-    metrics = [m for m in (DISTORTION, PERCEPTION) if m in prep.evaluation.metrics]
+    metrics = [m for m in (DISTORTION, judge(prep)) if m in prep.evaluation.metrics]
     lines = []
     for gan_type in dict.fromkeys(t for t, _r in by):
         if (gan_type, "none") not in by:
@@ -198,6 +286,22 @@ def sheet(path, prep, result, dataset_spec):
     return write_sheet(path, [row for _stem, row in image_rows(dataset_spec, upscalers, results, scale)])
 
 
+def convergence_text(start_record):
+    """The start's PSNR over the last quarter of its training, and whether that counts as converged."""
+    from srgan_kit.sweeps.study import CONVERGED_DB
+
+    c = start_record.get("convergence") or {}
+    if c.get("psnr_from") is None or c.get("psnr_to") is None:
+        return ("Its convergence was not measured (no checkpoint at three quarters of its training: "
+                "logger.save_checkpoint_freq).")
+    change = c["psnr_to"] - c["psnr_from"]
+    verdict = (f"converged (under {CONVERGED_DB} dB)" if abs(change) < CONVERGED_DB else
+               f"not converged ({CONVERGED_DB} dB or more): variants may beat it by training it further")
+    return (f"Over the last quarter of its training its PSNR on {c['dataset']} went from {c['psnr_from']:.2f} dB "
+            f"(iteration {c['from_iter']}) to {c['psnr_to']:.2f} dB (iteration {c['to_iter']}), {change:+.3f} dB: "
+            f"{verdict}.")
+
+
 def write_study_report(doc_path, study, start_record, runs, command, wall_s):
     """Write doc_path (markdown) and its pictures in <doc stem>/ beside it; returns the written paths. wall_s: this
     invocation's time (a re-run that finds everything trained takes minutes; the recorded training times are
@@ -223,7 +327,7 @@ def write_study_report(doc_path, study, start_record, runs, command, wall_s):
              f"(LR: MATLAB bicubic x{start_opt['scale']}, GT crops {train_set['gt_size']}, batch "
              f"{train_set['batch_size_per_gpu']})"
              + (f", {sweep_report.duration(start_record.get('train_time_s'))}" if start_record.get("train_time_s")
-                else "") + "; its EMA weights are the row *start*.",
+                else "") + "; its EMA weights are the row *start*. " + convergence_text(start_record),
              f"- variants: `{first.base_path}` ({first.reference_opt['train']['total_iter']} iterations, batch "
              f"{first.reference_opt['datasets']['train']['batch_size_per_gpu']}, GT crops "
              f"{first.reference_opt['datasets']['train']['gt_size']}) with one sweep's settings each, all from the "
