@@ -173,7 +173,7 @@ LOSSES = Registry("loss", ("srgan_kit.losses.pixel", "srgan_kit.losses.structura
                            "srgan_kit.losses.adversarial", "srgan_kit.losses.feature_matching",
                            "srgan_kit.losses.artifacts"), catalogued=True)
 DATASETS = Registry("dataset", ("srgan_kit.data.datasets",), catalogued=True)
-METRICS = Registry("metric", ("srgan_kit.eval.metrics",),
+METRICS = Registry("metric", ("srgan_kit.eval.metrics", "srgan_kit.eval.colour"),
                    unavailable={"calculate_fid": "not available in srgan_kit yet"}, catalogued=True)
 OPTIMIZERS = Registry("optimizer", ("srgan_kit.training.optim", "srgan_kit.training.library_optimizers",
                                     "srgan_kit.training.schedule_free"), catalogued=True)

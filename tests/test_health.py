@@ -9,7 +9,8 @@ from test_gan_training import workdir  # noqa: F401  (the tiny GAN data set, as 
 from test_training import _write_data, options
 
 from srgan_kit.errors import OptionError
-from srgan_kit.training.health import HealthMonitor, ValidationHealth, colour_shift
+from srgan_kit.eval.colour import colour_shift
+from srgan_kit.training.health import HealthMonitor, ValidationHealth
 from srgan_kit.training.trainer import train
 
 WINNING = {"l_d_real": 0.0, "l_d_fake": 0.0, "out_d_real": 5.0, "out_d_fake": -5.0, "d_acc_real": 1.0,
@@ -166,3 +167,13 @@ def test_each_training_condition_is_a_key_early_stop_accepts():
     from srgan_kit.training.health import HealthMonitor
 
     assert {c.key for c in HealthMonitor().conditions} == set(EARLY_STOP_KEYS) - {"psnr_drop", "colour_shift"}
+
+
+def test_the_colour_shift_metric_reads_8_bit_images_like_every_metric():
+    from srgan_kit.eval.conventions import Scorer
+
+    gt = np.full((8, 8, 3), 100, np.uint8)
+    sr = gt.copy()
+    sr[..., 2] += 51  # the blue mean 0.2 higher on the [0, 1] scale
+    assert Scorer(["colour_shift"], scale=2).score(sr / 255.0, gt / 255.0, "gt.png", "sr") == {
+        "colour_shift": pytest.approx(0.2)}

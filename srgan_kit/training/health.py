@@ -18,8 +18,6 @@ psnr_drop, colour_shift) listed in ``train.early_stop`` end the run (srgan_kit.t
 """
 from dataclasses import dataclass
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class Condition:
@@ -111,13 +109,6 @@ class HealthMonitor:
                 self.episodes.update(c.key, holds, iteration, lambda c=c: f"{c.name} for {self.patience} iterations "
                                      f"in a row (iteration {iteration}): {c.advice}")
         return extra
-
-
-def colour_shift(sr, gt):
-    """Largest difference between the per-channel means of an SR image and its GT (HxWx3, [0, 1] scale)."""
-    h, w = min(sr.shape[0], gt.shape[0]), min(sr.shape[1], gt.shape[1])
-    sr_means = np.clip(sr[:h, :w], 0, 1).reshape(-1, sr.shape[-1]).mean(0)
-    return float(np.abs(sr_means - gt[:h, :w].reshape(-1, gt.shape[-1]).mean(0)).max())
 
 
 class ValidationHealth:

@@ -31,7 +31,8 @@ from srgan_kit.inference import forward_padded
 from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit import distributed
 from srgan_kit.training import checkpoint
-from srgan_kit.training.health import HealthMonitor, ValidationHealth, colour_shift
+from srgan_kit.eval.colour import colour_shift
+from srgan_kit.training.health import HealthMonitor, ValidationHealth
 from srgan_kit.run_folder import prepare_run_folder
 from srgan_kit.training.logger import TrainLogger
 from srgan_kit.training.optim import update_learning_rate
