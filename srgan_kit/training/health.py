@@ -6,8 +6,9 @@ Logged every print_freq (when the numbers exist): ``grad_norm_g`` / ``grad_norm_
 ``gan_to_pix`` (|adversarial term| / pixel term in G's loss), ``d_logit_gap`` (mean D(real) - mean D(fake)),
 and from the GAN step ``d_acc_real`` / ``d_acc_fake`` (share of real logits above the mean fake one, and of fake
 logits below the mean real one: meaningful for every gan_type) and ``out_d_std`` (spread of D's logits).
-"D at chance" is both accuracies within ``d_chance`` of 0.5 and the logit gap within ``d_chance`` spreads of 0,
-judged from ``patience`` iterations after D's warm-up (a fresh D starts at chance).
+"D at chance" reads their means over the last ``patience`` iterations (single iterations are too noisy): both
+accuracies within ``d_chance`` of 0.5 and the logit gap within ``d_chance`` logit spreads of 0, judged once D has
+trained ``patience`` iterations after its warm-up.
 
 At each validation (:class:`ValidationHealth`, on the first validation set): a warning when PSNR falls more than
 ``psnr_drop`` dB below its best so far, and when the SR images' colour drifts from the GT's (the largest
@@ -16,6 +17,7 @@ per-image, per-channel difference of means exceeds ``colour_shift``, on the [0, 
 Warnings go to ``warn(iteration, message, key)``; the keys (d_wins, d_collapsed, d_at_chance, adversarial_dominates,
 psnr_drop, colour_shift) listed in ``train.early_stop`` end the run (srgan_kit.training.trainer).
 """
+from collections import deque
 from dataclasses import dataclass
 
 
@@ -25,6 +27,7 @@ class Condition:
     key: str  # its name in train.early_stop
     holds: object  # (values: dict) -> bool, or None when the numbers are not there this iteration
     advice: str
+    windowed: bool = False  # holds() judges a window of iterations already: one observation reports it
 
 
 def _d_wins(v):
@@ -37,15 +40,23 @@ def _d_collapsed(v):
     return None if "out_d_std" not in v else v["out_d_std"] < 1e-4
 
 
-def _at_chance(margin, after):
-    """D's accuracies within ``margin`` of 0.5 and its logit gap within ``margin`` logit spreads of 0: no signal for
-    G. Judged only after iteration ``after`` (a fresh D starts there)."""
-    def holds(v):
-        if "d_acc_real" not in v or "out_d_std" not in v or v["iteration"] <= after:
+class AtChance:
+    """D's mean accuracies over the last ``size`` iterations within ``margin`` of 0.5 and its mean logit gap within
+    ``margin`` mean logit spreads of 0: no signal for G. Iterations up to ``after`` (D's warm-up) do not count."""
+
+    def __init__(self, margin, after, size):
+        self.margin, self.after = margin, after
+        self.window = deque(maxlen=size)
+
+    def __call__(self, v):
+        if "d_acc_real" not in v or "out_d_std" not in v or v["iteration"] <= self.after:
             return None
-        accuracies = (abs(v["d_acc_real"] - 0.5), abs(v["d_acc_fake"] - 0.5))
-        return max(accuracies) <= margin and abs(v["d_logit_gap"]) <= margin * v["out_d_std"]
-    return holds
+        self.window.append((v["d_acc_real"], v["d_acc_fake"], v["d_logit_gap"], v["out_d_std"]))
+        if len(self.window) < self.window.maxlen:
+            return None
+        real, fake, gap, spread = (sum(column) / len(self.window) for column in zip(*self.window))
+        return (max(abs(real - 0.5), abs(fake - 0.5)) <= self.margin
+                and abs(gap) <= self.margin * max(spread, 1e-12))
 
 
 def _dominates(factor):
@@ -60,14 +71,15 @@ class Episodes:
         self.patience, self.warn = patience, warn
         self.streaks, self.warned = {}, set()
 
-    def update(self, key, holds, iteration, message):
-        """``message()`` builds the warning text, only when one is due."""
+    def update(self, key, holds, iteration, message, needed=None):
+        """``message()`` builds the warning text, only when one is due; ``needed``: observations in a row that
+        report it (default: the patience)."""
         if not holds:
             self.streaks[key] = 0
             self.warned.discard(key)
             return
         self.streaks[key] = self.streaks.get(key, 0) + 1
-        if self.streaks[key] >= self.patience and key not in self.warned:
+        if self.streaks[key] >= (needed or self.patience) and key not in self.warned:
             self.warned.add(key)
             self.warn(iteration, message(), key)
 
@@ -75,7 +87,7 @@ class Episodes:
 class HealthMonitor:
     def __init__(self, patience=100, gan_to_pix=10.0, warn=print, d_chance=0.05, d_warmup=0):
         """``d_warmup``: the iterations before D's training counts (net_d_init_iters + the adversarial warm-up);
-        a D is judged "at chance" only ``patience`` iterations after them."""
+        "D at chance" is judged on the ``patience`` iterations after them, then on every later window."""
         self.patience = patience
         self.episodes = Episodes(patience, warn)
         self.conditions = [
@@ -88,10 +100,10 @@ class HealthMonitor:
             Condition("adversarial dominates", "adversarial_dominates", _dominates(gan_to_pix),
                       f"the adversarial term is over {gan_to_pix:g}x the pixel term of G's loss: lower "
                       "train.gan_opt.loss_weight (about 1e-3 of the pixel loss)"),
-            Condition("D at chance", "d_at_chance", _at_chance(d_chance, d_warmup + patience),
+            Condition("D at chance", "d_at_chance", AtChance(d_chance, d_warmup, patience),
                       "D's accuracy stays near 0.5 and its logits do not separate real from fake, so G gets no "
                       "adversarial signal: D's learning rate may be far too high (or too low), or D is dead; check "
-                      "train.optim_d.lr (about that of G) and D's loss"),
+                      "train.optim_d.lr (about that of G) and D's loss", windowed=True),
         ]
 
     def observe(self, iteration, losses, grad_norms):
@@ -106,8 +118,10 @@ class HealthMonitor:
         for c in self.conditions:
             holds = c.holds(values)
             if holds is not None:
-                self.episodes.update(c.key, holds, iteration, lambda c=c: f"{c.name} for {self.patience} iterations "
-                                     f"in a row (iteration {iteration}): {c.advice}")
+                span = "on average over the last" if c.windowed else "for"
+                self.episodes.update(c.key, holds, iteration, lambda c=c, span=span: f"{c.name} {span} {self.patience} "
+                                     f"iterations{'' if c.windowed else ' in a row'} (iteration {iteration}): "
+                                     f"{c.advice}", needed=1 if c.windowed else None)
         return extra
 
 
