@@ -32,7 +32,7 @@ demo: $(STAMP)
 demo-archs: $(STAMP)
 	$(PY) tools/demo_archs.py $(if $(MINUTES),--minutes $(MINUTES))
 
-# The loss-weighting study (docs/loss_study.md): about an hour on 2 CPU cores. The standard images come from
+# The loss-weighting study (docs/loss_study.md): hours on 2 CPU cores (docs/evaluation.md). The images come from
 # STUDY_DATA (../shared/data: T91, BSD200 and Set5 HR folders), laid out under datasets/ like any benchmark.
 STUDY_DATA ?= ../shared/data
 STUDY_SETS ?= Set5

@@ -171,7 +171,8 @@ DETECTORS = Registry("architecture detector", ("srgan_kit.archs.detect",))
 BACKBONES = Registry("perceptual backbone", ("srgan_kit.archs.features",))
 LOSSES = Registry("loss", ("srgan_kit.losses.pixel", "srgan_kit.losses.structural", "srgan_kit.losses.perceptual",
                            "srgan_kit.losses.adversarial", "srgan_kit.losses.feature_matching",
-                           "srgan_kit.losses.artifacts"), catalogued=True)
+                           "srgan_kit.losses.artifacts", "srgan_kit.losses.dists", "srgan_kit.losses.frequency",
+                           "srgan_kit.losses.colour", "srgan_kit.losses.edge"), catalogued=True)
 DATASETS = Registry("dataset", ("srgan_kit.data.datasets",), catalogued=True)
 METRICS = Registry("metric", ("srgan_kit.eval.metrics", "srgan_kit.eval.colour"),
                    unavailable={"calculate_fid": "not available in srgan_kit yet"}, catalogued=True)

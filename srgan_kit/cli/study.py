@@ -3,7 +3,7 @@ sweeps that fine-tune it, and write one report (tables, trade-off plots, a compa
 
     python tools/study.py --start options/study_psnr.yml \\
         --sweeps options/sweeps/study_gan_weight.yml,options/sweeps/study_perceptual_weight.yml,\\
-options/sweeps/study_gan_type.yml --datasets Set5 --doc docs/loss_study.md
+options/sweeps/study_gan_type.yml,options/sweeps/study_terms.yml --datasets Set5 --doc docs/loss_study.md
 
 `make study` lays out T91, BSD200 and Set5 from ../shared/data under datasets/ first and runs the above. Running
 it again keeps the trained start and the finished variants (see srgan_kit.sweeps.study). Exit status: 0 done,
@@ -17,7 +17,7 @@ import time
 from srgan_kit.cli import comma_list, guarded
 
 DEFAULT_SWEEPS = ("options/sweeps/study_gan_weight.yml,options/sweeps/study_perceptual_weight.yml,"
-                  "options/sweeps/study_gan_type.yml")
+                  "options/sweeps/study_gan_type.yml,options/sweeps/study_terms.yml")
 
 
 def build_parser():
@@ -28,7 +28,7 @@ def build_parser():
     p.add_argument("--start", default="options/study_psnr.yml", help="option file of the PSNR-trained start "
                    "(default: options/study_psnr.yml); every sweep's 'start:' must be its final weights")
     p.add_argument("--sweeps", type=comma_list, default=comma_list(DEFAULT_SWEEPS),
-                   help="comma-separated sweep files (default: the three options/sweeps/study_*.yml)")
+                   help="comma-separated sweep files (default: the four options/sweeps/study_*.yml)")
     p.add_argument("--datasets", type=comma_list, help="benchmark sets under --data-root to score on (default: each "
                    "sweep file's datasets)")
     p.add_argument("--data-root", default="datasets", help="folder of the benchmark sets (default: datasets)")

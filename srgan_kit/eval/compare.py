@@ -21,7 +21,7 @@ from srgan_kit.eval.harness import lr_image
 from srgan_kit.eval.sets import set_pairs
 
 CROP = 160  # HR pixels of the square each panel shows (the whole image when smaller)
-SHOWN = ("psnr", "ssim", "stlpips", "lpips", "niqe")  # in this order, those the results hold
+SHOWN = ("psnr", "ssim", "msssim", "stlpips", "stlpips_alex", "lpips", "dists", "niqe")  # in this order, those held
 
 
 def _crop_box(shape, size, scale):

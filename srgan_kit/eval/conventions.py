@@ -2,7 +2,8 @@
 loss sweeps, so one model on one set gets one number per metric wherever it is scored.
 
 The benchmark conventions of the SR papers: PSNR / SSIM on MATLAB's Y channel with ``crop_border = scale``;
-NIQE on the same border-cropped image; LPIPS-type distances on the whole RGB image. SR images are clipped and
+MS-SSIM on RGB with the same border crop (a distortion metric like them); NIQE on the same border-cropped image;
+LPIPS-type distances (LPIPS, ST-LPIPS, DISTS) on the whole RGB image. SR images are clipped and
 rounded to 8-bit levels (what a saved PNG holds), GT rounded to 8-bit levels, and GT cropped to the SR size
 when it is up to ``scale - 1`` pixels larger (not mod-cropped). A value given explicitly (``val.metrics``
 entries, ``--crop-border``) replaces the convention.
@@ -21,16 +22,20 @@ DEFAULT_METRICS = ("psnr", "ssim")  # evaluation and training validation when no
 TRADEOFF_METRICS = ("psnr", "ssim", "stlpips", "niqe")  # sweeps: distortion and perception side by side
 
 # How tables and plots show each metric (keyed by short name; others: their name, 4 decimals).
-LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lpips": "LPIPS", "stlpips": "ST-LPIPS", "niqe": "NIQE"}
+LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lpips": "LPIPS", "stlpips": "ST-LPIPS", "niqe": "NIQE",
+          "msssim": "MS-SSIM", "stlpips_alex": "ST-LPIPS (AlexNet)", "dists": "DISTS", "colour_shift": "colour shift"}
 DIGITS = {"psnr": 2}
 
 BORDER = object()  # in the table: "the crop border of this evaluation" (the scale unless given)
 CONVENTIONS = {
     "calculate_psnr": {"crop_border": BORDER, "test_y_channel": True},
     "calculate_ssim": {"crop_border": BORDER, "test_y_channel": True},
+    "calculate_msssim": {"crop_border": BORDER},
     "calculate_niqe": {"crop_border": BORDER},
     "calculate_lpips": {},
     "calculate_stlpips": {},
+    "calculate_stlpips_alex": {},
+    "calculate_dists": {},
 }
 
 

@@ -1,5 +1,5 @@
-"""Image quality metrics: PSNR and SSIM with BasicSR's conventions (the numbers SR papers report), the learned
-perceptual distances LPIPS and ST-LPIPS, and the no-reference NIQE.
+"""Image quality metrics: PSNR and SSIM with BasicSR's conventions (the numbers SR papers report), MS-SSIM, the
+learned perceptual distances LPIPS, ST-LPIPS and DISTS, and the no-reference NIQE.
 
 Every registered metric is called the same way, ``fn(sr, gt, **options)``, with numpy RGB images in [0, 255]
 (what the validation loop hands over). ``better`` on each registered function says which way is good.
@@ -14,13 +14,24 @@ any device). ``calculate_psnr`` / ``calculate_ssim`` wrap them for numpy images 
 signature, except that 3-channel images are in **RGB** order (srgan_kit reads images as RGB; BasicSR's
 numpy functions expect BGR).
 
+MS-SSIM (``msssim``, higher is better) is pytorch-msssim's ``ms_ssim`` (five scales, 11x11 Gaussian window of
+sigma 1.5, data range 1) on every RGB channel, averaged, in float64. It is a full-reference distortion metric like
+PSNR / SSIM, so it takes ``crop_border`` like them (the scale, in srgan_kit.eval.conventions), but measures RGB, not
+Y: MS-SSIM is defined on the image as seen. The smaller side must be at least 161 pixels after cropping.
+
 LPIPS (``lpips`` package, AlexNet, v0.1) and ST-LPIPS (``stlpips_pytorch``, shift-tolerant AlexNet or VGG16)
-measure whole images, RGB scaled from [0, 1] to [-1, 1]; lower is better. ``lpips_distance`` /
-``stlpips_distance`` take float RGB in [0, 1] (numpy HxWx3 or torch NCHW) and keep one network per
-(kind, device) in memory. Weights: ST-LPIPS uses only the files shipped inside stlpips-pytorch (works offline);
-LPIPS' linear heads ship with lpips, but its AlexNet trunk is torchvision's ImageNet file, read from
-torchvision's cache and never downloaded here. When it is absent the metric raises ``MetricUnavailable``;
+measure whole images, RGB scaled from [0, 1] to [-1, 1]; lower is better. ``stlpips`` takes ``net`` ('alex',
+the default, or 'vgg'); ``stlpips_alex`` is the AlexNet one by name, a judge independent of VGG-trained models.
+``lpips_distance`` / ``stlpips_distance`` take float RGB in [0, 1] (numpy HxWx3 or torch NCHW) and keep one
+network per (kind, device) in memory. Weights: ST-LPIPS uses only the files shipped inside stlpips-pytorch
+(works offline); LPIPS' linear heads ship with lpips, but its AlexNet trunk is torchvision's ImageNet file,
+read from torchvision's cache and never downloaded here. When it is absent the metric raises ``MetricUnavailable``;
 ``metric_unavailable_reason(name)`` asks beforehand without building anything.
+
+DISTS (``dists``, lower is better) is srgan_kit.archs.dists' network, shared with ``DISTSLoss``, on the whole RGB
+image in [0, 1] (one cached network per device). Its alpha / beta ship with DISTS_pytorch; its VGG16 trunk is
+torchvision's ImageNet file from torchvision's cache, never downloaded: without it the metric is n/a
+(``MetricUnavailable``), like LPIPS.
 
 NIQE is BasicSR's (Y channel of MATLAB's YCbCr, ``crop_border``); it needs no reference image.
 """
@@ -34,10 +45,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from srgan_kit.archs import dists as dists_net
 from srgan_kit.archs.features import BACKBONES
 from srgan_kit.archs.weights import load_into, load_state_dict_file
 from srgan_kit.compat import import_basicsr
 from srgan_kit.errors import UserError, WeightsError
+from srgan_kit.losses.structural_options import msssim_sizes
 from srgan_kit.registry import METRICS
 
 # MATLAB rgb2ycbcr luma row, for RGB in [0, 1] -> Y in [0, 255].
@@ -164,6 +177,32 @@ def calculate_ssim(img, img2, crop_border, input_order="HWC", test_y_channel=Fal
     return float(ssim_torch(a, b, crop_border, test_y_channel)[0])
 
 
+_MSSSIM_MIN = msssim_sizes({}).minimum  # 161: four halvings, still an 11x11 window at the coarsest scale
+
+
+def msssim_torch(img, img2, crop_border=0):
+    """MS-SSIM per image of ``(N, C, H, W)`` tensors in [0, 1] -> float64 tensor ``(N,)`` (mean over channels).
+
+    pytorch-msssim's ``ms_ssim`` (Wang et al. 2003: five scales, 11x11 Gaussian window of sigma 1.5, data range
+    1), in float64; images whose smaller side is under 161 pixels (after cropping) are a ValueError."""
+    img, img2 = _prepare(img, img2, crop_border, False)
+    h, w = img.shape[-2:]
+    if min(h, w) < _MSSSIM_MIN:
+        raise ValueError(f"MS-SSIM needs images of at least {_MSSSIM_MIN}x{_MSSSIM_MIN} pixels after cropping "
+                         f"(five scales of an 11x11 window), got {h}x{w}")
+    from pytorch_msssim import ms_ssim
+
+    return ms_ssim(img, img2, data_range=1.0, size_average=False)  # (N,): the mean over channels
+
+
+@METRICS.register(aliases=("msssim",))
+@_better("higher")
+def calculate_msssim(img, img2, crop_border, input_order="HWC"):
+    """MS-SSIM of two numpy images in [0, 255] (uint8 or float), on every channel (RGB), mean over channels."""
+    a, b = _numpy_pair(img, img2, input_order)
+    return float(msssim_torch(a, b, crop_border)[0])
+
+
 # ---- metrics that may be unavailable -------------------------------------------------------------------------
 
 
@@ -201,12 +240,14 @@ class LPIPSScorer:
     """A frozen LPIPS-style network: ``scorer(sr, gt)`` -> distance per image (lower = more alike).
 
     Inputs are RGB in [0, 1]: numpy HxWx3 (-> float) or torch NCHW (-> float64 tensor (N,), on the CPU).
-    They are scaled to [-1, 1] (what LPIPS' ScalingLayer expects) and moved to the scorer's device.
+    They are scaled to [-1, 1] (what LPIPS' ScalingLayer expects; ``signed=False``: kept in [0, 1], DISTS) and
+    moved to the scorer's device.
     """
 
-    def __init__(self, name, model, device="cpu"):
+    def __init__(self, name, model, device="cpu", signed=True):
         self.name = name
         self.device = torch.device(device)
+        self.signed = signed
         self.model = model.eval().requires_grad_(False).to(self.device)
 
     @torch.no_grad()
@@ -216,7 +257,7 @@ class LPIPSScorer:
             raise ValueError(f"{self.name}: image shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
         a, b = a.to(self.device), b.to(self.device)
         try:
-            d = self.model(2 * a - 1, 2 * b - 1)
+            d = self.model(2 * a - 1, 2 * b - 1) if self.signed else self.model(a, b)
         except RuntimeError as exc:  # e.g. an image smaller than the network's receptive field
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"{self.name}: cannot score {a.shape[-2]}x{a.shape[-1]} images ({first})") from None
@@ -364,8 +405,61 @@ def calculate_lpips(img, img2, crop_border=0, input_order="HWC"):
     return scorer(a, b)
 
 
+@METRICS.register(aliases=("stlpips_alex",))
+@_better("lower")
+def calculate_stlpips_alex(img, img2, crop_border=0, input_order="HWC"):
+    """ST-LPIPS with the shift-tolerant AlexNet, named so: a metric independent of VGG-trained models."""
+    return calculate_stlpips(img, img2, crop_border, input_order, net="alex")
+
+
+# ---- DISTS -------------------------------------------------------------------------------------------------
+
+
+def dists_unavailable_reason():
+    """None when the dists metric can be computed here, else the one-line reason (no download is tried)."""
+    path = dists_net.vgg16_weights_file()
+    if not path.is_file():
+        return f"VGG16 weights not in torchvision's cache: {path} (no download attempted)"
+    return dists_net.unavailable_reason()  # DISTS' own alpha / beta file
+
+
+@functools.lru_cache(maxsize=None)
+def _dists_scorer(trunk_path, stamp, device):
+    del stamp  # part of the cache key only: a replaced file gets a new scorer
+    return LPIPSScorer("dists", dists_net.build_dists(trunk_path), device, signed=False)
+
+
+def get_dists(device="cpu"):
+    """The cached DISTS scorer on ``device``; MetricUnavailable when a weights file is missing or unreadable."""
+    reason = dists_unavailable_reason()
+    if reason:
+        raise MetricUnavailable("dists", reason)
+    path = dists_net.vgg16_weights_file()
+    stat = path.stat()
+    try:
+        return _dists_scorer(str(path), (stat.st_mtime_ns, stat.st_size), str(torch.device(device)))
+    except WeightsError as exc:  # a cached file that is not VGG16: still only this metric is lost
+        raise MetricUnavailable("dists", str(exc)) from None
+
+
+def dists_distance(sr, gt, device=None):
+    """DISTS of RGB images in [0, 1]: float for numpy HxWx3, (N,) float64 tensor for torch NCHW."""
+    return get_dists(_default_device(sr, device))(sr, gt)
+
+
+@METRICS.register(aliases=("dists",))
+@_better("lower")
+def calculate_dists(img, img2, crop_border=0, input_order="HWC"):
+    """DISTS of two numpy RGB images in [0, 255]; MetricUnavailable without torchvision's VGG16 file."""
+    scorer = get_dists()  # before any image work: an unavailable metric says so first
+    a, b = _crop_pair(img, img2, crop_border, input_order, "dists")
+    return scorer(a, b)
+
+
 calculate_stlpips.unavailable_reason = stlpips_unavailable_reason
+calculate_stlpips_alex.unavailable_reason = functools.partial(stlpips_unavailable_reason, "alex")
 calculate_lpips.unavailable_reason = lpips_unavailable_reason
+calculate_dists.unavailable_reason = dists_unavailable_reason
 
 
 def metric_unavailable_reason(name):

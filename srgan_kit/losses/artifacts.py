@@ -15,10 +15,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from srgan_kit.errors import ArgumentError
-from srgan_kit.losses.pixel import CharbonnierLoss
+from srgan_kit.losses.pixel import check_criterion, elementwise
 from srgan_kit.registry import LOSSES
-
-CRITERIA = {"l1": F.l1_loss, "l2": F.mse_loss, "charbonnier": CharbonnierLoss(eps=1e-12)}
 
 
 def local_variance(x, ksize):
@@ -49,15 +47,14 @@ class LDLLoss(nn.Module):
 
     def __init__(self, loss_weight=1.0, criterion="l1", ksize=7):
         super().__init__()
-        if criterion not in CRITERIA:
-            raise ArgumentError("criterion", f"unknown criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
+        check_criterion(criterion)
         if int(ksize) < 3 or int(ksize) % 2 == 0:
             raise ArgumentError("ksize", f"an odd window size >= 3, got {ksize}")
         self.loss_weight, self.criterion_type, self.ksize = float(loss_weight), criterion, int(ksize)
 
     def forward(self, sr, gt, ema_sr):
         weight = artifact_map(gt, sr, ema_sr, self.ksize)
-        return self.loss_weight * CRITERIA[self.criterion_type](weight * sr, weight * gt)
+        return self.loss_weight * elementwise(self.criterion_type, weight * sr, weight * gt).mean()
 
     def generator_terms(self, view):
         return {"ldl": self(view.sr.float(), view.target("pixel"), view.ema_output().float())}

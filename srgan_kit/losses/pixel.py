@@ -12,6 +12,25 @@ from srgan_kit.errors import ArgumentError
 from srgan_kit.registry import LOSSES
 
 REDUCTIONS = ("none", "mean", "sum")
+# Element-wise criteria the newer terms share (CharbonnierLoss below keeps its own eps).
+CRITERIA = ("l1", "l2", "charbonnier")
+CHARBONNIER_EPS = 1e-12
+
+
+def check_criterion(criterion):
+    if criterion not in CRITERIA:
+        raise ArgumentError("criterion", f"must be one of {', '.join(CRITERIA)}, got {criterion!r}")
+    return criterion
+
+
+def elementwise(criterion, a, b):
+    """The criterion's value at each element of ``a`` against ``b`` (not reduced)."""
+    d = a - b
+    if criterion == "l1":
+        return d.abs()
+    if criterion == "l2":
+        return d * d
+    return torch.sqrt(d * d + CHARBONNIER_EPS)
 
 
 def weight_reduce(loss, weight=None, reduction="mean"):
