@@ -40,6 +40,24 @@ def fresh_registry():
 TINY_VGG = "tiny_test_vgg"
 
 
+@pytest.fixture
+def no_download(monkeypatch):
+    """Any attempt to fetch weights fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"tried to download: {args[:1]}")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+
+
+@pytest.fixture
+def empty_torch_home(tmp_path, monkeypatch, no_download):
+    """A torchvision cache without any weights (TORCH_HOME in tmp)."""
+    home = tmp_path / "torch_home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    return home
+
+
 def tiny_vgg_weights(path, seed=0):
     """Register the tiny backbone (once) and write torchvision-style weights for it to ``path``."""
     from srgan_kit.archs.features import TorchvisionVGG

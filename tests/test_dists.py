@@ -78,23 +78,6 @@ def vgg16_home(tmp_path_factory, vgg16_state):
 
 
 @pytest.fixture
-def no_download(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"tried to download: {args[:1]}")
-
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
-    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
-
-
-@pytest.fixture
-def torch_home(tmp_path, monkeypatch, no_download):
-    """An empty torchvision cache (TORCH_HOME in tmp)."""
-    home = tmp_path / "torch_home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    return home
-
-
-@pytest.fixture
 def vgg16_cache(monkeypatch, no_download, vgg16_home):
     """The random VGG16 file where torchvision's cache keeps the ImageNet one."""
     monkeypatch.setenv("TORCH_HOME", str(vgg16_home))
@@ -176,8 +159,8 @@ def test_loss_is_weighted_mean_zero_on_identical_images_and_has_gradients(vgg16_
     assert terms["dists"].item() == pytest.approx(value.item()) and entered and roles == ["perceptual"]
 
 
-def test_missing_vgg16_is_one_line_naming_the_file_and_the_metric_is_na(torch_home):
-    expected = torch_home / "hub" / "checkpoints" / VGG16_FILE
+def test_missing_vgg16_is_one_line_naming_the_file_and_the_metric_is_na(empty_torch_home):
+    expected = empty_torch_home / "hub" / "checkpoints" / VGG16_FILE
     with pytest.raises(WeightsError) as err:
         DISTSLoss()
     msg = str(err.value)
@@ -197,7 +180,7 @@ def test_missing_vgg16_is_one_line_naming_the_file_and_the_metric_is_na(torch_ho
 
 
 def test_an_option_file_without_vgg16_stops_in_one_line_before_anything_is_written(tmp_path, monkeypatch, capsys,
-                                                                                   torch_home):
+                                                                                   empty_torch_home):
     monkeypatch.chdir(tmp_path)
     write_photos(tmp_path / "data" / "gt", 2, 64, 64, block=4)
     (tmp_path / "o.yml").write_text("""\
@@ -219,14 +202,14 @@ logger: {print_freq: 1, save_checkpoint_freq: 1, use_tb_logger: false}
     assert train_main(["-opt", "o.yml", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: o.yml: ")
-    assert str(torch_home / "hub" / "checkpoints" / VGG16_FILE) in err
+    assert str(empty_torch_home / "hub" / "checkpoints" / VGG16_FILE) in err
     assert not (tmp_path / "experiments").exists()
 
     with pytest.raises(OptionError, match=r"^train\.losses\.0\.pretrained_path: .*nowhere\.pth"):
         LOSSES.build({"type": "DISTSLoss", "pretrained_path": str(tmp_path / "nowhere.pth")}, where="train.losses.0")
 
 
-def test_without_the_reference_package_its_weights_file_is_named(torch_home, monkeypatch):
+def test_without_the_reference_package_its_weights_file_is_named(empty_torch_home, monkeypatch):
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "DISTS_pytorch" else real_find_spec(name, *a))

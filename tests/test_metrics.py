@@ -130,23 +130,6 @@ from srgan_kit.eval.metrics import (  # noqa: E402
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 
 
-@pytest.fixture
-def no_download(monkeypatch):
-    """Any attempt to fetch weights fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"tried to download: {args[:1]}")
-
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
-    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
-
-
-@pytest.fixture
-def empty_torch_home(tmp_path, monkeypatch, no_download):
-    home = tmp_path / "torch_home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    return home
-
-
 def photo(size=64):
     """A textured RGB crop (astronaut's face and suit) in [0, 1], float32."""
     img = skimage.data.astronaut()[60:60 + 4 * size, 150:150 + 4 * size]

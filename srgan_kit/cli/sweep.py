@@ -28,8 +28,8 @@ def build_parser():
                    "file's datasets, else val)")
     p.add_argument("--data-root", default="datasets", help="folder of the benchmark sets (default: datasets)")
     p.add_argument("--out", help="output folder (default: results/sweeps/<sweep name>)")
-    p.add_argument("--metrics", type=comma_list, help="comma-separated metrics, e.g. psnr,ssim,stlpips_alex,dists,niqe,colour_shift "
-                   "(default: the sweep file's metrics, else psnr,ssim,stlpips,niqe)")
+    p.add_argument("--metrics", type=comma_list, help="comma-separated metrics, e.g. psnr,ssim,stlpips_alex,dists,"
+                   "niqe,colour_shift (default: the sweep file's metrics, else psnr,ssim,stlpips,niqe)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="extra override for every variant, after the sweep's base_set (repeatable)")
     p.add_argument("--device", help="device for scoring (default: the option file's num_gpu choice)")

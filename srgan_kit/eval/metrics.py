@@ -359,12 +359,17 @@ def get_lpips(device="cpu"):
     reason = lpips_unavailable_reason()
     if reason:
         raise MetricUnavailable("lpips", reason)
-    path = lpips_trunk_file()
+    return _scorer_of_file("lpips", _lpips_scorer, lpips_trunk_file(), device)
+
+
+def _scorer_of_file(metric, build, path, device):
+    """``build(path, stamp, device)``, cached per file version (a replaced file gets a new scorer); a file that is
+    not the network's loses only this metric."""
     stat = path.stat()
     try:
-        return _lpips_scorer(str(path), (stat.st_mtime_ns, stat.st_size), str(torch.device(device)))
-    except WeightsError as exc:  # a cached file that is not AlexNet: still only this metric is lost
-        raise MetricUnavailable("lpips", str(exc)) from None
+        return build(str(path), (stat.st_mtime_ns, stat.st_size), str(torch.device(device)))
+    except WeightsError as exc:
+        raise MetricUnavailable(metric, str(exc)) from None
 
 
 def lpips_distance(sr, gt, device=None):
@@ -434,12 +439,7 @@ def get_dists(device="cpu"):
     reason = dists_unavailable_reason()
     if reason:
         raise MetricUnavailable("dists", reason)
-    path = dists_net.vgg16_weights_file()
-    stat = path.stat()
-    try:
-        return _dists_scorer(str(path), (stat.st_mtime_ns, stat.st_size), str(torch.device(device)))
-    except WeightsError as exc:  # a cached file that is not VGG16: still only this metric is lost
-        raise MetricUnavailable("dists", str(exc)) from None
+    return _scorer_of_file("dists", _dists_scorer, dists_net.vgg16_weights_file(), device)
 
 
 def dists_distance(sr, gt, device=None):

@@ -3,9 +3,10 @@
 ``prepare_study`` checks everything first (the start's options and data, every sweep file and variant, the
 evaluation sets and metrics, that every sweep starts from the study's start). ``run_study`` trains the start
 (skipped when a finished start with the same options is recorded in ``OUT/start.json``; an interrupted one
-resumes), measures how far it had converged (its PSNR over the last quarter of its training), runs each sweep into ``OUT/<sweep stem>/`` (srgan_kit.sweeps.runner: finished variants are kept), and
-writes the report (srgan_kit.sweeps.study_report): one markdown file with every sweep's table, a combined
-trade-off plot and a comparison sheet.
+resumes), measures how far it had converged (its PSNR over the last quarter of its training), runs each sweep
+into ``OUT/<sweep stem>/`` (srgan_kit.sweeps.runner: finished variants are kept), and writes the report
+(srgan_kit.sweeps.study_report): one markdown file with every sweep's table, a combined trade-off plot and a
+comparison sheet.
 """
 import dataclasses
 import time

@@ -13,26 +13,16 @@ No learning-rate schedule goes with them (the option loader refuses ``train.sche
 the schedule; ``warmup_steps`` ramps the learning rate up.
 """
 import contextlib
-import inspect
 from collections import defaultdict
 
 import torch
 
-from srgan_kit.registry import OPTIMIZERS, LibraryClassMeta, resolve
+from srgan_kit.registry import OPTIMIZERS
+from srgan_kit.training.library_optimizers import LibraryOptimizer
 
 
-class ScheduleFreeOptimizer(metaclass=LibraryClassMeta):
+class ScheduleFreeOptimizer(LibraryOptimizer):
     """Base of the schedule-free names: the option loader recognises them by it."""
-
-    source = None
-    _signature = None
-
-    @classmethod
-    def library_signature(cls):
-        return inspect.signature(resolve(cls.source))
-
-    def __new__(cls, **options):
-        return resolve(cls.source)(**options)
 
 
 @OPTIMIZERS.register()
