@@ -217,8 +217,8 @@ def test_option_errors(folders):
     with pytest.raises(OptionError, match=r"^datasets\.train\.io_backend: \{'type': 'lmdb'.* not supported"):
         DATASETS.build({"type": "PairedImageDataset", "io_backend": {"type": "lmdb", "db_paths": ["a", "b"]}, **kw},
                        where="datasets.train")
-    with pytest.raises(OptionError, match="io_backend: .*'lmdb'"):
-        GTOnlyDataset(dataroot_gt=gt_dir, scale=4, io_backend={"type": "lmdb"})
+    with pytest.raises(OptionError, match="io_backend: .*'memcached'"):
+        GTOnlyDataset(dataroot_gt=gt_dir, scale=4, io_backend={"type": "memcached"})
     with pytest.raises(OptionError, match="io_backend: .*not supported"):
         GTOnlyDataset(dataroot_gt=gt_dir, scale=4, io_backend={"type": "disk", "client_keys": ["x"]})
     assert len(PairedImageDataset(io_backend={"type": "disk"}, **kw)) == 2

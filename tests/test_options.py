@@ -355,7 +355,7 @@ ERROR_CASES = [
     (("set", "logger.use_tb_logger", "yes please"), ["logger.use_tb_logger: expected true or false"]),
     (("set", "train.pixel_opt.reduction", "avg"), ["train.pixel_opt.reduction: expected one of 'none', 'mean', 'sum'"]),
     (("set", "datasets.train.filename_tmpl", "x4"), ["datasets.train.filename_tmpl", "'{}'"]),
-    (("set", "datasets.train.io_backend", {"type": "lmdb"}), ["datasets.train.io_backend", "type: disk"]),
+    (("set", "datasets.train.io_backend", {"type": "petrel"}), ["datasets.train.io_backend", "type: lmdb"]),
     (("set", "datasets.train.use_rot", 1), ["datasets.train.use_rot: expected true or false, got 1"]),
     (("set", "network_g.num_feat", 0), ["network_g.num_feat: expected an integer > 0"]),
     (("set", "train.optim_g.amsgrad", "no"), ["train.optim_g.amsgrad: expected true or false"]),

@@ -3,14 +3,18 @@ dataset entries, and the dataset classes (srgan_kit.data.datasets) when they are
 from srgan_kit.errors import ArgumentError
 
 
+BACKEND_TYPES = ("disk", "lmdb")
+
+
 def check_io_backend(io_backend):
-    """Only image folders are read: io_backend may be left out or say {type: disk}."""
+    """Image folders ({type: disk}, the default) or LMDBs in BasicSR's layout ({type: lmdb})."""
     if io_backend is None:
         return
     backend = io_backend.get("type", "disk") if isinstance(io_backend, dict) else io_backend
-    if backend != "disk" or (isinstance(io_backend, dict) and set(io_backend) - {"type"}):
-        raise ArgumentError("io_backend", f"{io_backend!r} is not supported; srgan_kit reads image folders only "
-                                          "(io_backend: {type: disk}, or leave it out)")
+    if backend not in BACKEND_TYPES or (isinstance(io_backend, dict) and set(io_backend) - {"type"}):
+        raise ArgumentError("io_backend", f"{io_backend!r} is not supported; srgan_kit reads image folders "
+                                          "(io_backend: {type: disk}, or leave it out) and LMDBs "
+                                          "(io_backend: {type: lmdb})")
 
 
 def check_filename_tmpl(tmpl):

@@ -17,10 +17,9 @@ from torch.utils.data import Dataset
 
 from srgan_kit.data.dataset_options import check_dataset_options, check_filename_tmpl, check_io_backend
 from srgan_kit.data.degradation import downsample_crop, imresize, mod_crop
-from srgan_kit.data.imageio import image_size, list_images, load_image
+from srgan_kit.data.image_store import open_store
 from srgan_kit.data.degradation_keys import KERNEL_DEFAULTS
 from srgan_kit.data.realworld import draw_kernels, kernel_settings
-from srgan_kit.data.verify import verify_images
 from srgan_kit.data.transforms import augment, check_gt_size, check_pair_shapes, paired_random_crop, to_tensor
 from srgan_kit.errors import DataError, OptionError, listing
 from srgan_kit.registry import DATASETS
@@ -70,6 +69,8 @@ class _SRDataset(Dataset):
         if phase not in PHASES:
             raise OptionError(f"{self.label}: phase must be one of {', '.join(PHASES)}, got {phase!r}")
         check_io_backend(io_backend)
+        self.io_backend = io_backend
+        self.stores = {}  # role ('gt', 'lq') -> where its images are read (srgan_kit.data.image_store)
         self.scale = scale
         self.phase = phase
         self.train = phase == "train"
@@ -109,8 +110,10 @@ class _SRDataset(Dataset):
     def _drop_bad(self, items):
         """Every file decoded once (srgan_kit.data.verify): a bad one is an error, or with skip_bad_images its
         items are left out with one warning (the training log records it)."""
-        bad = verify_images({p for it in items for p in (it["gt_path"], it["lq_path"])}, self.label,
-                            raise_errors=not self.skip_bad_images)
+        bad = []
+        for role, store in self.stores.items():
+            paths = {it[f"{role}_path"] for it in items}
+            bad += store.verify(paths, self.label, raise_errors=not self.skip_bad_images)
         if not bad:
             return items
         warnings.warn(f"{self.label}: skipped {len(bad)} image(s) that cannot be decoded (skip_bad_images): "
@@ -149,12 +152,14 @@ class PairedImageDataset(_SRDataset):
         if not isinstance(dataroot_gt, (str, Path)):
             raise OptionError(f"{self.label}: dataroot_gt: one folder (its images pair by name with dataroot_lq's); "
                               "lists of folders are for GT-only datasets (GTOnlyDataset, RealESRGANDataset)")
-        gt_paths = list_images(dataroot_gt, what=f"{self.label}: GT images (dataroot_gt)")
-        lq_paths = list_images(dataroot_lq, what=f"{self.label}: LQ images (dataroot_lq)")
-        items = self._pair(gt_paths, lq_paths, Path(dataroot_lq))
+        gt_store = open_store(dataroot_gt, io_backend, f"{self.label}: GT images (dataroot_gt)")
+        lq_store = open_store(dataroot_lq, io_backend, f"{self.label}: LQ images (dataroot_lq)")
+        self.stores = {"gt": gt_store, "lq": lq_store}
+        items = self._pair([Path(p) for p in gt_store.paths()], [Path(p) for p in lq_store.paths()],
+                           Path(dataroot_lq))
         sizes = {}
         for it in items:
-            gt_hw, lq_hw = image_size(it["gt_path"]), image_size(it["lq_path"])
+            gt_hw, lq_hw = gt_store.size(it["gt_path"]), lq_store.size(it["lq_path"])
             sizes[it["gt_path"]] = check_pair_shapes(gt_hw, lq_hw, scale, it["gt_path"], it["lq_path"])
         self.items = self._drop_small(items, lambda it: sizes[it["gt_path"]])
         self.items = self._drop_bad(self.items)
@@ -189,8 +194,8 @@ class PairedImageDataset(_SRDataset):
     def __getitem__(self, key):
         index, rng = sample_key(key)
         item = self.items[index]
-        gt = load_image(item["gt_path"]).rgb
-        lq = load_image(item["lq_path"]).rgb
+        gt = self.stores["gt"].load(item["gt_path"]).rgb
+        lq = self.stores["lq"].load(item["lq_path"]).rgb
         h, w = check_pair_shapes(gt.shape, lq.shape, self.scale, item["gt_path"], item["lq_path"])
         gt = gt[:h, :w]
         if self.gt_size is not None:
@@ -217,10 +222,11 @@ class GTOnlyDataset(_SRDataset):
                  skip_small=False, io_backend=None, name=None, skip_bad_images=False):
         super().__init__(scale, phase, Sampling(gt_size, use_hflip, use_rot, skip_small, skip_bad_images),
                          io_backend, name)
-        gt_paths = list_images(dataroot_gt, what=f"{self.label}: GT images (dataroot_gt)")
+        store = open_store(dataroot_gt, io_backend, f"{self.label}: GT images (dataroot_gt)")
+        self.stores = {"gt": store}
         items, sizes, tiny = [], {}, []
-        for p in gt_paths:
-            h, w = image_size(p)
+        for p in store.paths():
+            h, w = store.size(p)
             if h < scale or w < scale:
                 tiny.append(f"{p} ({h}x{w})")
             sizes[str(p)] = (h - h % scale, w - w % scale)
@@ -233,7 +239,7 @@ class GTOnlyDataset(_SRDataset):
     def __getitem__(self, key):
         index, rng = sample_key(key)
         item = self.items[index]
-        img = load_image(item["gt_path"])
+        img = self.stores["gt"].load(item["gt_path"])
         gt = mod_crop(img.rgb, self.scale)
         s = self.scale
         if self.gt_size is not None:
@@ -294,10 +300,15 @@ class RealESRGANDataset(_SRDataset):
         self.crop_pad_size = crop_pad_size
         if self.gt_size is not None and crop_pad_size < self.gt_size:
             raise OptionError(f"{self.label}: crop_pad_size {crop_pad_size} is smaller than gt_size {self.gt_size}")
-        what = f"{self.label}: GT images (dataroot_gt)"
+        store = open_store(dataroot_gt, io_backend, f"{self.label}: GT images (dataroot_gt)")
+        self.stores = {"gt": store}
+        if meta_info and store.backend == "lmdb":
+            warnings.warn(f"{self.label}: meta_info {meta_info} is not used with io_backend lmdb (the LMDB's own "
+                          "meta_info.txt lists its images)", UserWarning, stacklevel=2)
+            meta_info = None
         if meta_info and not isinstance(dataroot_gt, (str, Path)):
             raise OptionError(f"{self.label}: dataroot_gt: one folder with meta_info (its paths are relative to it)")
-        paths = _meta_info_paths(meta_info, dataroot_gt, self.label) if meta_info else list_images(dataroot_gt, what)
+        paths = _meta_info_paths(meta_info, dataroot_gt, self.label) if meta_info else store.paths()
         self.items = self._drop_bad([{"gt_path": str(p), "lq_path": str(p)} for p in paths])
 
     def _tile(self, img, rng):
@@ -313,7 +324,7 @@ class RealESRGANDataset(_SRDataset):
     def __getitem__(self, key):
         index, rng = sample_key(key)
         item = self.items[index]
-        gt = load_image(item["gt_path"]).rgb
+        gt = self.stores["gt"].load(item["gt_path"]).rgb
         if self.train and (self.use_hflip or self.use_rot):
             gt = augment([gt], hflip=self.use_hflip, rot=self.use_rot, rng=rng)[0]
         gt = self._tile(gt, rng)

@@ -82,10 +82,10 @@ def _quiet_opencv():
         log.setLogLevel(level)
 
 
-def decode_image(path):
-    """The decoded array (HxW, HxWxC in BGR(A) order, uint8/uint16/float), turned the way its EXIF orientation
-    says, as image viewers show it; DataError naming ``path`` when it cannot be read."""
-    data = _read_bytes(path)
+def decode_bytes(data, name):
+    """An encoded image (bytes or a uint8 array) decoded as stored (HxW, HxWxC in BGR(A) order,
+    uint8/uint16/float); DataError naming ``name`` (the file, or an LMDB entry) when it cannot be."""
+    data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     img = None
     if data.size:
         with _quiet_opencv():
@@ -94,7 +94,14 @@ def decode_image(path):
             except cv2.error:
                 img = None
     if img is None or img.size == 0:
-        raise DataError(f"cannot read image {path}: the file is empty, corrupt or not an image")
+        raise DataError(f"cannot read image {name}: the file is empty, corrupt or not an image")
+    return img
+
+
+def decode_image(path):
+    """The decoded array (HxW, HxWxC in BGR(A) order, uint8/uint16/float), turned the way its EXIF orientation
+    says, as image viewers show it; DataError naming ``path`` when it cannot be read."""
+    img = decode_bytes(_read_bytes(path), path)
     orientation = exif_orientation(path)
     if orientation != 1 and _as_stored(path, img):
         img = np.ascontiguousarray(_ORIENT[orientation](img))
@@ -151,7 +158,11 @@ def exif_orientation(path):
 def load_image(path):
     """Read ``path`` as a :class:`LoadedImage` (turned as its EXIF orientation says, see decode_image);
     grayscale becomes 3 channels, alpha is returned apart."""
-    img = decode_image(path)
+    return as_loaded(decode_image(path), path)
+
+
+def as_loaded(img, path):
+    """A decoded array (decode_bytes / decode_image) as a :class:`LoadedImage`; ``path`` names it in errors."""
     img, bits = _to_unit_float(img, path)
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]

@@ -34,32 +34,34 @@ def _read_cache(path):
     return data if isinstance(data, dict) else {}
 
 
-def _problem(path):
+def _problem(decode, path):
     try:
-        decode_image(path)
+        decode(path)
     except DataError as exc:
         return str(exc)
     return None
 
 
-def verify_images(paths, what, raise_errors=True):
+def verify_images(paths, what, raise_errors=True, decode=None, stamp=None):
     """The files among ``paths`` that do not decode: a DataError naming them (``what`` names the set), or with
-    ``raise_errors=False`` their paths as given."""
+    ``raise_errors=False`` their paths as given. ``decode`` and ``stamp`` (what marks an unchanged image) default
+    to files'; an LMDB passes its own (srgan_kit.data.lmdb_backend)."""
+    decode, stamp = decode or decode_image, stamp or _stamp
     cache_path = cache_file()
     cache = _read_cache(cache_path)
     given = {os.path.abspath(str(p)): p for p in paths}
-    todo = [path for path in given if cache.get(path) != _stamp(path)]
+    todo = [path for path in given if cache.get(path) != stamp(path)]
     if not todo:
         return []
     bad, bad_paths = [], []
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool, \
             tqdm(total=len(todo), desc=f"decoding {what}", unit="img", disable=len(todo) < 64, leave=False) as bar:
-        for path, problem in zip(todo, pool.map(_problem, todo)):
+        for path, problem in zip(todo, pool.map(lambda p: _problem(decode, given[p]), todo)):
             if problem:
                 bad.append(problem)
                 bad_paths.append(given[path])
             else:
-                cache[path] = _stamp(path)
+                cache[path] = stamp(path)
             bar.update()
     try:
         write_json(cache_path, cache)
