@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from srgan_kit.archs.input_sizes import ANY_SIZE
+from srgan_kit.data.channels import input_channels, to_grey
 from srgan_kit.device import resolve_device, resolve_precision
 from srgan_kit.errors import UserError
 
@@ -98,13 +99,21 @@ class Upscaler:
         self.tile_batch = int(tile_batch)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net = net.eval().to(device=self.device, memory_format=self.memory_format)
+        self.in_channels = input_channels(net)
+        self.made_grey = []  # colour inputs a grey network was given as their luma (the caller says so once)
 
     # ---- public API -------------------------------------------------------------------------------------------
-    def upscale(self, rgb):
-        """HxWx3 float image in [0, 1] -> (H*scale)x(W*scale)x3 float32 in [0, 1] (numpy, on the CPU)."""
+    def upscale(self, rgb, name=None):
+        """HxWx3 float image in [0, 1] -> (H*scale)x(W*scale)xC float32 in [0, 1] (numpy, on the CPU), C the
+        network's output channels. A grey network (one input channel) gets the image's luma; a colour image made
+        grey is listed in ``made_grey`` (as ``name``)."""
         rgb = np.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"upscale expects an HxWx3 RGB image, got shape {rgb.shape}")
+        if self.in_channels == 1:
+            rgb, colour = to_grey(rgb)
+            if colour:
+                self.made_grey.append(name or "an image")
         x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32).transpose(2, 0, 1))[None]
         out = self._run(x)
         return out[0].permute(1, 2, 0).numpy()
@@ -118,13 +127,13 @@ class Upscaler:
         out = self.upscale(np.repeat(alpha[..., None], 3, axis=2))
         return out.mean(axis=2)
 
-    def enhance(self, rgb, alpha=None, outscale=None):
+    def enhance(self, rgb, alpha=None, outscale=None, name=None):
         """Upscale colour (and alpha, if given), then resize to ``outscale`` x the input size if it differs.
 
-        Returns ``(rgb, alpha_or_None)`` as float32 arrays in [0, 1].
+        Returns ``(rgb, alpha_or_None)`` as float32 arrays in [0, 1] (a grey network's output: HxWx1 or HxW).
         """
         h, w = rgb.shape[:2]
-        out = self.upscale(rgb)
+        out = self.upscale(rgb, name)
         out_alpha = None if alpha is None else self.upscale_alpha(alpha)
         if outscale is not None and float(outscale) != self.scale:
             if outscale <= 0:
@@ -167,8 +176,8 @@ class Upscaler:
 
     def _run_tiled(self, x):
         s, tile, pad = self.scale, self.tile, self.tile_pad
-        _, c, h, w = x.shape
-        out = torch.empty((1, c, h * s, w * s), dtype=torch.float32)  # on the CPU: the device holds one batch
+        _, _, h, w = x.shape
+        out = None  # on the CPU (the device holds one batch), with the network's output channels
         groups = {}  # tiles whose padded pieces have one shape run as one batch
         for y0 in range(0, h, tile):
             for x0 in range(0, w, tile):
@@ -181,6 +190,8 @@ class Upscaler:
             for i in range(0, len(jobs), self.tile_batch):
                 chunk = jobs[i : i + self.tile_batch]
                 pieces = self._forward(torch.cat([x[..., py0:py1, px0:px1] for _t, (py0, px0, py1, px1) in chunk]))
+                if out is None:
+                    out = torch.empty((1, pieces.shape[1], h * s, w * s), dtype=torch.float32)
                 for piece, ((y0, x0, y1, x1), (py0, px0, _py1, _px1)) in zip(pieces, chunk):
                     # Keep only the part of the output that belongs to the tile itself.
                     oy, ox = (y0 - py0) * s, (x0 - px0) * s

@@ -194,11 +194,13 @@ def test_cli_keeps_alpha_and_16_bit(weights, tmp_path):
     assert d.shape == (30, 24, 3) and d.dtype == np.uint16
 
 
-def test_cli_jpg_with_alpha_or_16_bit_becomes_png(weights, tmp_path):
-    src = tmp_path / "in" / "pic.png"
-    save_image(src, _image(8, 8), alpha=np.full((8, 8), 0.5, np.float32))
-    assert main(["-i", str(src), "-o", str(tmp_path / "o"), "--model", str(weights), "--ext", "jpg"]) == 0
-    assert [p.name for p in (tmp_path / "o").iterdir()] == ["pic_out.png"]
+def test_cli_jpg_with_alpha_or_16_bit_becomes_png(weights, tmp_path, capsys):
+    save_image(tmp_path / "in" / "pic.png", _image(8, 8), alpha=np.full((8, 8), 0.5, np.float32))
+    save_image(tmp_path / "in" / "deep.png", _image(8, 8), bit_depth=16)
+    assert main(["-i", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--model", str(weights), "--ext", "jpg"]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["deep_out.png", "pic_out.png"]
+    assert cv2.imread(str(tmp_path / "o" / "deep_out.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    assert "deep.png: 16-bit input: written as .png (.jpg holds 8 bits)" in capsys.readouterr().err
 
 
 def test_cli_never_overwrites_inputs(weights, lr_folder, capsys):

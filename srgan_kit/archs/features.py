@@ -49,6 +49,7 @@ from torchvision.models import AlexNet_Weights
 from torchvision.models import vgg as tv_vgg
 
 from srgan_kit.archs.weights import load_into, load_state_dict_file
+from srgan_kit.data.channels import rgb_view
 from srgan_kit.errors import ArgumentError, WeightsError, did_you_mean
 from srgan_kit.registry import BACKBONES
 
@@ -235,6 +236,7 @@ class FeatureExtractor(nn.Module):
         return super().train(False)
 
     def forward(self, x):
+        x = rgb_view(x)  # a grey network's images
         if self.range_norm:
             x = (x + 1) / 2
         if self.use_input_norm:

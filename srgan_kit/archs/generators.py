@@ -75,7 +75,7 @@ class RRDBNet(nn.Module):
     def __init__(self, num_in_ch=3, num_out_ch=3, scale=4, num_feat=64, num_block=23, num_grow_ch=32):
         super().__init__()
         _check_choice("RRDBNet", "scale", scale, tuple(sorted(RRDBNET_UNSHUFFLE)))
-        self.scale = scale
+        self.scale, self.num_in_ch = scale, num_in_ch  # its first convolution sees the unshuffled channels
         self.size_rule = rrdbnet_sizes({"scale": scale})
         self.unshuffle = RRDBNET_UNSHUFFLE[scale]
 

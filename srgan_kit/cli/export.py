@@ -55,6 +55,7 @@ def export(net, size, fp16=False, dynamic=False, opset=17):
     """``net`` (eval mode, fp32) as ONNX bytes, traced on one example input of ``size`` x ``size``."""
     import torch
 
+    from srgan_kit.data.channels import input_channels
     from srgan_kit.inference import AnySize
 
     dtype = torch.float16 if fp16 else torch.float32
@@ -62,7 +63,8 @@ def export(net, size, fp16=False, dynamic=False, opset=17):
     axes = {"lr": {0: "batch", 2: "height", 3: "width"}, "sr": {0: "batch", 2: "out_height", 3: "out_width"}}
     with warnings.catch_warnings():  # the tracer's notes on shape arithmetic: the check below is what counts
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.rand(1, 3, size, size, dtype=dtype),), buffer, input_names=["lr"],
+        example = torch.rand(1, input_channels(net), size, size, dtype=dtype)
+        torch.onnx.export(model, (example,), buffer, input_names=["lr"],
                           output_names=["sr"], dynamic_axes=axes if dynamic else None, opset_version=opset,
                           dynamo=False)
     net.float()
@@ -74,7 +76,10 @@ def largest_difference(net, graph, size, fp16, dynamic, runtime):
     import numpy as np
     import torch
 
-    shape = (2, 3, size + 4, size + 8) if dynamic else (1, 3, size, size)
+    from srgan_kit.data.channels import input_channels
+
+    channels = input_channels(net)
+    shape = (2, channels, size + 4, size + 8) if dynamic else (1, channels, size, size)
     lr = torch.rand(shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = net(lr).numpy()

@@ -77,8 +77,8 @@ def build_network(model_path, opt_path=None):
 def output_path(src, outdir, suffix, ext_choice, has_alpha, bit_depth):
     """-> (``<outdir>/<stem>_<suffix>.<ext>``, bit depth to write, notes for the user).
 
-    Alpha never goes into a JPEG: such outputs become .png (as in Real-ESRGAN). 16-bit data becomes .png under
-    ``--ext auto``; an explicit ``--ext jpg`` is honoured with 8 bits (all a JPEG holds).
+    Alpha never goes into a JPEG and 16-bit data never into a format of 8 bits: such outputs become .png (as
+    alpha does in Real-ESRGAN), with a note when the user asked for that format.
     """
     ext = src.suffix.lower() if ext_choice == "auto" else "." + ext_choice
     notes = []
@@ -87,11 +87,9 @@ def output_path(src, outdir, suffix, ext_choice, has_alpha, bit_depth):
         if ext_choice != "auto":
             notes.append("alpha channel: written as .png instead of .jpg")
     if bit_depth == 16 and ext not in _SIXTEEN_BIT:
-        if ext_choice == "auto":
-            ext = ".png"
-        else:
-            bit_depth = 8  # the user asked for jpg explicitly: 8-bit is all it holds
-            notes.append("16-bit input written as 8-bit .jpg")
+        if ext_choice != "auto":
+            notes.append(f"16-bit input: written as .png ({ext} holds 8 bits)")
+        ext = ".png"
     name = f"{src.stem}_{suffix}{ext}" if suffix else f"{src.stem}{ext}"
     return Path(outdir) / name, bit_depth, notes
 
@@ -119,7 +117,7 @@ def _process(upscaler, src, args, outdir, inputs, written):
         raise DataError(f"{src}: refusing to overwrite input file {dst} (choose another -o or --suffix)")
     if key in written:
         raise DataError(f"{src}: output {dst} was already written from {written[key]} (same name stem)")
-    rgb, alpha = upscaler.enhance(img.rgb, img.alpha, outscale=args.outscale)
+    rgb, alpha = upscaler.enhance(img.rgb, img.alpha, outscale=args.outscale, name=src.name)
     save_image(dst, rgb, alpha, bit_depth=bit_depth)
     written[key] = src
     return [f"{src.name}: {n}" for n in notes]
@@ -149,6 +147,9 @@ def run(args):
         except UserError as exc:
             failed.append(src)
             tqdm.write(f"error: {exc}", file=sys.stderr)
+    if upscaler.made_grey:
+        print(f"note: the network takes grey images: {len(upscaler.made_grey)} colour image(s) were given as their "
+              f"luma (BT.601), e.g. {upscaler.made_grey[0]}", file=sys.stderr)
     print(f"wrote {len(written)} image(s) to {outdir}" + (f"; {len(failed)} failed" if failed else ""))
     return 1 if failed else 0
 

@@ -19,7 +19,7 @@ import yaml
 
 from srgan_kit.config import engine
 from srgan_kit.config.engine import dotted
-from srgan_kit.config.schema import train_gt_size
+from srgan_kit.config.schema import CHANNEL_COUNTS, network_channels, train_gt_size
 from srgan_kit.errors import OptionError, WeightsError
 from srgan_kit.fileio import write_text_atomic
 from srgan_kit.registry import ARCHS, LOSSES, METRICS, MODEL_TYPES, OPTIMIZERS, network_in_file
@@ -286,6 +286,7 @@ def _cross_check(opt, ctx):
                 ctx.problem(("train", key, "betas"), f"expected a list of {len(default)} items for {spec['type']} "
                             f"(default {list(default)}), got {list(spec['betas'])}")
     _schedule_free_problems(opt["train"], ctx)
+    _channel_problems(opt, ctx)
     logger = opt.get("logger") or {}
     if (logger.get("wandb") or {}).get("project") and not logger.get("use_tb_logger"):
         ctx.problem(("logger", "wandb", "project"), f"{logger['wandb']['project']!r} needs logger.use_tb_logger: true "
@@ -301,6 +302,18 @@ def _cross_check(opt, ctx):
             ctx.warn(("datasets", key), "there is no 'val' section (val_freq, metrics), so this set is not used")
     elif not val_sets:
         ctx.warn(("val",), "there is no validation set (datasets.val), so validation is skipped")
+
+
+def _channel_problems(opt, ctx):
+    """Networks take and give RGB or grey images, and a discriminator judges what the generator gives."""
+    for key, count in zip(("num_in_ch", "num_out_ch"), network_channels(opt["network_g"])):
+        if count not in CHANNEL_COUNTS:
+            ctx.problem(("network_g", key), f"{count}: images are RGB (3) or grey (1)")
+    net_d = opt.get("network_d")
+    out = network_channels(opt["network_g"])[1]
+    if net_d is not None and net_d.get("num_in_ch", 3) != out:
+        ctx.problem(("network_d", "num_in_ch"), f"{net_d.get('num_in_ch', 3)}, but network_g gives images of {out} "
+                    f"channel(s) (network_g.num_out_ch): set network_d.num_in_ch: {out}")
 
 
 def _schedule_free_problems(train, ctx):

@@ -60,6 +60,15 @@ DATASET_UNUSED = {
 }
 
 
+# Channels a network may take or give (BasicSR's num_in_ch / num_out_ch): RGB, or grey (srgan_kit.data.channels).
+CHANNEL_COUNTS = (1, 3)
+
+
+def network_channels(network_opt):
+    """(in, out) channels of a network option section (num_in_ch / num_out_ch, 3 when absent)."""
+    return network_opt.get("num_in_ch", 3), network_opt.get("num_out_ch", 3)
+
+
 def train_gt_size(opt):
     """(size, key path) of the training GT crops: the top-level gt_size (Real-ESRGAN's key, for model types that
     make their pairs on the device) wins over the training set's."""

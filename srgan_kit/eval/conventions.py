@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from srgan_kit.data.channels import as_rgb
 from srgan_kit.data.imageio import quantize
 from srgan_kit.errors import DataError, UserError
 from srgan_kit.eval.metrics import MetricUnavailable, metric_unavailable_reason
@@ -162,9 +163,10 @@ class Scorer:
         }
 
     def score(self, sr, gt, gt_path, sr_label):
-        """``{metric: value or None}`` for float RGB images in [0, 1] (see the module docstring)."""
-        sr8 = to_levels(sr)
-        gt8 = to_levels(fit_gt(sr8, np.asarray(gt), self.scale, gt_path, sr_label))
+        """``{metric: value or None}`` for float RGB images in [0, 1] (see the module docstring); a grey
+        network's one-channel images count as RGB with equal channels."""
+        sr8 = to_levels(as_rgb(sr))
+        gt8 = to_levels(fit_gt(sr8, as_rgb(gt), self.scale, gt_path, sr_label))
         row = {}
         for key, fn, kwargs, _better in self.plan:
             if key in self.unavailable:

@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from srgan_kit.archs.loading import build_generator
 from srgan_kit.data.degradation import imresize, mod_crop
+from srgan_kit.data.channels import CHANNEL_COUNTS
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.errors import DataError, UserError
 from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
@@ -106,8 +107,9 @@ def evaluate_model(upscale_fn, datasets, scale, metrics=DEFAULT_METRICS, crop_bo
                 gt = load_image(gt_path).rgb
                 lr = lr_image(lr_path, gt, scale)
                 sr = np.asarray(upscale_fn(lr))
-                if sr.ndim != 3 or sr.shape[2] != 3:
-                    raise DataError(f"{lr_path or gt_path}: the upscaler returned shape {sr.shape}, not HxWx3")
+                if sr.ndim != 3 or sr.shape[2] not in CHANNEL_COUNTS:
+                    raise DataError(f"{lr_path or gt_path}: the upscaler returned shape {sr.shape}, not HxWx3 "
+                                    "(or HxWx1)")
                 images[stem] = scorer.score(sr, gt, gt_path, f"SR of {lr_path or gt_path}")
                 if out_dir is not None:
                     target = out_dir / f"{stem}.png"

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from srgan_kit.data.channels import rgb_view
 from srgan_kit.errors import ArgumentError
 from srgan_kit.losses.pixel import check_criterion, elementwise
 from srgan_kit.registry import LOSSES
@@ -48,7 +49,7 @@ _CBCR = ((-37.797, -74.203, 112.0), (112.0, -93.786, -18.214))
 def chroma(x):
     """N x 2 x H x W: Cb and Cr of MATLAB's rgb2ycbcr without their offset, on the [0, 1] scale."""
     rows = torch.tensor(_CBCR, dtype=x.dtype, device=x.device) / 255.0
-    return torch.einsum("kc,nchw->nkhw", rows, x)
+    return torch.einsum("kc,nchw->nkhw", rows, rgb_view(x))
 
 
 @LOSSES.register(aliases=("colorloss",))
@@ -75,7 +76,7 @@ def lightness(x):
     """N x 1 x H x W: CIELAB L* / 100 (sRGB in [0, 1], clamped by :func:`in_gamut`; D65)."""
     from kornia.color import rgb_to_lab
 
-    return rgb_to_lab(in_gamut(x))[:, :1] / 100
+    return rgb_to_lab(in_gamut(rgb_view(x)))[:, :1] / 100
 
 
 @LOSSES.register(aliases=("lumaloss",))
@@ -196,7 +197,7 @@ class HSLuvLoss(_ColourTerm):
             x = gaussian_blur2d(x, (taps, taps), (float(self.blur_strength),) * 2, border_type="reflect")
         if self.downscale_factor > 1:
             x = F.interpolate(x, scale_factor=1 / self.downscale_factor, mode="bicubic", antialias=True)
-        hue, saturation, lightness_ = rgb_to_hsluv(x).unbind(1)
+        hue, saturation, lightness_ = rgb_to_hsluv(rgb_view(x)).unbind(1)
         return hue / 360, saturation / 100, lightness_ / 100
 
     def forward(self, pred, target):

@@ -12,6 +12,7 @@ file stops the run before training starts.
 from torch import nn
 
 from srgan_kit.archs.dists import build_dists
+from srgan_kit.data.channels import rgb_view
 from srgan_kit.errors import ArgumentError
 from srgan_kit.registry import LOSSES
 
@@ -31,7 +32,7 @@ class DISTSLoss(nn.Module):
 
     def forward(self, x, gt):
         # The target is detached: with the network frozen, only x's pass builds a graph.
-        distance = self.dists(x, gt.detach()).mean().clamp(min=self.clip_min)
+        distance = self.dists(rgb_view(x), rgb_view(gt.detach())).mean().clamp(min=self.clip_min)
         return self.loss_weight * distance
 
     def generator_terms(self, view):

@@ -8,6 +8,7 @@ traiNNer-redux's scale), with the border replicated, so an image's frame is not 
 """
 from torch import nn
 
+from srgan_kit.data.channels import rgb_view
 from srgan_kit.losses.pixel import check_criterion, elementwise
 from srgan_kit.registry import LOSSES
 
@@ -19,7 +20,7 @@ def sobel_gradients(x):
     from kornia.color import rgb_to_grayscale
     from kornia.filters import spatial_gradient
 
-    return spatial_gradient(rgb_to_grayscale(x), mode="sobel", order=1, normalized=False) / SOBEL_SCALE
+    return spatial_gradient(rgb_to_grayscale(rgb_view(x)), mode="sobel", order=1, normalized=False) / SOBEL_SCALE
 
 
 @LOSSES.register(aliases=("sobeledgeloss",))

@@ -2,7 +2,7 @@
 Real-ESRGAN) and the checks that they agree with the data set, without torch (the step: models/realesrnet.py)."""
 from srgan_kit.config.engine import (BOOL, INT, NUMBER, STR, Check, Field, at_least, between, each, field_from_default,
                                     list_of)
-from srgan_kit.config.schema import ModelType, train_gt_size
+from srgan_kit.config.schema import ModelType, network_channels, train_gt_size
 from srgan_kit.data.degradation_keys import RESIZE_MODES, RESIZE_STAGES, STAGE_DEFAULTS, check_pool_size
 from srgan_kit.errors import ArgumentError
 from srgan_kit.models.sr_options import check_generator_only
@@ -22,6 +22,10 @@ def check_degraded(opt, ctx):
         ctx.problem(("datasets", "train", "type"), f"model_type {opt['model_type']!r} degrades HR images on the "
                     f"fly: the training set must be type {' or '.join(DEGRADED_DATASETS)}, got "
                     f"{train_set.get('type')!r}")
+    if network_channels(opt["network_g"]) != (3, 3):
+        ctx.problem(("network_g", "num_in_ch"), f"model_type {opt['model_type']!r} degrades colour images (JPEG, "
+                    "colour noise): its networks take and give 3 channels; grey networks train with model_type sr "
+                    "or gan")
     gt_size, where = train_gt_size(opt)
     if gt_size and gt_size < MIN_GT_SIZE:
         ctx.problem(where, f"{gt_size} is smaller than {MIN_GT_SIZE}: the GT's unsharp mask blurs with a "

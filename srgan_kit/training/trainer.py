@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from srgan_kit.config.options import constructor_spec, public_options, save_options
+from srgan_kit.data.channels import GreyItems, as_rgb, network_channels
 from srgan_kit.data.imageio import save_image
 from srgan_kit import fileio
 from srgan_kit.errors import OptionError, TrainingDiverged, TrainingInterrupted, UserError, listing
@@ -331,8 +332,9 @@ class Loop:
 
 
 def to_image(tensor):
-    """First image of an NCHW batch -> HxWx3 float32 numpy array (values as the network gave them)."""
-    return tensor[0].detach().float().permute(1, 2, 0).cpu().numpy()
+    """First image of an NCHW batch -> HxWx3 float32 numpy array (values as the network gave them; a grey
+    network's one channel repeated)."""
+    return as_rgb(tensor[0].detach().float().permute(1, 2, 0).cpu().numpy())
 
 
 @torch.no_grad()
@@ -406,14 +408,17 @@ def seed_everything(opt, rank=0):
     return seed
 
 
-def build_dataset(spec, where):
-    """A dataset from its options; loader keys (batch_size_per_gpu, ...) are not dataset arguments."""
-    return DATASETS.build(constructor_spec(spec, DATASETS), where=where)
+def build_dataset(spec, where, network=None):
+    """A dataset from its options; loader keys (batch_size_per_gpu, ...) are not dataset arguments. Its images
+    get the channel counts of ``network`` (the network_g section: grey networks take grey images)."""
+    dataset = DATASETS.build(constructor_spec(spec, DATASETS), where=where)
+    channels = network_channels(network or {})
+    return dataset if channels == (3, 3) else GreyItems(dataset, *channels, label=where)
 
 
 def build_train_loader(opt, runtime, seed):
     spec = opt["datasets"]["train"]
-    dataset = build_dataset(spec, "datasets.train")
+    dataset = build_dataset(spec, "datasets.train", opt["network_g"])
     return runtime.train_loader(dataset, spec["batch_size_per_gpu"], spec["num_worker_per_gpu"], spec["use_shuffle"],
                                 seed)
 
@@ -425,5 +430,6 @@ def build_val_loaders(opt):
         if key.startswith("val"):
             name = spec.get("name") or key
             name = name if name not in loaders else f"{name}_{key}"
-            loaders[name] = DataLoader(build_dataset(spec, f"datasets.{key}"), batch_size=1, shuffle=False)
+            loaders[name] = DataLoader(build_dataset(spec, f"datasets.{key}", opt["network_g"]), batch_size=1,
+                                       shuffle=False)
     return loaders
