@@ -38,6 +38,12 @@ class TrainingInterrupted(KeyboardInterrupt):
     """SIGINT / SIGTERM during training: the iteration finished and a complete state was saved."""
 
 
+class RunFolderLost(UserError):
+    """The run folder disappeared while the run was writing to it."""
+
+    exit_code = 74  # EX_IOERR
+
+
 class DataError(UserError):
     """A missing folder, an unreadable image, a size that does not agree with the scale."""
 

@@ -19,8 +19,8 @@ import yaml
 
 from srgan_kit.config import engine
 from srgan_kit.config.engine import dotted
-from srgan_kit.config.schema import CHANNEL_COUNTS, network_channels, train_gt_size
-from srgan_kit.errors import OptionError, WeightsError
+from srgan_kit.config.schema import CHANNEL_COUNTS, DEFAULT_METRICS, network_channels, train_gt_size
+from srgan_kit.errors import OptionError, WeightsError, did_you_mean
 from srgan_kit.fileio import write_text_atomic
 from srgan_kit.registry import ARCHS, LOSSES, METRICS, MODEL_TYPES, OPTIMIZERS, network_in_file
 from srgan_kit.run_folder import run_paths
@@ -296,12 +296,23 @@ def _cross_check(opt, ctx):
         if spec.get("better") not in (None, own):
             ctx.warn(("val", "metrics", key, "better"), f"{spec['better']}, but {spec['type']} is {own}-is-better: "
                      "net_g_best will keep the generator this metric scores worst")
+    _best_metric_problem(opt["val"], ctx)
     val_sets = [k for k in datasets if k != "train"]
     if opt["val"] is None:
         for key in val_sets:
             ctx.warn(("datasets", key), "there is no 'val' section (val_freq, metrics), so this set is not used")
     elif not val_sets:
         ctx.warn(("val",), "there is no validation set (datasets.val), so validation is skipped")
+
+
+def _best_metric_problem(val, ctx):
+    """val.best_metric names one of the validation metrics (else net_g_best would never be written)."""
+    best = (val or {}).get("best_metric")
+    choices = list(val.get("metrics") or DEFAULT_METRICS) if val else []
+    if best is not None and best not in choices:
+        ctx.problem(("val", "best_metric"), f"{best!r} is not one of the validation metrics "
+                    f"({', '.join(choices)}{'' if val.get('metrics') else ': the default, val.metrics is not set'})"
+                    f"{did_you_mean(best, choices)}")
 
 
 def _channel_problems(opt, ctx):

@@ -54,12 +54,14 @@ DATASET_UNUSED = {
     "pin_memory": "BasicSR's data loader flag, not used by srgan_kit",
     "persistent_workers": "BasicSR's data loader flag, not used by srgan_kit",
     "num_prefetch_queue": "BasicSR's prefetcher queue, not used by srgan_kit",
-    "color": "BasicSR's grayscale mode, not used by srgan_kit (images are read as RGB)",
+    "color": "BasicSR's Y-channel mode, not used by srgan_kit (grey networks: network_g.num_in_ch/num_out_ch: 1)",
     "mean": "BasicSR's input normalisation, not used by srgan_kit",
     "std": "BasicSR's input normalisation, not used by srgan_kit",
 }
 
 
+# Metrics of evaluation and training validation when none are named (keys as val.best_metric names them).
+DEFAULT_METRICS = ("psnr", "ssim")
 # Channels a network may take or give (BasicSR's num_in_ch / num_out_ch): RGB, or grey (srgan_kit.data.channels).
 CHANNEL_COUNTS = (1, 3)
 

@@ -19,7 +19,6 @@ from srgan_kit.errors import DataError, UserError
 from srgan_kit.eval.metrics import MetricUnavailable, metric_unavailable_reason
 from srgan_kit.registry import METRICS
 
-DEFAULT_METRICS = ("psnr", "ssim")  # evaluation and training validation when none are named
 TRADEOFF_METRICS = ("psnr", "ssim", "stlpips", "niqe")  # sweeps: distortion and perception side by side
 
 # How tables and plots show each metric (keyed by short name; others: their name, 4 decimals).

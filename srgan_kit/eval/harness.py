@@ -37,7 +37,8 @@ from srgan_kit.data.degradation import imresize, mod_crop
 from srgan_kit.data.channels import CHANNEL_COUNTS
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.errors import DataError, UserError
-from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
+from srgan_kit.config.schema import DEFAULT_METRICS
+from srgan_kit.eval.conventions import Scorer, to_levels
 from srgan_kit.eval.sets import default_dataset_name, match_pairs, set_pairs
 from srgan_kit.inference import DEFAULT_TILE_PAD, Upscaler
 

@@ -8,6 +8,7 @@ with side effects on disk is done by the main process only (``runtime.is_main``)
 """
 import contextlib
 import copy
+import os
 import random
 import signal
 import sys
@@ -25,15 +26,17 @@ from srgan_kit.config.options import constructor_spec, public_options, save_opti
 from srgan_kit.data.channels import GreyItems, as_rgb, network_channels
 from srgan_kit.data.imageio import save_image
 from srgan_kit import fileio
-from srgan_kit.errors import OptionError, TrainingDiverged, TrainingInterrupted, UserError, listing
+from srgan_kit.errors import OptionError, RunFolderLost, TrainingDiverged, TrainingInterrupted, UserError, listing
 from srgan_kit.eval.compare import comparison_row
-from srgan_kit.eval.conventions import DEFAULT_METRICS, Scorer, to_levels
+from srgan_kit.config.schema import DEFAULT_METRICS
+from srgan_kit.eval.conventions import Scorer, to_levels
 from srgan_kit.inference import forward_padded
 from srgan_kit.registry import DATASETS, MODEL_TYPES
 from srgan_kit import distributed
 from srgan_kit.training import checkpoint
 from srgan_kit.eval.colour import colour_shift
 from srgan_kit.training.health import HealthMonitor, ValidationHealth
+from srgan_kit import run_lock
 from srgan_kit.run_folder import prepare_run_folder
 from srgan_kit.training.logger import TrainLogger
 from srgan_kit.training.optim import update_learning_rate
@@ -63,11 +66,23 @@ def train(opt, auto_resume=False, progress=True):
             warnings.catch_warnings(record=True) as building:
         warnings.simplefilter("always")  # shown below through the log, which also records them in its file
         runtime = Runtime.from_options(opt)
+        if runtime.is_main:
+            run_lock.check_free(paths["experiments_root"])  # before anything is built or written
         seed = seed_everything(opt, runtime.rank)
         run = build_run(opt, runtime, seed, auto_resume)
-    state = run.state
-    start_iter, total_iter = (int(state["iter"]) if state else 0), int(opt["train"]["total_iter"])
+    lock = run_lock.acquire(paths["experiments_root"]) if runtime.is_main else None
+    try:
+        return _train_in_folder(opt, runtime, run, seed, building, progress)
+    finally:
+        if lock is not None:
+            run_lock.release(lock)
 
+
+def _train_in_folder(opt, runtime, run, seed, building, progress):
+    """The part of a run that writes: the run folder (archived first when it holds an earlier run), its log and
+    options (with the warnings ``building`` the run caught), then the training loop."""
+    paths, state = opt["path"], run.state
+    start_iter, total_iter = (int(state["iter"]) if state else 0), int(opt["train"]["total_iter"])
     archived = prepare_run_folder(paths, resuming=state is not None) if runtime.is_main else None
     name, root = opt["name"], Path(paths["experiments_root"])
     stamp = time.strftime("%Y%m%d_%H%M%S")
@@ -200,6 +215,7 @@ class Loop:
                 lrs = {k: o.param_groups[0]["lr"] for k, o in self.step.optimizers.items()}
                 batch = next(self.loader) if self.micro == 1 else [next(self.loader) for _ in range(self.micro)]
                 losses = self.step.run(batch, it)
+                self.check_folder(it)
                 self.check_skipped(it)
                 extra = self.health.observe(it, losses, self.step.grad_norms)  # this process's numbers: no collective
                 self.log.step(it, losses, next(iter(lrs.values())))
@@ -234,6 +250,14 @@ class Loop:
         self.log.info(f"End of training at iteration {final} ({time.time() - t0:.1f} s)")
         return TrainResult(start_iter, final, losses, lrs, metrics,
                            str(checkpoint.network_path(self.paths["models"], "net_g", final, self.save_format)))
+
+    def check_folder(self, iteration):
+        """Stop when the run folder was deleted under the run: writing on would recreate parts of it silently,
+        without the log and options that say what they are."""
+        root = self.paths["experiments_root"]
+        if self.runtime.is_main and not os.path.isdir(root):
+            raise RunFolderLost(f"{root}: the run folder was deleted while the run was writing to it; stopped at "
+                                f"iteration {iteration} without saving (start the run again)")
 
     def check_skipped(self, iteration):
         """Count iterations whose updates were skipped (non-finite loss or gradient); too many in a row end the
