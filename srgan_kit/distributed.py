@@ -68,11 +68,36 @@ def gathered(value):
     return out
 
 
+def _collective_device():
+    """Where small tensors for a collective live: NCCL reduces only CUDA tensors."""
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def largest(number):
+    """The largest of every process's integer ``number``, on every process (one stop signal stops them all at
+    the same iteration)."""
+    if world()[1] == 1:
+        return number
+    value = torch.tensor([number], dtype=torch.int64, device=_collective_device())
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return int(value.item())
+
+
+def launch_command(script_and_args):
+    """How to start ``script_and_args`` the way this process was started: under torchrun with its process
+    counts, else with python."""
+    size, local = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if size <= 1:
+        return f"python {script_and_args}"
+    nodes = f" --nnodes {size // local}" if size > local else ""
+    return f"torchrun{nodes} --nproc_per_node {local} {script_and_args}"
+
+
 def averaged(numbers):
     """{name: float} averaged over the processes (each logged its own part of the batch): the global batch's."""
     if world()[1] == 1 or not numbers:
         return numbers
-    values = torch.tensor(list(numbers.values()), dtype=torch.float64)
+    values = torch.tensor(list(numbers.values()), dtype=torch.float64, device=_collective_device())
     dist.all_reduce(values)
     return dict(zip(numbers, (values / world()[1]).tolist()))
 

@@ -35,7 +35,15 @@ class ProcessLost(UserError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT / SIGTERM during training: the iteration finished and a complete state was saved."""
+    """SIGINT / SIGTERM during training: the iteration finished and a complete state was saved. ``saved`` says
+    what was kept, ``command`` how to continue (a sweep puts its own command there)."""
+
+    def __init__(self, saved, command):
+        super().__init__(saved, command)
+        self.saved, self.command = saved, command
+
+    def __str__(self):
+        return f"{self.saved}; continue with {self.command}"
 
 
 class RunFolderLost(UserError):

@@ -153,6 +153,17 @@ def test_a_killed_rank_ends_the_run_in_bounded_time_and_auto_resume_continues(wo
         assert all(torch.equal(resumed[key][k], uninterrupted[key][k]) for k in uninterrupted[key])
 
 
+def test_a_signal_to_one_rank_stops_every_rank_at_its_iteration_with_one_torchrun_hint(workdir):
+    done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", "--set", "name=signalled", "--set",
+                    "train.total_iter=6", script=Path(__file__).parent / "signal_one_rank.py")
+    hints = [line for line in done.stderr.splitlines() if line.startswith("interrupted: ")]
+    assert done.returncode != 0 and len(hints) == 1, done.stderr[-3000:]
+    assert hints[0].startswith("interrupted: SIGINT at iteration 3: its complete training state is saved")
+    assert hints[0].endswith("continue with torchrun --nproc_per_node 2 tools/train.py -opt ddp.yml --auto_resume")
+    states = workdir / "experiments" / "signalled" / "training_states"
+    assert sorted(p.name for p in states.iterdir()) == ["2.state", "3.state"]  # 3: saved on the signal
+
+
 def test_each_process_keeps_its_own_degradation_pool_across_a_resume(tmp_path):
     from test_realesrnet import OPTIONS, _photos
 

@@ -88,9 +88,9 @@ class Spy:
     def __init__(self):
         self.opts = []
 
-    def __call__(self, opt, progress=True):
+    def __call__(self, opt, auto_resume=False, progress=True):
         self.opts.append(opt)
-        return train(opt, progress=False)
+        return train(opt, auto_resume=auto_resume, progress=False)
 
     @property
     def names(self):
@@ -418,3 +418,34 @@ def test_the_interpolation_curve_runs_from_start_through_the_blends_to_the_varia
     records = [{"variant": f"gan@{a}", "interpolated": {"variant": "gan", "alpha": a}} for a in (0.8, 0.4)]
     assert interpolation_curves(table, records, "psnr", "stlpips") == {
         "Tiny": [[(30, 0.3), (29, 0.25), (28, 0.2), (27, 0.1)]]}
+
+
+def test_an_interrupted_variant_says_to_rerun_the_sweep_and_the_rerun_resumes_it(workdir, tmp_path, capsys,
+                                                                                  monkeypatch):
+    import os
+    import signal
+
+    from srgan_kit.training.trainer import Loop
+
+    path = write_sweep(tmp_path, "stop", {"base_set": {"train.total_iter": 4}, "variants": [{"name": "only"}]})
+    argv = ["-opt", str(workdir / "base.yml"), "--sweep", str(path), "--out", str(tmp_path / "out"), "--datasets",
+            "Tiny", "--data-root", str(workdir / "datasets"), "--metrics", "psnr", "--no-progress"]
+    check = Loop.check_folder
+
+    def stop_at_2(self, iteration):
+        if iteration == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return check(self, iteration)
+
+    monkeypatch.chdir(workdir)
+    monkeypatch.setattr(Loop, "check_folder", stop_at_2)
+    assert main(argv) == 130
+    hint = capsys.readouterr().err.strip().splitlines()[-1]
+    assert hint.startswith("interrupted: SIGINT at iteration 2: its complete training state is saved")
+    assert f"continue with python tools/sweep.py -opt {workdir / 'base.yml'} --sweep {path}" in hint
+    monkeypatch.setattr(Loop, "check_folder", check)
+    assert main(argv) == 0
+    run_dir = tmp_path / "out" / "experiments" / f"{BASE_NAME}_only"
+    logs = sorted(run_dir.glob("train_*.log"))
+    assert "Resumed from" in logs[-1].read_text() and "iteration 2" in logs[-1].read_text()
+    assert not list(run_dir.parent.glob("*_archived_*"))  # the interrupted run was continued, not set aside

@@ -3,6 +3,7 @@ sys.argv); ``tools/*.py`` and the console scripts are thin wrappers over them.""
 import argparse
 import errno
 import math
+import shlex
 import sys
 
 from srgan_kit.errors import UserError
@@ -30,6 +31,22 @@ def guarded(body, on_interrupt="stopped by the user"):
     except KeyboardInterrupt as exc:
         print(f"interrupted: {exc or on_interrupt}", file=sys.stderr)
         return 130
+
+
+def continue_with(body, script, argv):
+    """``body`` whose interrupted training says to run ``script argv`` again (a sweep or study resumes its
+    interrupted run and keeps finished ones), instead of the training's own command."""
+
+    def run():
+        from srgan_kit.errors import TrainingInterrupted
+
+        try:
+            return body()
+        except TrainingInterrupted as exc:
+            raise TrainingInterrupted(exc.saved, f"python {shlex.join([script, *argv])} (finished work is kept, "
+                                                 "the interrupted run resumes)") from None
+
+    return run
 
 
 def comma_list(text):

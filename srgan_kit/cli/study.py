@@ -14,7 +14,7 @@ import shlex
 import sys
 import time
 
-from srgan_kit.cli import comma_list, guarded
+from srgan_kit.cli import comma_list, continue_with, guarded
 
 DEFAULT_SWEEPS = ("options/sweeps/study_gan_weight.yml,options/sweeps/study_perceptual_weight.yml,"
                   "options/sweeps/study_gan_type.yml,options/sweeps/study_terms.yml")
@@ -72,4 +72,5 @@ def run(args, argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    return guarded(lambda: run(args, argv), "run the same command again to continue (finished work is kept)")
+    return guarded(continue_with(lambda: run(args, argv), "tools/study.py", argv),
+                   "run the same command again to continue (finished work is kept)")

@@ -12,7 +12,7 @@ Exit status: 0 all variants finished, 1 some variant failed (see the table), 2 b
 import argparse
 import sys
 
-from srgan_kit.cli import comma_list, guarded
+from srgan_kit.cli import comma_list, continue_with, guarded
 
 
 def build_parser():
@@ -52,7 +52,8 @@ def run(args):
     if args.dry_run:
         print(f"{len(prep.plans)} variants of {prep.base_path}, each with: {' '.join(prep.common)}")
         for plan in prep.plans:
-            state = "done" if prep.is_done(plan) else "to train"
+            state = "done" if prep.is_done(plan) else "interrupted: resumes" if prep.is_interrupted(plan) else \
+                "to train"
             print(f"  {plan.variant.name} ({state}): " + (" ".join(
                 f"{k}={v}" for k, v in plan.variant.settings.items()) or "the base options"))
         return 0
@@ -67,5 +68,7 @@ def run(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    return guarded(lambda: run(args), "run the same command again to continue (finished variants are kept)")
+    return guarded(continue_with(lambda: run(args), "tools/sweep.py", argv),
+                   "run the same command again to continue (finished variants are kept)")

@@ -10,7 +10,7 @@ import os
 import sys
 
 from srgan_kit.cli import guarded
-from srgan_kit.errors import ProcessLost, UserError
+from srgan_kit.errors import ProcessLost, TrainingInterrupted, UserError
 
 
 def build_parser():
@@ -49,6 +49,15 @@ def run(args):
         if world > 1:
             exc.args = (f"rank {rank} of {world}: {exc}",)
         raise
+    except TrainingInterrupted as exc:  # every process saved at the same iteration
+        if world == 1:
+            raise
+        distributed.leave(finished=True)
+        if rank == 0:  # one line for the run, not one per process
+            print(f"interrupted: {exc}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     except RuntimeError as exc:  # a collective whose peer is gone (killed, crashed, out of memory)
         if world == 1:
             raise

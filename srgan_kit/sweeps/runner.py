@@ -215,6 +215,7 @@ def run_variant(plan, evaluation, record_path, train_fn, progress, log):
     weights, param_key = final_generator(opt)
     old = read_record(record_path)
     same_run = bool(old and old.get("status") == "ok" and old.get("train_key") == plan.train_key)
+    resume = bool(old and old.get("status") == "training" and old.get("train_key") == plan.train_key)
     if same_run and old.get("eval_key") == evaluation.key:
         log(f"{name}: already done ({record_path}), skipped")
         return old
@@ -227,9 +228,11 @@ def run_variant(plan, evaluation, record_path, train_fn, progress, log):
             log(f"{name}: trained before; scoring again (the evaluation changed)")
             record["train_time_s"] = old.get("train_time_s")
         else:
-            log(f"{name}: training {opt['name']} for {opt['train']['total_iter']} iterations")
+            log(f"{name}: {'resuming' if resume else 'training'} {opt['name']} for {opt['train']['total_iter']} "
+                "iterations")
+            write_json(record_path, {**record, "status": "training"})  # an interrupted run resumes next time
             t0 = time.perf_counter()
-            train_fn(opt, progress=progress)
+            train_fn(opt, auto_resume=resume, progress=progress)
             record["train_time_s"] = round(time.perf_counter() - t0, 3)
         record["results"] = evaluation.run(evaluation.upscaler(opt, weights, param_key))
         log(f"{name}: {_summary(record['results'], evaluation.metrics)}")
@@ -278,6 +281,11 @@ class PreparedSweep:
 
     def record_path(self, name):
         return self.out_dir / "variants" / f"{name}.json"
+
+    def is_interrupted(self, plan):
+        """Whether the variant's training was stopped part-way (the sweep resumes it)."""
+        old = read_record(self.record_path(plan.variant.name))
+        return bool(old and old.get("status") == "training" and old.get("train_key") == plan.train_key)
 
     def is_done(self, plan):
         old = read_record(self.record_path(plan.variant.name))

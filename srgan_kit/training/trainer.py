@@ -231,13 +231,15 @@ class Loop:
                     self.log.info(f"Early stop at iteration {it} (train.early_stop): {self.stop_reason}")
                     total_iter = it
                     break
-                if stop.received:
+                received = distributed.largest(stop.received)  # every process stops at this iteration
+                if received:
                     if self.saved != it:
                         self.save(it)
                     raise TrainingInterrupted(
-                        f"{stop.received} at iteration {it}: its complete training state is saved "
-                        f"({checkpoint.state_path(self.paths['training_states'], it)}); continue with "
-                        f"python tools/train.py -opt {self.opt.get('_file', 'OPTIONS.yml')} --auto_resume")
+                        f"{signal.Signals(received).name} at iteration {it}: its complete training state is saved "
+                        f"({checkpoint.state_path(self.paths['training_states'], it)})",
+                        distributed.launch_command(f"tools/train.py -opt {self.opt.get('_file', 'OPTIONS.yml')} "
+                                                   "--auto_resume"))
         final = max(start_iter, total_iter)
         if self.saved != final:
             self.save(final)
@@ -393,14 +395,14 @@ class StopSignals:
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.received, self._previous = None, {}
+        self.received, self._previous = 0, {}  # the signal's number, 0 for none
 
     def _handle(self, signum, _frame):
         if self.received:  # the second one: abort now
             raise KeyboardInterrupt(f"{signal.Signals(signum).name} again: stopped at once, without saving")
-        self.received = signal.Signals(signum).name
-        print(f"{self.received}: finishing this iteration and saving the training state (again to abort at once)",
-              file=sys.stderr)
+        self.received = int(signum)
+        print(f"{signal.Signals(signum).name}: finishing this iteration and saving the training state (again to "
+              "abort at once)", file=sys.stderr)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
