@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: install test demo demo-archs study lock bench-deps bench archs-doc bench-archs schema clean
+.PHONY: install test demo demo-archs study lock bench-deps bench gpu-check archs-doc bench-archs schema clean
 
 install: $(STAMP)
 
@@ -48,6 +48,11 @@ study: $(STAMP)
 # (its version is pinned in the lock like everything else).
 bench-deps: $(STAMP)
 	$(PY) -m pip install --quiet -c $(LOCK) --no-deps realesrgan
+
+# The CUDA paths (tests marked cuda, then the step and inference benchmarks on the GPU): one line per check,
+# under 8 minutes on one GPU; one line and exit 0 on a machine without CUDA (docs/development.md).
+gpu-check: bench-deps
+	$(PY) benchmarks/gpu_check.py --json results/gpu_check.json
 
 bench: bench-deps
 	$(PY) benchmarks/train_step.py --json results/bench_train_step.json

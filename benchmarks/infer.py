@@ -4,7 +4,7 @@
 process that loads the weights and upscales the image once that way; --json writes the table.
 
     make bench-deps   # realesrgan without its face-restoration dependencies
-    .venv/bin/python benchmarks/infer.py [--size 128] [--tile 64] [--repeats 2] [--weights PATH]
+    .venv/bin/python benchmarks/infer.py [--size 128] [--tile 64] [--repeats 2] [--weights PATH] [--device cuda]
 
 A benchmark, not a test.
 """
@@ -35,7 +35,7 @@ def bench_image(size):
     return skimage.data.astronaut()[:size, 100:100 + size].astype(np.float32) / 255.0  # RGB
 
 
-def runner(method, weights, size, tile, pad, precision="fp32"):
+def runner(method, weights, size, tile, pad, precision="fp32", device="cpu"):
     """A function upscaling the benchmark image (HxWx3 float in [0, 1] out) the way ``method`` does."""
     img = bench_image(size)
     if method == "RealESRGANer":
@@ -46,10 +46,11 @@ def runner(method, weights, size, tile, pad, precision="fp32"):
         bgr8 = np.round(img[..., ::-1] * 255).astype(np.uint8)
         model = rrdb.RRDBNet(num_in_ch=3, num_out_ch=3, num_feat=64, num_block=23, num_grow_ch=32, scale=4)
         upsampler = RealESRGANer(scale=4, model_path=weights, model=model, tile=tile, tile_pad=pad, pre_pad=0,
-                                 half=False, device=torch.device("cpu"))
+                                 half=False, device=torch.device(device))
         return lambda: upsampler.enhance(bgr8, outscale=4)[0][..., ::-1].astype(np.float32) / 255.0
     net, _spec = build_from_weights(weights)
-    up = Upscaler(net, 4, tile=tile, tile_pad=pad, precision=precision, channels_last=precision != "fp32")
+    up = Upscaler(net, 4, tile=tile, tile_pad=pad, precision=precision, channels_last=precision != "fp32",
+                  device=device)
     return lambda: np.round(np.clip(up.upscale(img), 0, 1) * 255) / 255.0
 
 
@@ -78,20 +79,25 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=128, help="side of the square input image")
     parser.add_argument("--tile", type=int, default=64, help="tile side for the tiled runs")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per method (after one warm-up)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda; fp16 is compared on cuda")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
-    ref_fp32 = Upscaler(build_from_weights(args.weights)[0], 4).upscale(bench_image(args.size))
+    ref_fp32 = Upscaler(build_from_weights(args.weights)[0], 4, device=args.device).upscale(bench_image(args.size))
 
     settings = {"untiled": (0, 0), f"tile {args.tile}, pad {REAL_ESRGAN_TILE_PAD}": (args.tile, REAL_ESRGAN_TILE_PAD),
                 f"tile {args.tile}, pad {DEFAULT_TILE_PAD} (ours)": (args.tile, DEFAULT_TILE_PAD)}
     rows = []
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; {args.size}x{args.size} input, x4")
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {where}; {args.size}x{args.size} input, x4")
     for setting, (tile, pad) in settings.items():
         # method -> runner's (kind, pad, precision)
         configs = {} if "(ours)" in setting else {
             "RealESRGANer": ("RealESRGANer", REAL_ESRGAN_TILE_PAD if tile else 0, "fp32")}
         configs.update({"srgan_kit fp32": ("srgan_kit", pad, "fp32"), "srgan_kit auto": ("srgan_kit", pad, "auto")})
-        methods = {m: runner(kind, args.weights, args.size, tile, p, prec) for m, (kind, p, prec) in configs.items()}
+        if args.device.startswith("cuda"):
+            configs["srgan_kit fp16"] = ("srgan_kit", pad, "fp16")
+        methods = {m: runner(kind, args.weights, args.size, tile, p, prec, args.device)
+                   for m, (kind, p, prec) in configs.items()}
         times, outputs = {m: [] for m in methods}, {}
         for i in range(args.repeats + 1):
             for method, run in methods.items():
@@ -105,7 +111,8 @@ def main(argv=None):
             kind, method_pad, precision = configs[method]
             rows.append({"setting": setting, "method": method, "ms": best * 1e3,
                          "ratio": base / best if base else None, "psnr_vs_fp32": psnr(outputs[method], ref_fp32),
-                         "peak_rss_mib": peak_rss_mib(kind, args.weights, args.size, tile, method_pad, precision)})
+                         "peak_rss_mib": peak_rss_mib(kind, args.weights, args.size, tile, method_pad, precision,
+                                                      args.device)})
             r = rows[-1]
             ratio = f"{r['ratio']:>6.2f}x" if r["ratio"] else "       "
             print(f"{setting:<26}{method:<16}{r['ms']:>9.0f} ms{ratio}  PSNR vs fp32 {r['psnr_vs_fp32']:6.2f} dB"

@@ -243,6 +243,8 @@ def base_schema(is_train):
             "scale": Field(INT, choices=SCALES),
             "num_gpu": Field(count_or("auto"), "auto"),
             "manual_seed": Field(INT, None, check=half_open(0, 2**32), nullable=True),
+            # traiNNer-redux's key: CUDA's deterministic kernels, so a resumed GPU run equals a straight one
+            "deterministic": Field(BOOL, False),
             "datasets": MapOf(
                 dataset_node("val"),
                 named={"train": dataset_node("train")},

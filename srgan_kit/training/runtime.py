@@ -8,6 +8,7 @@ penalty, the EMA and checkpoints stay fp32: autocast only changes the dtype insi
 import contextlib
 import hashlib
 import math
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -46,7 +47,12 @@ class Runtime:
         if device.type == "cuda":  # TF32 matmuls / convolutions: fp32 accuracy for SR, tensor-core speed
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-            torch.backends.cudnn.benchmark = True
+            # cuDNN's autotuner may pick other kernels in another process: fast, but not bit-reproducible
+            torch.backends.cudnn.benchmark = not opt.get("deterministic")
+            torch.backends.cudnn.deterministic = bool(opt.get("deterministic"))
+            if opt.get("deterministic"):
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs
+                torch.use_deterministic_algorithms(True, warn_only=True)
         return cls(device=device, amp_dtype=resolve_precision(train.get("amp", "fp32"), device),
                    channels_last=bool(train.get("channels_last")), compile_mode=train.get("compile") or None,
                    rank=rank, world_size=world_size)
