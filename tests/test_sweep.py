@@ -8,6 +8,7 @@ checkpoint saved here and a 2-image benchmark set laid out like tools/prepare_da
 import csv
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -401,6 +402,10 @@ def test_interpolated_generators_are_blends_of_start_and_variant_scored_as_rows(
     row = next(r for r in read_csv(tmp_path / "out" / "results.csv") if r["kind"] == "interpolated")
     assert row["variant"] == "loss_weight-0.01@0.5"
     assert float(row["psnr"]) == pytest.approx(scores(net_from(blend, "params"), workdir)[0], abs=1e-6)
+    # The variant's run folder deleted afterwards: the blend is a failed row naming the missing weights.
+    shutil.rmtree(tmp_path / "out" / "experiments" / f"{BASE_NAME}_loss_weight-0.01")
+    result = sweep(workdir, path, tmp_path / "out")
+    assert result.failed == ["loss_weight-0.01@0.5"] and "net_g_latest.pth are gone" in result.interpolated[0]["status"]
 
 
 def test_interpolating_an_unknown_variant_names_the_key(tmp_path):

@@ -365,6 +365,13 @@ def run_interpolations(prep, start, records, log):
         for alpha in prep.spec.interpolate["alpha"]:
             name = f"{plan.variant.name}@{alpha:g}"
             path = prep.out_dir / "interpolated" / f"{name}.pth"
+            if not Path(weights).is_file():  # its run folder was deleted after it was scored
+                status = (f"failed: the variant's weights {weights} are gone; remove "
+                          f"{prep.record_path(plan.variant.name)} to train it again")
+                log(f"{name}: {status}")
+                done.append({"variant": name, "reference": True, "status": status, "results": None,
+                             "interpolated": {"variant": plan.variant.name, "alpha": alpha}})
+                continue
 
             def make_upscaler(path=path, alpha=alpha, weights=weights, param_key=param_key):
                 a, b = load_state_dict_file(start, start_key), load_state_dict_file(weights, param_key)
