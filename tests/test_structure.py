@@ -85,7 +85,7 @@ def test_every_registry_is_defined_in_the_registry_module():
 # Lowest first: a module may import its own layer and the ones before it, never a later one.
 LAYERS = (
     ("srgan_kit", "srgan_kit.errors", "srgan_kit.fileio", "srgan_kit.compat", "srgan_kit.distributed",
-     "srgan_kit.registry", "srgan_kit.run_folder"),
+     "srgan_kit.registry", "srgan_kit.run_folder", "srgan_kit.run_lock"),
     ("srgan_kit.config",),
     ("srgan_kit.device", "srgan_kit.data", "srgan_kit.archs"),
     ("srgan_kit.losses", "srgan_kit.inference"),
