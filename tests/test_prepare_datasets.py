@@ -185,3 +185,135 @@ def test_prepared_set5_equals_the_published_matlab_files(shared_dir, tmp_path):
             np.testing.assert_array_equal(_read(tmp_path / "Set5" / f"X{s}" / "LR" / ref.name), _read(ref))
         for ref in sorted((set5 / f"X{s}" / "HR").iterdir()):
             np.testing.assert_array_equal(_read(tmp_path / "Set5" / f"X{s}" / "HR" / ref.name), _read(ref))
+
+
+# ---- big sets: LR crops, --min-gradient, meta_info, resuming a stopped run -----------------------------------
+
+def _ramp_tile(h, w):
+    """R rises 3 per column, G 5 per row: grey gx = 0.299 * 3 / 255, gy = 0.587 * 5 / 255 at every pixel."""
+    tile = np.zeros((h, w, 3), np.uint8)
+    tile[..., 0] = 3 * np.arange(w)[None, :]
+    tile[..., 1] = 5 * np.arange(h)[:, None]
+    return tile
+
+
+def test_mean_gradient_is_the_mean_sobel_magnitude_of_the_luma():
+    assert bm.mean_gradient(np.full((20, 30, 3), 128, np.uint8)) == 0.0
+    expected = np.hypot(0.299 * 3, 0.587 * 5) / 255  # a ramp's Sobel / 8 is its slope
+    assert bm.mean_gradient(_ramp_tile(32, 32)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_min_gradient_drops_flat_sub_images_with_their_lr(tmp_path, capsys):
+    img = np.full((32, 64, 3), 128, np.uint8)  # window s001 flat, window s002 a ramp (measure ~0.012)
+    img[:, 32:] = _ramp_tile(32, 32)
+    _save(tmp_path / "hr" / "a.png", img)
+    out, lr = tmp_path / "sub", tmp_path / "lr"
+    assert main(["--subimages", "--input", str(tmp_path / "hr"), "--output", str(out), "--lr-output", str(lr),
+                 "--scales", "2", "--crop-size", "32", "--step", "32", "--min-gradient", "0.005"]) == 0
+    assert "(2 file(s) written, 1 sub-image(s) under --min-gradient 0.005 left out)" in capsys.readouterr().out
+    assert [p.name for p in out.iterdir()] == ["a_s002.png"]
+    assert [p.name for p in lr.iterdir()] == ["a_s002x2.png"]
+
+
+def test_lr_crops_are_windows_of_the_matlab_lr_and_meta_info_lists_the_hr_crops(tmp_path):
+    from srgan_kit.data.datasets import _meta_info_paths  # what RealESRGANDataset reads
+
+    img = _img(50, 75, 7)
+    _save(tmp_path / "hr" / "b.png", img)
+    out, lr, meta = tmp_path / "sub", tmp_path / "lr", tmp_path / "meta_info.txt"
+    assert main(["--subimages", "--input", str(tmp_path / "hr"), "--output", str(out), "--lr-output", str(lr),
+                 "--scales", "4", "--crop-size", "32", "--step", "16", "--meta-info", str(meta)]) == 0
+    hr4 = mod_crop(img, 4)  # 48 x 72: rows 0, 16; columns 0, 16, 32, 40
+    lr4 = imresize_uint8(np.ascontiguousarray(hr4), 1 / 4)
+    windows = [(t, l) for t in (0, 16) for l in (0, 16, 32, 40)]
+    for i, (t, l) in enumerate(windows, 1):
+        np.testing.assert_array_equal(_read(out / f"b_s{i:03d}.png"), hr4[t:t + 32, l:l + 32])
+        np.testing.assert_array_equal(_read(lr / f"b_s{i:03d}x4.png"), lr4[t // 4:t // 4 + 8, l // 4:l // 4 + 8])
+    assert len(list(lr.iterdir())) == len(windows)
+    assert meta.read_text().splitlines() == [f"b_s{i:03d}.png" for i in range(1, 9)]
+    assert _meta_info_paths(meta, out, "t") == [out / f"b_s{i:03d}.png" for i in range(1, 9)]
+
+
+def _tree(*folders):
+    return {p.relative_to(f.parent).as_posix(): p.read_bytes() for f in folders for p in sorted(f.rglob("*"))}
+
+
+def test_a_stopped_run_continues_without_repeating_work_and_ends_as_a_straight_run(tmp_path, monkeypatch, capsys):
+    from srgan_kit.data import imageio
+
+    for i in range(3):
+        img = _img(40, 56, 10 + i)
+        img[:, :24] = 90  # flat windows, left out by --min-gradient
+        _save(tmp_path / "hr" / f"{i}.png", img)
+
+    def run(root):
+        return main(["--subimages", "--input", str(tmp_path / "hr"), "--output", str(root / "sub"),
+                     "--lr-output", str(root / "lr"), "--scales", "4", "--crop-size", "16", "--step", "8",
+                     "--min-gradient", "0.01", "--meta-info", str(root / "meta.txt")])
+
+    assert run(tmp_path / "straight") == 0
+    capsys.readouterr()
+    real_open, opened = imageio.atomic_open, []
+
+    def killed_at_40(path, *args, **kwargs):  # the 40th file (of image 1): SIGKILL leaves a temporary file
+        opened.append(path)
+        if len(opened) == 40:
+            (path.parent / f".{path.name}.x1y2.tmp").write_bytes(b"\x89PNG half")
+            raise KeyboardInterrupt
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(imageio, "atomic_open", killed_at_40)
+    assert run(tmp_path / "resumed") == 130
+    written_before = sorted((tmp_path / "resumed").rglob("*.png"))
+    assert len(written_before) == 39 and not (tmp_path / "resumed" / "meta.txt").exists()
+    for p in written_before:  # each file there is whole
+        assert p.read_bytes() == (tmp_path / "straight" / p.relative_to(tmp_path / "resumed")).read_bytes()
+    monkeypatch.setattr(imageio, "atomic_open", real_open)
+    loaded, real_load = [], bm.load_image
+    monkeypatch.setattr(bm, "load_image", lambda path: loaded.append(path.name) or real_load(path))
+    capsys.readouterr()
+    assert run(tmp_path / "resumed") == 0
+    out = capsys.readouterr().out
+    total = len(list((tmp_path / "straight").rglob("*.png")))
+    assert f"({total - 39} file(s) written, 39 identical file(s) kept" in out
+    assert "1 image(s) finished by an earlier run" in out and "0.png" not in loaded  # not decoded again
+    assert _tree(*(tmp_path / "resumed" / n for n in ("sub", "lr", "meta.txt"))) == \
+        _tree(*(tmp_path / "straight" / n for n in ("sub", "lr", "meta.txt")))
+
+
+def test_check_pairs_sub_images(tmp_path, capsys):
+    _save(tmp_path / "hr" / "c.png", _img(40, 40, 1))
+    out = tmp_path / "datasets"
+    assert main(["--hr", str(tmp_path / "hr"), "--name", "Mini", "--scales", "2", "--out", str(out), "--subimages",
+                 "--crop-size", "16", "--step", "16"]) == 0
+    (out / "Mini" / "X2" / "LR_sub" / "c_s003x2.png").unlink()
+    capsys.readouterr()
+    assert main(["--check", "--name", "Mini", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "no LR sub-image for 1 HR sub-image(s): c_s003x2" in err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--lr-output", "LR"], "--lr-output needs the LR crops' scale"),
+    (["--scale", "2", "--min-gradient", "0.01"], "--min-gradient with --scale 2"),
+    (["--scales", "4"], "--scales with --input is the scale of --lr-output"),
+])
+def test_conflicting_crop_options_are_one_error_before_any_file(tmp_path, capsys, extra, message):
+    _save(tmp_path / "in" / "d.png", _img(40, 40, 2))
+    extra = [str(tmp_path / a) if a == "LR" else a for a in extra]
+    assert main(["--subimages", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), *extra]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_meta_info_of_a_layout_lists_its_one_scale_of_hr_sub_images(tmp_path, capsys):
+    _save(tmp_path / "hr" / "e.png", _img(32, 16, 3))
+    out, meta = tmp_path / "datasets", tmp_path / "meta_info.txt"
+    args = ["--hr", str(tmp_path / "hr"), "--name", "Mini", "--out", str(out), "--subimages", "--crop-size", "16",
+            "--step", "16", "--meta-info", str(meta)]
+    assert main(args + ["--scales", "2,4"]) == 2
+    assert "--meta-info lists the sub-images of one scale" in capsys.readouterr().err and not out.exists()
+    assert main(args + ["--scales", "2"]) == 0
+    assert meta.read_text().splitlines() == ["e_s001.png", "e_s002.png"]  # 32x16: windows at rows 0 and 16
+    assert sorted(p.name for p in (out / "Mini" / "X2" / "HR_sub").iterdir()) == ["e_s001.png", "e_s002.png"]

@@ -29,7 +29,7 @@ def guarded(body, on_interrupt="stopped by the user"):
         print(f"error: {where}{exc.strerror or exc} (earlier files were left as they were)", file=sys.stderr)
         return EX_IOERR
     except KeyboardInterrupt as exc:
-        print(f"interrupted: {exc or on_interrupt}", file=sys.stderr)
+        print(f"interrupted: {str(exc) or on_interrupt}", file=sys.stderr)
         return 130
 
 
