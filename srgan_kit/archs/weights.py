@@ -2,7 +2,9 @@
 
 Accepted layouts (in this order unless param_key says otherwise): ``{'params_ema': sd}`` and ``{'params': sd}``
 (BasicSR / Real-ESRGAN), ``{'state_dict': sd}`` (Lightning and others), or a bare state dict. Keys lose a
-``module.`` (DataParallel) or ``_orig_mod.`` (torch.compile) prefix; floating tensors become float32.
+``module.`` (DataParallel) or ``_orig_mod.`` (torch.compile) prefix; floating tensors become float32. A tensor
+that is not floating point where the network's is (a file converted to bool or integers) is refused, never
+cast: it would give a blank or blurred image, or a pretraining that diverges.
 
 Files are PyTorch checkpoints or safetensors, told apart by their content whatever their name; a safetensors
 file is one bare state dict (srgan_kit writes the EMA weights to a file of their own, see
@@ -79,6 +81,28 @@ _REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 _ADVICE = ("weights only load failed", "weights_only", "check the documentation", "please file an issue")
 
 
+def _dtype(tensor):
+    return str(tensor.dtype).removeprefix("torch.")
+
+
+def check_floating(state_dict, source, like=None, what="the network"):
+    """WeightsError naming the first tensor that is not floating point where weights must be: where ``like`` (the
+    network's state dict, or another file of the same architecture) holds a floating tensor under that name.
+    Without ``like`` only a state dict with no floating tensor at all is refused: every network has some. Integer
+    buffers a network has (BatchNorm's num_batches_tracked, Swin's relative_position_index) stay accepted."""
+    if like is None:
+        if state_dict and not any(v.is_floating_point() for v in state_dict.values()):
+            key = min(state_dict)  # by name: safetensors does not keep the order tensors were written in
+            raise WeightsError(f"{source}: holds no floating-point tensor ({key} is {_dtype(state_dict[key])}): not "
+                               "network weights (re-save them from the original floating-point checkpoint)")
+        return
+    bad = next((k for k, v in like.items() if v.is_floating_point() and k in state_dict
+                and not state_dict[k].is_floating_point()), None)
+    if bad is not None:
+        raise WeightsError(f"{source}: {bad} is {_dtype(state_dict[bad])} where {what} has floating-point "
+                           f"weights ({_dtype(like[bad])}); re-save them from the original floating-point checkpoint")
+
+
 def _unpickling_reason(text):
     for line in text.splitlines():
         line = line.replace("WeightsUnpickler error:", "").strip()
@@ -100,6 +124,34 @@ def _not_torch(path):
     except UnicodeDecodeError:
         return f"not a PyTorch file: it starts with bytes {head[:8].hex(' ')}"
     return f"not a PyTorch file but text starting {text.splitlines()[0][:40]!r}"
+
+
+def _safetensors_damage(path):
+    """Why a file that PyTorch cannot read looks like a damaged safetensors file, else None: its first 8 bytes,
+    a little-endian header length, fit the file (random bytes almost never do: the high bytes must be 0), or a
+    JSON header follows a length that does not fit."""
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    if len(head) < 9 or head.startswith(b"PK\x03\x04"):
+        return None
+    size, total = struct.unpack("<Q", head[:8])[0], Path(path).stat().st_size
+    if 2 <= size <= total - 8:
+        return "its header is not a JSON object"
+    if head[8:9] == b"{":
+        return f"its 8-byte header length ({size}) is wrong for a file of {total} bytes"
+    return None
+
+
+def _damaged(path, what, detail):
+    return WeightsError(f"{path}: cannot read {what} (safetensors file damaged: {detail[:160]})")
+
+
+def _unreadable(path, what, reason):
+    """The error for a file torch.load failed on: a damaged safetensors file is named as one."""
+    damage = _safetensors_damage(path)
+    if damage:
+        return _damaged(path, what, damage)
+    return WeightsError(f"{path}: cannot read {what} ({_not_torch(path) or reason})")
 
 
 def is_safetensors(path):
@@ -131,9 +183,11 @@ def read_checkpoint(path, what="weights file"):
         try:
             return load_safetensors(path.read_bytes())
         except SafetensorError as exc:
-            raise WeightsError(f"{path}: cannot read {what} (safetensors: {str(exc)[:200]})") from None
+            raise _damaged(path, what, str(exc).removeprefix("Error while deserializing: ")) from None
     try:
-        with open(path, "rb") as handle:  # a handle: the content decides, never the file's name
+        with open(path, "rb") as handle, warnings.catch_warnings():  # the content decides, never the name
+            # A damaged file can start like a newer pickle: torch's warning about it would only add noise.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return torch.load(handle, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = _REFUSED_GLOBAL.search(str(exc))
@@ -143,16 +197,18 @@ def read_checkpoint(path, what="weights file"):
                 "loading them could run code; srgan_kit reads only tensors and plain values (re-save the weights "
                 "from a trusted source as a state dict)"
             ) from None
-        raise WeightsError(f"{path}: cannot read {what} ({_not_torch(path) or _unpickling_reason(str(exc))})") from None
+        raise _unreadable(path, what, _unpickling_reason(str(exc))) from None
     except Exception as exc:  # corrupt, truncated, not a torch file
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"{path}: cannot read {what} ({_not_torch(path) or reason})") from None
+        raise _unreadable(path, what, reason) from None
 
 
 def load_state_dict_file(path, param_key=None):
     """Read a weights file safely (see read_checkpoint) -> ``{name: float32 tensor}``; weights with NaN or
-    Inf (a diverged run's) are refused: they would only produce black images."""
+    Inf (a diverged run's) are refused: they would only produce black images, and so is a file without any
+    floating tensor (load_into checks each tensor against the network)."""
     state_dict = canonical_state_dict(read_checkpoint(path), param_key, source=str(path))
+    check_floating(state_dict, path)
     bad = next((k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if bad is not None:
         raise WeightsError(f"{path}: {bad} holds NaN or Inf values (weights of a run that diverged); use an "
@@ -187,6 +243,7 @@ def load_into(net, state_dict, source="state dict", strict=True, keep=(), extra_
         problems.append(f"shape mismatches ({len(wrong_shape)}): {_keys(wrong_shape)}")
     if problems:
         raise WeightsError(f"{source} does not fit {name}: " + "; ".join(problems))
+    check_floating(state_dict, source, like=expected, what=name)
     if wrong_shape:
         # Non-strict loading skips what does not fit, like BasicSR, but says so.
         warnings.warn(f"{source}: skipped keys whose shape does not fit {name}: {_keys(wrong_shape)}",

@@ -9,7 +9,9 @@ them and readable by spandrel, chaiNNer and ComfyUI as they are::
 experiments/<name>/models/net_g_<iter>.safetensors       params
 experiments/<name>/models/net_g_ema_<iter>.safetensors   params_ema
 
-Training states are always PyTorch files.
+Training states are always PyTorch files. A run resumed in the other format removes, at its first save, the
+``*_latest`` files of the earlier format (and its ``*_best`` once this format has one), so that a tool taking "the
+latest" never reads older weights.
 
 Networks are written before the state, and every file goes to a temporary name in the same folder
 first, then os.replace: a crash never leaves a file under a final name that is incomplete, so the
@@ -77,6 +79,28 @@ def saved_network(models_dir, name, iteration):
         if path.is_file():
             return path, fmt
     return None, None
+
+
+def remove_other_formats(models_dir, save_format):
+    """Delete ``*_latest`` network files of formats other than ``save_format``, and their ``*_best`` when this
+    format has its own best (until then they are still the best weights); -> the paths removed."""
+    models_dir = Path(models_dir)
+    this = SAVE_FORMATS[save_format][0]
+    labels = ("latest", "best") if any(models_dir.glob(f"*_best{this}")) else ("latest",)
+    removed = sorted(path for fmt, (suffix, _) in SAVE_FORMATS.items() if fmt != save_format
+                     for label in labels for path in models_dir.glob(f"*_{label}{suffix}"))
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+def _missing_network(models_dir, name, iteration):
+    """The file a resume needed: in the format of the run's other files of that iteration, else either."""
+    models_dir = Path(models_dir)
+    written = [fmt for fmt, (suffix, _) in SAVE_FORMATS.items() if any(models_dir.glob(f"*_{iteration}{suffix}"))]
+    if len(written) == 1:
+        return str(network_path(models_dir, name, iteration, written[0]))
+    return " or ".join(str(network_path(models_dir, name, iteration, fmt)) for fmt in SAVE_FORMATS)
 
 
 def state_path(states_dir, iteration):
@@ -160,8 +184,8 @@ def resume_networks(state_file, iteration, networks):
     for name, by_key in networks.items():
         path, fmt = saved_network(models_dir, name, iteration)
         if path is None:
-            raise WeightsError(f"{state_file}: the matching network file {network_path(models_dir, name, iteration)}"
-                               " is missing")
+            raise WeightsError(f"{state_file}: the matching network file "
+                               f"{_missing_network(models_dir, name, iteration)} is missing")
         load_network(unwrap(by_key["params"]), str(path), param_key=param_key_in(fmt, "params"), strict=True)
 
 

@@ -301,6 +301,10 @@ class Loop:
                 checkpoint.save_checkpoint(self.paths, iteration, self.step.networks_to_save(), state,
                                            self.save_format)
                 self.log.info(f"Saved models and training state of iteration {iteration}")
+                removed = checkpoint.remove_other_formats(self.paths["models"], self.save_format)
+                if removed:  # a resume that changed logger.save_format: no stale "latest" of the other format
+                    self.log.info(f"logger.save_format is {self.save_format}: removed {listing(removed)} "
+                                  "(older weights)")
 
     def validate(self, iteration):
         if not self.runtime.is_main:
