@@ -64,7 +64,7 @@ def test_dataset_reads_a_meta_info_list(tmp_path):
 
 def test_an_empty_kernel_range_is_refused_by_key(tmp_path):
     root = _photos(tmp_path / "gt", count=1)
-    with pytest.raises(OptionError, match=r"blur_sigma2 \[0.3, 0.3\]: the first value must be below the second"):
+    with pytest.raises(OptionError, match=r"blur_sigma2: \[0.3, 0.3\]: blur sigma needs 0 < first < second"):
         RealESRGANDataset(dataroot_gt=str(root), scale=2, blur_sigma2=[0.3, 0.3])
 
 

@@ -1,5 +1,6 @@
 """Rules for dataset option values that need no files and no torch: the option loader runs them on a file's
 dataset entries, and the dataset classes (srgan_kit.data.datasets) when they are built."""
+from srgan_kit.data.degradation_keys import check_kernel_options
 from srgan_kit.errors import ArgumentError
 
 
@@ -33,3 +34,4 @@ def check_dataset_options(options):
     check_io_backend(options.get("io_backend"))
     if "filename_tmpl" in options:
         check_filename_tmpl(options["filename_tmpl"])
+    check_kernel_options(options)  # RealESRGANDataset's kernel keys (other types have none)

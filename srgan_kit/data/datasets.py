@@ -292,11 +292,7 @@ class RealESRGANDataset(_SRDataset):
         unknown = sorted(set(kernel_opt) - set(self.keyword_options))
         if unknown:
             raise OptionError(f"{self.label}: unknown key(s) {', '.join(unknown)}")
-        self.kernels = kernel_settings(kernel_opt)
-        for key in ("blur_sigma", "betag_range", "betap_range", "blur_sigma2", "betag_range2", "betap_range2"):
-            low, high = self.kernels[key]
-            if not low < high:  # basicsr's kernel functions draw from [low, high) and assert it is not empty
-                raise OptionError(f"{self.label}: {key} [{low}, {high}]: the first value must be below the second")
+        self.kernels = kernel_settings(kernel_opt)  # every value checked by its key (data.degradation_keys)
         self.crop_pad_size = crop_pad_size
         if self.gt_size is not None and crop_pad_size < self.gt_size:
             raise OptionError(f"{self.label}: crop_pad_size {crop_pad_size} is smaller than gt_size {self.gt_size}")

@@ -25,13 +25,11 @@ import torch
 import torch.nn.functional as F
 
 from srgan_kit.compat import import_basicsr
-from srgan_kit.data.degradation_keys import (KERNEL_DEFAULTS, RESIZE_MODES, RESIZE_STAGES, STAGE_DEFAULTS,
-                                            check_pool_size)
+from srgan_kit.data.degradation_keys import (KERNEL_DEFAULTS, KERNEL_SIZES, RESIZE_CHOICES, RESIZE_MODES,
+                                            RESIZE_STAGES, STAGE_DEFAULTS, check_degradation, check_pool_size)
 
-KERNEL_SIZES = tuple(range(7, 22, 2))  # odd sizes 7..21; every kernel is zero-padded to the largest
-PADDED_SIZE = KERNEL_SIZES[-1]
+PADDED_SIZE = KERNEL_SIZES[-1]  # every kernel is zero-padded to the largest size
 ANTIALIASED_MODES = ("bilinear", "bicubic")  # 'area' averages already; nearest modes pick pixels by design
-_UPDOWN = ("up", "down", "keep")
 
 
 @contextlib.contextmanager
@@ -78,8 +76,10 @@ def _final_sinc(settings):
 
 
 def kernel_settings(opt):
-    """The dataset's kernel keys over :data:`KERNEL_DEFAULTS`."""
-    return {key: opt.get(key, default) for key, default in KERNEL_DEFAULTS.items()}
+    """The dataset's kernel keys over :data:`KERNEL_DEFAULTS`, checked (ArgumentError naming the key)."""
+    settings = {key: opt.get(key, default) for key, default in KERNEL_DEFAULTS.items()}
+    check_degradation(settings)
+    return settings
 
 
 def draw_kernels(settings, seed):
@@ -91,12 +91,14 @@ def draw_kernels(settings, seed):
 
 
 def stage_settings(opt):
-    """The model's degradation keys over :data:`STAGE_DEFAULTS`."""
-    return {key: opt.get(key, default) for key, default in STAGE_DEFAULTS.items()}
+    """The model's degradation keys over :data:`STAGE_DEFAULTS`, checked (ArgumentError naming the key)."""
+    settings = {key: opt.get(key, default) for key, default in STAGE_DEFAULTS.items()}
+    check_degradation(settings)
+    return settings
 
 
 def _resize_factor(probs, factor_range):
-    kind = random.choices(_UPDOWN, probs)[0]
+    kind = random.choices(RESIZE_CHOICES, probs)[0]
     if kind == "up":
         return np.random.uniform(1, factor_range[1])
     if kind == "down":

@@ -1,9 +1,11 @@
 """model_type 'realesrnet' (Real-ESRGAN's RealESRNetModel): the degradation keys it adds (top level, as in
-Real-ESRGAN) and the checks that they agree with the data set, without torch (the step: models/realesrnet.py)."""
+Real-ESRGAN), their value checks and that they agree with the data set, without torch (the step:
+models/realesrnet.py)."""
 from srgan_kit.config.engine import (BOOL, INT, NUMBER, STR, Check, Field, at_least, between, each, field_from_default,
                                     list_of)
 from srgan_kit.config.schema import ModelType, network_channels, train_gt_size
-from srgan_kit.data.degradation_keys import RESIZE_MODES, RESIZE_STAGES, STAGE_DEFAULTS, check_pool_size
+from srgan_kit.data.degradation_keys import (KERNEL_SIZES, RESIZE_MODES, RESIZE_STAGES, STAGE_DEFAULTS,
+                                            check_pool_size, degradation_problems)
 from srgan_kit.errors import ArgumentError
 from srgan_kit.models.sr_options import check_generator_only
 from srgan_kit.registry import MODEL_TYPES
@@ -14,7 +16,10 @@ MIN_GT_SIZE = 26  # reflect padding by the USM's 25-pixel radius needs more pixe
 
 
 def check_degraded(opt, ctx):
-    """The options of the degradation stage agree with the data set (every model type that degrades)."""
+    """The values of the degradation stage's keys, and that they agree with the data set (every model type that
+    degrades). The data set's own kernel keys are checked with it (its check_arguments)."""
+    for key, why in degradation_problems({key: opt[key] for key in STAGE_DEFAULTS}):
+        ctx.problem((key,), why)
     train_set = opt["datasets"].get("train")
     if not ctx.is_train or not train_set:
         return
@@ -45,13 +50,10 @@ def check_degraded(opt, ctx):
                     f"gt_size {opt['gt_size']}: ready-made and degraded pairs must have one size to share batches")
     if paired and not opt["dataroot_lq_prob"]:
         ctx.warn(("dataroot_lq_prob",), f"0: the ready-made pairs of {PAIRED_DATASET} are never used")
-    for stage in RESIZE_STAGES:
-        modes, probs = opt["resize_mode_list" + stage], opt["resize_mode_prob" + stage]
-        if len(modes) != len(probs):
-            ctx.problem(("resize_mode_prob" + stage,), f"{len(probs)} probabilities for the {len(modes)} modes of "
-                        f"resize_mode_list{stage}: give one per mode")
-        elif not sum(probs) > 0:
-            ctx.problem(("resize_mode_prob" + stage,), "all zero: at least one mode must have a probability > 0")
+    for key in ("blur_kernel_size", "blur_kernel_size2"):
+        if train_set.get(key, KERNEL_SIZES[-1]) != KERNEL_SIZES[-1]:
+            ctx.warn(("datasets", "train", key), f"{train_set[key]} is not used: as in Real-ESRGAN, each kernel's "
+                     f"size is drawn from {KERNEL_SIZES[0]}..{KERNEL_SIZES[-1]} and padded to {KERNEL_SIZES[-1]}")
 
 
 def _check(opt, ctx):
