@@ -68,6 +68,16 @@ def gathered(value):
     return out
 
 
+def gathered_tensors(tensor):
+    """[rank 0's ``tensor``, rank 1's, ...] on every process (the same shape in each), on ``tensor``'s device."""
+    if world()[1] == 1:
+        return [tensor]
+    sent = tensor.to(_collective_device()).contiguous()
+    parts = [torch.empty_like(sent) for _ in range(world()[1])]
+    dist.all_gather(parts, sent)
+    return [part.to(tensor.device) for part in parts]
+
+
 def _collective_device():
     """Where small tensors for a collective live: NCCL reduces only CUDA tensors."""
     return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")

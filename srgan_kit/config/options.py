@@ -19,7 +19,8 @@ import yaml
 
 from srgan_kit.config import engine
 from srgan_kit.config.engine import dotted
-from srgan_kit.config.schema import CHANNEL_COUNTS, DEFAULT_METRICS, network_channels, train_gt_size
+from srgan_kit.config.schema import (CHANNEL_COUNTS, DEFAULT_METRICS, MOA_AUGS, network_channels,
+                                     train_gt_size)
 from srgan_kit.errors import OptionError, WeightsError, did_you_mean
 from srgan_kit.fileio import write_text_atomic
 from srgan_kit.registry import ARCHS, LOSSES, METRICS, MODEL_TYPES, OPTIMIZERS, network_in_file
@@ -286,6 +287,7 @@ def _cross_check(opt, ctx):
                 ctx.problem(("train", key, "betas"), f"expected a list of {len(default)} items for {spec['type']} "
                             f"(default {list(default)}), got {list(spec['betas'])}")
     _schedule_free_problems(opt["train"], ctx)
+    _moa_problems(opt["train"], ctx)
     _channel_problems(opt, ctx)
     logger = opt.get("logger") or {}
     if (logger.get("wandb") or {}).get("project") and not logger.get("use_tb_logger"):
@@ -313,6 +315,20 @@ def _best_metric_problem(val, ctx):
         ctx.problem(("val", "best_metric"), f"{best!r} is not one of the validation metrics "
                     f"({', '.join(choices)}{'' if val.get('metrics') else ': the default, val.metrics is not set'})"
                     f"{did_you_mean(best, choices)}")
+
+
+def _moa_problems(train, ctx):
+    """train.moa_augs names batch augmentations; train.moa_probs gives each one a probability, summing to 1."""
+    augs, probs = train["moa_augs"], train["moa_probs"]
+    unknown = [name for name in augs if name not in MOA_AUGS]
+    if unknown:
+        ctx.problem(("train", "moa_augs"), f"{unknown[0]!r} is not a batch augmentation (one of "
+                    f"{', '.join(MOA_AUGS)}){did_you_mean(unknown[0], MOA_AUGS)}")
+    if len(probs) != len(augs):
+        ctx.problem(("train", "moa_probs"), f"{len(probs)} probabilities for the {len(augs)} augmentations of "
+                    f"train.moa_augs ({', '.join(augs)}): give one each")
+    elif abs(sum(probs) - 1) > 1e-6:
+        ctx.problem(("train", "moa_probs"), f"{probs} sums to {sum(probs):g}; the probabilities must sum to 1")
 
 
 def _channel_problems(opt, ctx):

@@ -25,6 +25,11 @@ def _compile_mode(value):
 
 
 COMPILE = Kind("false, 'default' or 'max-autotune-no-cudagraphs'", _compile_mode, {"enum": [False, *COMPILE_MODES]})
+# Batch augmentations (srgan_kit.training.batch_augment) and traiNNer-redux's probabilities for them. Names are
+# checked against MOA_AUGS with the probabilities (config/options.py), so a misspelt one gets the nearest.
+MOA_AUGS = ("none", "mixup", "cutmix", "resizemix", "cutblur")
+MOA_PROBS = (0.4, 0.084, 0.084, 0.084, 0.348)
+MOA_NAME = Kind("a string", STR.coerce, {"type": "string", "enum": list(MOA_AUGS)})
 
 
 def _folders(value):
@@ -200,6 +205,13 @@ def base_schema(is_train):
                                "colour_shift": Field(NUMBER, 0.02, check=greater(0))}),
             # Micro-batches per update: gradients add up, so N x batch_size_per_gpu is the batch of one update.
             "accumulate_grad_batches": Field(INT, 1, check=greater(0)),
+            # traiNNer-redux's mixture of augmentations: one of moa_augs per sample, drawn with moa_probs;
+            # moa_debug writes the first moa_debug_limit iterations' batches (0: all) to the run's moa_debug/.
+            "use_moa": Field(BOOL, False),
+            "moa_augs": Field(list_of(MOA_NAME), list(MOA_AUGS), check=NON_EMPTY),
+            "moa_probs": Field(list_of(FLOAT), list(MOA_PROBS), check=each(at_least(0))),
+            "moa_debug": Field(BOOL, False),
+            "moa_debug_limit": Field(INT, 100, check=at_least(0)),
             "grad_clip": Field(NUMBER, None, nullable=True, check=greater(0)),
             "optim_g": optimizer_node(),
             "scheduler": scheduler_node(),

@@ -30,6 +30,7 @@ from srgan_kit.archs.loading import load_network
 from srgan_kit.errors import OptionError
 from srgan_kit.losses.objective import GeneratorView, build_objective, pair_targets
 from srgan_kit.registry import ARCHS
+from srgan_kit.training.batch_augment import BatchAugment
 from srgan_kit.training.ema import EMA
 from srgan_kit.training.optim import build_optimizer, build_scheduler
 from srgan_kit.training import schedule_free
@@ -71,6 +72,7 @@ class GeneratorStep:
         decay = train["ema_decay"]
         self.objective = build_objective(train, runtime.prepare, self.has_discriminator, has_ema=decay > 0)
         self.ema = EMA(runtime.bare(self.net_g), decay) if decay > 0 else None
+        self.batch_augment = BatchAugment.from_options(opt, runtime.is_main)  # train.use_moa; None when off
         self.grad_clip = train["grad_clip"]
         self.optimizers, self.schedulers, self.scalers, self.trained = {}, {}, {}, {}
         self.skipped = []  # this iteration's skipped updates: [(optimiser key, loss term that was not finite)]
@@ -176,6 +178,12 @@ class GeneratorStep:
         their pairs on the device (models/realesrnet.py) do it here."""
         return self.runtime.to_device(part)
 
+    def training_batch(self, loaded, iteration=None):
+        """The pair the networks train on, G and D alike: :meth:`training_pair`'s, then with train.use_moa each
+        sample's batch augmentation (srgan_kit.training.batch_augment), drawn from the sample's own seed."""
+        pair = self.training_pair(loaded)
+        return pair if self.batch_augment is None else self.batch_augment(pair, loaded["noise_seed"], iteration)
+
     def noise_seeds(self, part):
         """The loaded batch's per-sample seeds of noise drawn in the step (WGAN-GP's interpolation)."""
         return part.get("noise_seed")
@@ -246,7 +254,7 @@ class GeneratorStep:
         self.skipped = []
         self.optimizers["g"].zero_grad(set_to_none=True)
         for i, part in enumerate(micro):
-            part, last = self.training_pair(part), i == len(micro) - 1
+            part, last = self.training_batch(part, iteration), i == len(micro) - 1
             with self.syncing(self.net_g, last):
                 with self.runtime.autocast():
                     output = self.net_g(part["lq"])

@@ -73,7 +73,7 @@ class GANStep(GeneratorStep):
         self.skipped, g_update = [], None
         for i, loaded in enumerate(micro):
             seeds = self.noise_seeds(loaded)  # read on the CPU: no device round trip
-            part, last = self.training_pair(loaded), i == k - 1
+            part, last = self.training_batch(loaded, iteration), i == k - 1
             real_target = pair_target(part, "gan")
             with self.syncing(self.net_g, last), self.syncing(self.net_d, last):
                 real = self._discriminate(real_target, no_graph=False,

@@ -110,6 +110,8 @@ def _train_in_folder(opt, runtime, run, seed, building, progress):
         log.info(f"Training {name} ({run.model_type.name}) on {runtime.device}, seed {seed}: "
                  f"{len(run.loader.dataset)} training samples" + (f" (x{repeats} per epoch to fill a batch)" if
                  repeats > 1 else "") + f", iterations {start_iter + 1}..{total_iter}")
+        if getattr(run.step, "batch_augment", None) is not None:
+            log.info(run.step.batch_augment.describe())
         loop = Loop(opt, runtime, run.step, run.loader, run.val_loaders, run.scorer, log)
         loop.best = (state or {}).get("best")  # the best validation so far survives a resume
         return loop.run(start_iter, total_iter)
