@@ -218,7 +218,7 @@ def test_an_unwritable_output_folder_stops_inference_before_any_image(workdir, c
 
     torch.save({"params": MSRResNet(num_feat=8, num_block=1, upscale=2).state_dict()}, workdir / "g.pth")
     out = "/proc/srgan_kit_output"  # a folder nobody can create, root included
-    assert infer_main(["-i", str(workdir / "data"), "-o", out, "--model", str(workdir / "g.pth")]) == 2
+    assert infer_main(["-i", str(workdir / "data"), "-o", out, "--model", str(workdir / "g.pth")]) == 74
     err = capsys.readouterr().err.strip()
     assert err == f"error: output folder {out} cannot be written (No such file or directory)"
 

@@ -1,16 +1,18 @@
 """``srgan-kit-evaluate`` / ``tools/evaluate.py``: score SR outputs (``--sr``), a model (``--model`` / ``-opt``)
 and MATLAB bicubic (``--bicubic``) on prepared benchmark sets (``--datasets``), an ``--lr``/``--gt`` pair or an
 option file's val/test sets; any methods together. Prints a table; ``--json`` / ``--csv`` write the results
-(shapes: srgan_kit.eval.harness and srgan_kit.eval.reports), ``--save-sr DIR`` keeps the SR images as
+(shapes: srgan_kit.eval.harness and srgan_kit.eval.reports; an existing file is refused before any scoring unless
+``--overwrite``), ``--save-sr DIR`` keeps the SR images as
 ``DIR/<method>/<dataset>/<stem>.png``; ``--compare-dir DIR`` writes a comparison sheet per image (LR, each
 upscaling method, GT; srgan_kit.eval.compare) as ``DIR/<dataset>/<stem>.png``. Unavailable metrics print as n/a
-with the reason; errors print one ``error:`` line and exit 2. Examples: README, section Evaluate.
+with the reason; errors print one ``error:`` line and exit 2 (74: an output place that cannot be written).
+Files of the given folders that are not images are named in one ``note:`` line. Examples: README, Evaluate.
 """
 import argparse
 import tempfile
 from pathlib import Path
 
-from srgan_kit.cli import COUNT, POSITIVE_INT, guarded
+from srgan_kit.cli import COUNT, POSITIVE_INT, guarded, note_skipped_files, writable_file, writable_folder
 from srgan_kit.eval import compare
 from srgan_kit.eval import harness as ev
 from srgan_kit.eval import reports, sets
@@ -53,6 +55,8 @@ def build_parser():
                    help="write a comparison sheet per image (LR | each method | GT) to this new or empty folder")
     p.add_argument("--json", help="write the results as JSON to this file")
     p.add_argument("--csv", help="write the results as CSV to this file")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing --json / --csv files (default: refuse them before any scoring)")
     p.add_argument("--per-image", "--per_image", dest="per_image", action="store_true",
                    help="table rows per image as well as the means")
     return p
@@ -73,6 +77,21 @@ def _check_args(args):
         out = Path(args.compare_dir)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise UserError(f"--compare-dir {out}: exists and is not an empty folder (nothing is overwritten)")
+    _check_outputs(args)
+
+
+def _check_outputs(args):
+    """Every output place proven writable, and no results file replaced without --overwrite, before scoring."""
+    files = {option: path for option, path in (("--json", args.json), ("--csv", args.csv)) if path}
+    if len(files) == 2 and Path(files["--json"]).resolve() == Path(files["--csv"]).resolve():
+        raise UserError(f"--json and --csv name the same file {args.json}")
+    for option, path in files.items():
+        if Path(path).is_file() and not args.overwrite:
+            raise UserError(f"{option} {path}: exists (nothing is overwritten; --overwrite replaces it)")
+        writable_file(path, option)
+    for option, folder in (("--save-sr", args.save_sr), ("--compare-dir", args.compare_dir)):
+        if folder:
+            writable_folder(folder, option)
 
 
 def _data(args, opt, scale):
@@ -89,6 +108,18 @@ def _data(args, opt, scale):
     if args.sr:  # --sr with --bicubic: the bicubic row needs LR images
         raise UserError("--bicubic next to --sr needs --lr DIR (the LR images)")
     raise UserError("no data: give --datasets Set5,... (prepared sets) or --lr DIR --gt DIR")
+
+
+def _note_skipped(args, specs):
+    """One note per folder read whose files that are not images go unscored (a GIF among the GT images...)."""
+    folders = [*(("--sr", f) for f in args.sr), ("--gt", args.gt), ("--lr", args.lr)]
+    folders += [(f"{spec.name} {role}", folder) for spec in specs for role, folder in
+                (("GT", spec.gt_dir), ("LR", spec.lr_dir))]
+    done = set()
+    for what, folder in folders:
+        if folder and Path(folder).resolve() not in done:
+            done.add(Path(folder).resolve())
+            note_skipped_files(folder, what)
 
 
 def _model_name(args, opt):
@@ -126,6 +157,7 @@ def run(args):
     if args.compare_dir and args.sr and any(spec.name != dataset for spec in specs):
         raise UserError("--compare-dir with --sr: score the model on the same images (--lr/--gt), so every sheet "
                         "shows every method")
+    _note_skipped(args, specs)
     sr_found = {}  # method -> {stem: SR image path}, for the comparison sheets
     for folder in args.sr:
         name = _unique(Path(folder).resolve().name or "sr", results)

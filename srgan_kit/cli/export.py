@@ -8,7 +8,8 @@ fold the input into a quarter / half the size, so their H and W must then be mul
 is fixed to 1 x 3 x size x size. ``--fp16`` stores half-precision weights and takes half-precision input.
 The export is run by onnxruntime on a random input (another size when ``--dynamic``) and compared with PyTorch
 in fp32: the largest absolute difference is printed, and the file is kept only when it is within
-``--tolerance`` (default 1e-4 for fp32, 1e-2 for fp16). An existing output file is never overwritten.
+``--tolerance`` (default 1e-4 for fp32, 1e-2 for fp16). An existing output file is never overwritten; an output
+folder that cannot be written is reported (exit 74) before the conversion.
 Needs the ``export`` extra: ``pip install onnx onnxruntime``.
 """
 import argparse
@@ -16,8 +17,28 @@ import io
 import warnings
 from pathlib import Path
 
-from srgan_kit.cli import POSITIVE_INT, guarded, number
+from srgan_kit.cli import guarded, number, writable_file
 from srgan_kit.errors import UserError
+
+# The example input only fixes the graph's shape (--dynamic frees it), yet the network runs on it while tracing:
+# 4096² is larger than any tile one runs in one piece, and one 64-feature activation of it is already 4 GiB.
+MAX_SIZE = 4096
+# Our generators need opset 11 (upsampling by a scale factor, slicing by the input's size): below it torch's
+# exporter fails or the graph computes something else. The top is the newest opset torch.onnx's TorchScript
+# exporter (dynamo=False, used below) supports; above it torch only warns and writes an untested graph.
+MIN_OPSET = 11
+
+
+def _max_opset():
+    from torch.onnx import _constants
+
+    return getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", None) or _constants.ONNX_MAX_OPSET
+
+
+def _opset(text):
+    """argparse ``type=``: an opset this exporter writes (torch is imported only when --opset is given)."""
+    return number(int, MIN_OPSET, low_ok=True, high=_max_opset(), why="the opsets torch.onnx exports")(text)
+
 
 class ExportDiffers(UserError):
     """The exported graph does not compute what the network computes."""
@@ -34,8 +55,10 @@ def build_parser():
                    help="params_ema or params (default: params_ema when present)")
     p.add_argument("--fp16", action="store_true", help="half-precision weights and input")
     p.add_argument("--dynamic", action="store_true", help="free batch size, height and width")
-    p.add_argument("--size", type=POSITIVE_INT, default=64, help="height and width of the example input (64)")
-    p.add_argument("--opset", type=POSITIVE_INT, default=17, help="ONNX opset (17)")
+    p.add_argument("--size", type=number(int, 1, low_ok=True, high=MAX_SIZE, why="the traced example input"),
+                   default=64, help=f"height and width of the example input, up to {MAX_SIZE} (64)")
+    p.add_argument("--opset", type=_opset, default=17,
+                   help=f"ONNX opset (17), from {MIN_OPSET} to the newest torch.onnx's exporter writes")
     p.add_argument("--tolerance", type=number(float, 0), default=None,
                    help="largest accepted difference from PyTorch fp32 (1e-4; 1e-2 with --fp16)")
     return p
@@ -95,6 +118,7 @@ def run(args):
     out = Path(args.output)
     if out.exists():
         raise UserError(f"-o {out}: exists (nothing is overwritten; choose another name)")
+    writable_file(out, "-o")  # before the conversion, which takes long on a large network
     runtime = _runtime()
     net, spec = build_from_weights(args.model, args.param_key)
     tolerance = args.tolerance if args.tolerance is not None else (1e-2 if args.fp16 else 1e-4)

@@ -3,16 +3,16 @@
 The architecture comes from the weights (``archs.detect``) unless ``-opt`` names it (``network_g``).
 Outputs are ``<OUTDIR>/<stem>_<suffix>.<ext>`` (Real-ESRGAN's naming). A bad image is reported on one line and
 skipped; the exit code is then 1. Input files are never overwritten. Setup errors (missing input or weights,
-bad options) print one ``error:`` line and exit 2.
+bad options) print one ``error:`` line and exit 2; an output folder that cannot be written, 74. Files of a folder
+that are not images are named in one ``note:`` line.
 """
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
-from srgan_kit.cli import COUNT, POSITIVE_INT, guarded, number
+from srgan_kit.cli import COUNT, POSITIVE_INT, guarded, note_skipped_files, number, writable_folder
 from srgan_kit.archs.loading import build_generator
 from srgan_kit.device import PRECISIONS, resolve_device
 from srgan_kit.data.imageio import list_images, load_image, save_image
@@ -22,6 +22,9 @@ from srgan_kit.inference import DEFAULT_TILE_PAD, Upscaler
 # What the output format must be able to hold (OpenCV encoders): no alpha in JPEG, 16-bit only in PNG/TIFF.
 _NO_ALPHA = (".jpg", ".jpeg")
 _SIXTEEN_BIT = (".png", ".tif", ".tiff")
+# The output holds outscale² times the input's pixels: x16 (a x4 model resized 4 times further) is past any
+# published SR factor (x8 at most), and a larger value is a slip that would try to allocate gigabytes per image.
+MAX_OUTSCALE = 16
 
 
 def build_parser():
@@ -30,8 +33,9 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
     p.add_argument("--model", "--model_path", dest="model", help="generator weights (.pth or .safetensors)")
     p.add_argument("-opt", "--opt", dest="opt", help="option file naming network_g (else detected from weights)")
-    p.add_argument("-s", "--outscale", type=number(float), default=None,
-                   help="final upscale factor (default: the model's)")
+    p.add_argument("-s", "--outscale", default=None,
+                   type=number(float, high=MAX_OUTSCALE, why="the output has outscale² times the input's pixels"),
+                   help=f"final upscale factor, up to {MAX_OUTSCALE} (default: the model's)")
     p.add_argument("--tile", type=COUNT, default=0, help="tile size in input pixels, 0 = no tiling (default 0)")
     p.add_argument(
         "--tile-pad", "--tile_pad", dest="tile_pad", type=COUNT,
@@ -58,7 +62,9 @@ def collect_inputs(path):
     if not path.exists():
         raise DataError(f"input {path} does not exist")
     if path.is_dir():
-        return list_images(path, what="input images (-i)")
+        files = list_images(path, what="input images (-i)")
+        note_skipped_files(path, "-i")
+        return files
     return [path]
 
 
@@ -94,20 +100,6 @@ def output_path(src, outdir, suffix, ext_choice, has_alpha, bit_depth):
     return Path(outdir) / name, bit_depth, notes
 
 
-def _prepare_outdir(outdir):
-    """The output folder, made and proven writable before any image is computed."""
-    outdir = Path(outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise DataError(f"output {outdir} exists and is not a folder")
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=outdir):
-            pass
-    except OSError as exc:
-        raise DataError(f"output folder {outdir} cannot be written ({exc.strerror or exc})") from None
-    return outdir
-
-
 def _process(upscaler, src, args, outdir, inputs, written):
     """Upscale one file and write it; returns a list of notes. Problems raise UserError naming the file."""
     img = load_image(src)
@@ -133,7 +125,7 @@ def run(args):
     upscaler = Upscaler(net, scale, tile=args.tile, tile_pad=args.tile_pad, device=resolve_device(args.device),
                         half=args.half, precision=args.precision, channels_last=args.channels_last,
                         tile_batch=args.tile_batch)
-    outdir = _prepare_outdir(args.output)
+    outdir = writable_folder(args.output)  # before any image is computed
 
     inputs = {f.resolve() for f in files}
     if not args.suffix and args.ext == "auto" and any(f.parent == outdir.resolve() for f in inputs):

@@ -58,6 +58,14 @@ def list_images(folder, what="images"):
     return files
 
 
+def non_image_files(folder):
+    """The visible files directly inside ``folder`` that list_images passes over (not images by extension)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and not is_image_file(p))
+
+
 def _read_bytes(path):
     try:
         return np.fromfile(str(path), dtype=np.uint8)
