@@ -6,13 +6,9 @@ import re
 
 import pytest
 import torch
-import yaml
-from conftest import write_photos
-from test_distributed import torchrun
 from test_realesrnet import _options as realesrnet_options
 from test_training import _write_data, net_params, options
 
-from srgan_kit.cli.train import main as train_main
 from srgan_kit.config.schema import MOA_AUGS, MOA_PROBS
 from srgan_kit.data.imageio import load_image
 from srgan_kit.errors import OptionError
@@ -215,34 +211,6 @@ def test_a_resumed_run_augments_like_an_uninterrupted_one(tmp_path):
         b = net_params(root / "experiments" / "split" / "models" / "net_g_4.pth", key)
         for name in a:
             torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-7)
-
-
-def test_two_processes_of_batch_b_augment_and_train_like_one_process_of_batch_2b(tmp_path, monkeypatch):
-    """Partners come from the global batch: some sample of rank 0 mixes in one of rank 1's (odd positions)."""
-    write_photos(tmp_path / "data", 6, 40, 48, block=4)
-    options_ = {
-        "name": "ddp", "model_type": "sr", "scale": 2, "num_gpu": 0, "manual_seed": 5,
-        "datasets": {"train": {"type": "GTOnlyDataset", "dataroot_gt": "data", "gt_size": 16,
-                               "batch_size_per_gpu": 2, "use_hflip": True, "use_rot": True}},
-        "network_g": {"type": "MSRResNet", "num_feat": 8, "num_block": 1, "upscale": 2},
-        "train": {"ema_decay": 0.5, "optim_g": {"type": "Adam", "lr": 1e-3}, "total_iter": 2,
-                  "pixel_opt": {"type": "L1Loss"}, "use_moa": True, "moa_augs": ["mixup", "cutmix", "resizemix"],
-                  "moa_probs": [0.4, 0.3, 0.3], "moa_debug": True},
-        "logger": {"print_freq": 1, "save_checkpoint_freq": 2},
-    }
-    (tmp_path / "ddp.yml").write_text(yaml.safe_dump(options_))
-    done = torchrun(tmp_path, "-opt", "ddp.yml", "--no-progress")
-    assert done.returncode == 0, done.stderr[-3000:]
-    monkeypatch.chdir(tmp_path)
-    assert train_main(["-opt", "ddp.yml", "--no-progress", "--set", "name=single",
-                       "--set", "datasets.train.batch_size_per_gpu=4"]) == 0
-    for key in ("params", "params_ema"):
-        two = net_params(tmp_path / "experiments" / "ddp" / "models" / "net_g_2.pth", key)
-        one = net_params(tmp_path / "experiments" / "single" / "models" / "net_g_2.pth", key)
-        for name in one:
-            torch.testing.assert_close(two[name], one[name], rtol=0, atol=1e-5)
-    drawn = (tmp_path / "experiments" / "ddp" / "moa_debug" / "augmentations.txt").read_text()
-    assert any(int(p) % 2 for p in re.findall(r"with (\d+)", drawn))
 
 
 # ------------------------------------------------------------------------------------------ options

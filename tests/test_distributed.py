@@ -87,13 +87,16 @@ def test_a_run_resumed_under_torchrun_from_a_single_process_state(workdir, monke
 ], ids=["ragan", "wgan_gp", "rpgan_r1_r2"])
 def test_gan_training_under_ddp_equals_one_process(workdir, monkeypatch, gan_opt):
     """RaGAN's batch means span all processes; WGAN-GP's interpolation weights come from each sample's seed;
-    R1 / R2 (double backward through the unwrapped D) average over the processes like the batch.
+    R1 / R2 (double backward through the unwrapped D) average over the processes like the batch; batch
+    augmentations draw each sample's partner from the global batch.
     Adam's eps is large here: D's last bias gets an exactly-zero gradient under RaGAN, whose sign noise
     Adam would otherwise turn into a full step."""
     name = f"gan_{gan_opt['gan_type']}"
     sets = [f"name={name}", "model_type=gan", "train.optim_g.eps=1.0", "network_d.type=UNetDiscriminatorSN",
             "network_d.num_feat=8", "train.optim_d.type=Adam", "train.optim_d.lr=1e-3", "train.optim_d.eps=1.0",
             f"train.gan_opt={yaml.safe_dump(gan_opt, default_flow_style=True).strip()}"]
+    if gan_opt["gan_type"] == "wgan_gp":  # batch augmentations too: partners come from the global batch
+        sets += ["train.use_moa=true", "train.moa_augs=[mixup, cutmix, resizemix]", "train.moa_probs=[0.4, 0.3, 0.3]"]
     done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", *[a for s in sets for a in ("--set", s)])
     assert done.returncode == 0, done.stderr[-3000:]
     monkeypatch.chdir(workdir)

@@ -273,8 +273,7 @@ def test_basicsr_msrresnet_file_loads_with_one_warning_per_unused_key(tmp_path):
     path = write(tmp_path, BASICSR_MSRRESNET)
     with pytest.warns(OptionWarning) as record:
         opt = load_options(path, root=tmp_path, check_paths=False)
-    expected = ["datasets.train.meta_info_file", "datasets.train.dataset_enlarge_ratio",
-                "datasets.train.prefetch_mode", "dist_params"]
+    expected = ["datasets.train.meta_info_file", "datasets.train.dataset_enlarge_ratio", "dist_params"]
     assert sorted(warned_keys(opt)) == sorted(expected)
     assert sorted(str(w.message).split(": ")[1] for w in record) == sorted(expected)
     assert all(str(path) in w for w in opt["_warnings"])
@@ -286,15 +285,16 @@ def test_basicsr_msrresnet_file_loads_with_one_warning_per_unused_key(tmp_path):
     assert opt["val"]["metrics"]["niqe"]["better"] == "lower"
     assert set(opt["datasets"]) == {"train", "val", "val_2"}
     assert opt["datasets"]["val_2"]["phase"] == "val" and opt["datasets"]["train"]["phase"] == "train"
-    for unused in ("meta_info_file", "dataset_enlarge_ratio", "prefetch_mode"):
+    for unused in ("meta_info_file", "dataset_enlarge_ratio"):
         assert unused not in opt["datasets"]["train"]
+    assert opt["datasets"]["train"]["prefetch_mode"] is None  # BasicSR's loader keys are read
     assert "dist_params" not in opt and opt["logger"]["wandb"]["project"] is None
 
 
 def test_basicsr_rrdbnet_psnr_file_loads_and_reads_old_names(tmp_path):
     opt = load(write(tmp_path, BASICSR_RRDBNET_PSNR))
     assert sorted(warned_keys(opt)) == sorted(["datasets.train.use_flip", "datasets.train.dataset_enlarge_ratio",
-                                               "datasets.train.prefetch_mode", "dist_params"])
+                                               "dist_params"])
     train = opt["datasets"]["train"]
     assert train["use_hflip"] is True and "use_flip" not in train and train["use_shuffle"] is True
     assert opt["path"]["param_key_g"] == "params" and opt["path"]["strict_load_g"] is True
@@ -510,7 +510,7 @@ def test_top_level_must_be_a_mapping(tmp_path, text, words):
 def test_unused_keys_warn_once_each_and_are_dropped(tmp_path):
     data = base_options()
     data["dist_params"] = {"backend": "nccl"}
-    data["datasets"]["train"]["pin_memory"] = True
+    data["datasets"]["val"]["pin_memory"] = True  # a training-loader key
     data["datasets"]["val"]["gt_size"] = 64  # validation uses whole images
     data["train"]["net_d_iters"] = 1
     data["path"] = {"pretrain_network_d": "d.pth"}
@@ -519,7 +519,7 @@ def test_unused_keys_warn_once_each_and_are_dropped(tmp_path):
     path = write(tmp_path, data)
     with pytest.warns(OptionWarning) as record:
         opt = load_options(path, root=tmp_path, check_paths=False)
-    keys = ["dist_params", "datasets.train.pin_memory", "datasets.val.gt_size", "train.net_d_iters",
+    keys = ["dist_params", "datasets.val.pin_memory", "datasets.val.gt_size", "train.net_d_iters",
             "path.pretrain_network_d", "val.pbar", "network_d"]
     assert sorted(warned_keys(opt)) == sorted(keys)
     assert len([w for w in record if issubclass(w.category, OptionWarning)]) == len(keys)
