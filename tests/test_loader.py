@@ -50,14 +50,15 @@ def test_the_keys_reach_the_data_loader(workdir):
     assert (loader.num_workers, loader.prefetch_factor, loader.persistent_workers) == (1, 3, False)
 
 
-def test_defaults_build_the_data_loader_of_before(workdir):
-    _, opt = options(workdir, sets=["datasets.train.num_worker_per_gpu=1"])
+@pytest.mark.parametrize("workers, expected", [(0, (None, False, False)), (1, (2, True, False))])
+def test_defaults_build_the_data_loader_of_before(workdir, workers, expected):
+    _, opt = options(workdir, sets=[f"datasets.train.num_worker_per_gpu={workers}"])
     spec = opt["datasets"]["train"]
     assert (spec["pin_memory"], spec["persistent_workers"], spec["prefetch_factor"], spec["prefetch_mode"]) == (
         True, True, None, None)
     loader = build_train_loader(opt, Runtime(), 1)._loader
-    # torch's own default prefetch depth; workers persistent and batches unpinned on a CPU, as before the keys
-    assert (loader.prefetch_factor, loader.persistent_workers, loader.pin_memory) == (2, True, False)
+    # torch's own prefetch depth; workers persistent when there are some; batches unpinned on a CPU
+    assert (loader.prefetch_factor, loader.persistent_workers, loader.pin_memory) == expected
 
 
 @pytest.mark.parametrize("keys, pinned", [({}, True), ({"pin_memory": False}, False)])
@@ -80,17 +81,25 @@ def test_prefetch_mode_cuda_on_a_cpu_is_one_warning_and_the_plain_loader():
 
 
 def test_a_cpu_run_with_the_keys_set_trains_the_same_weights(workdir):
-    _, plain = options(workdir, "plain", RUN)
-    _, keyed = options(workdir, "keyed", RUN + [
-        "datasets.train.num_worker_per_gpu=1", "datasets.train.prefetch_factor=3",
-        "datasets.train.persistent_workers=false", "datasets.train.pin_memory=false",
-        "datasets.train.prefetch_mode=cuda", "datasets.train.num_prefetch_queue=2"])
-    for opt in (plain, keyed):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # prefetch_mode cuda on this CPU
-            train(opt, progress=False)
+    keys = ["datasets.train.persistent_workers=false", "datasets.train.pin_memory=false",
+            "datasets.train.prefetch_mode=cuda", "datasets.train.num_prefetch_queue=2"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # prefetch_mode cuda on this CPU; pin_memory false beside it
+        for name, sets in (("plain", RUN), ("keyed", RUN + keys)):
+            train(options(workdir, name, sets)[1], progress=False)
     a, b = (net_params(workdir / "experiments" / name / "models" / "net_g_3.pth") for name in ("plain", "keyed"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_workers_with_their_keys_load_the_batches_of_none(workdir):
+    # (a run's loader is freed by the garbage collector, which stops a worker only after a 5 s timeout: the
+    # loaders are compared here, freed as soon as they are dropped)
+    _, plain = options(workdir, sets=["datasets.train.num_worker_per_gpu=0"])
+    _, keyed = options(workdir, sets=["datasets.train.num_worker_per_gpu=1", "datasets.train.prefetch_factor=3",
+                                      "datasets.train.persistent_workers=false"])
+    batches = [[next(loader)["gt"] for _ in range(3)]
+               for loader in (build_train_loader(opt, Runtime(), 1) for opt in (plain, keyed))]
+    assert all(torch.equal(a, b) for a, b in zip(*batches))
 
 
 # --------------------------------------------------------------------------------------------- option checks

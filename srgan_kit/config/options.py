@@ -19,8 +19,8 @@ import yaml
 
 from srgan_kit.config import engine
 from srgan_kit.config.engine import dotted
-from srgan_kit.config.schema import (CHANNEL_COUNTS, DEFAULT_METRICS, MOA_AUGS, network_channels,
-                                     train_gt_size)
+from srgan_kit.config.schema import (CHANNEL_COUNTS, DEFAULT_METRICS, MOA_AUGS, check_loader_keys,
+                                     network_channels, train_gt_size)
 from srgan_kit.errors import OptionError, WeightsError, did_you_mean
 from srgan_kit.fileio import write_text_atomic
 from srgan_kit.registry import ARCHS, LOSSES, METRICS, MODEL_TYPES, OPTIMIZERS, network_in_file
@@ -289,6 +289,8 @@ def _cross_check(opt, ctx):
     _schedule_free_problems(opt["train"], ctx)
     _moa_problems(opt["train"], ctx)
     _channel_problems(opt, ctx)
+    if train_set:
+        check_loader_keys(train_set, ctx)
     logger = opt.get("logger") or {}
     if (logger.get("wandb") or {}).get("project") and not logger.get("use_tb_logger"):
         ctx.problem(("logger", "wandb", "project"), f"{logger['wandb']['project']!r} needs logger.use_tb_logger: true "

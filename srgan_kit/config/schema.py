@@ -55,14 +55,37 @@ TOP_UNUSED = {
 DATASET_UNUSED = {
     "meta_info_file": "BasicSR's file list; srgan_kit pairs every image in the folders",
     "dataset_enlarge_ratio": "BasicSR's epoch-length multiplier; srgan_kit counts iterations, not epochs",
-    "prefetch_mode": "BasicSR's CUDA/CPU prefetcher, not used by srgan_kit",
-    "pin_memory": "BasicSR's data loader flag, not used by srgan_kit",
-    "persistent_workers": "BasicSR's data loader flag, not used by srgan_kit",
-    "num_prefetch_queue": "BasicSR's prefetcher queue, not used by srgan_kit",
     "color": "BasicSR's Y-channel mode, not used by srgan_kit (grey networks: network_g.num_in_ch/num_out_ch: 1)",
     "mean": "BasicSR's input normalisation, not used by srgan_kit",
     "std": "BasicSR's input normalisation, not used by srgan_kit",
 }
+
+# The training loader's keys (BasicSR's names; srgan_kit.training.runtime and .prefetch). pin_memory: page-locked
+# batches when training on CUDA; persistent_workers: with workers; prefetch_factor: batches each worker loads
+# ahead (~: torch's 2); prefetch_mode 'cuda': the next num_prefetch_queue batches copied to the GPU during the step.
+PREFETCH_MODES = ("cpu", "cuda")
+LOADER_FIELDS = {
+    "pin_memory": Field(BOOL, True),
+    "persistent_workers": Field(BOOL, True),
+    "prefetch_factor": Field(INT, None, nullable=True, check=greater(0)),
+    "prefetch_mode": Field(STR, None, nullable=True, choices=PREFETCH_MODES),
+    "num_prefetch_queue": Field(INT, None, nullable=True, check=greater(0)),
+}
+
+
+def check_loader_keys(train_set, ctx):
+    """The training loader's keys against each other (torch refuses prefetch_factor without workers)."""
+    where = ("datasets", "train")
+    if train_set.get("prefetch_factor") is not None and not train_set.get("num_worker_per_gpu"):
+        ctx.problem(where + ("prefetch_factor",), f"{train_set['prefetch_factor']} needs num_worker_per_gpu > 0 "
+                    "(workers load batches ahead; without them the training process loads each batch)")
+    cuda = train_set.get("prefetch_mode") == "cuda"
+    if train_set.get("num_prefetch_queue") is not None and not cuda:
+        ctx.warn(where + ("num_prefetch_queue",), "used with prefetch_mode: cuda only (batches copied to the GPU "
+                 "ahead); otherwise the loader's workers prefetch prefetch_factor batches each; ignored")
+    if cuda and train_set.get("pin_memory") is False:
+        ctx.warn(where + ("pin_memory",), "false, but prefetch_mode: cuda copies from page-locked memory; "
+                 "pinned anyway")
 
 
 # Metrics of evaluation and training validation when none are named (keys as val.best_metric names them).
@@ -109,11 +132,11 @@ def dataset_node(phase):
         require = ("gt_size",)
         extra = {"batch_size_per_gpu": Field(INT, REQUIRED, check=greater(0)),
                  "num_worker_per_gpu": Field(INT, 0, check=at_least(0)),
-                 "use_shuffle": Field(BOOL, True)}
+                 "use_shuffle": Field(BOOL, True), **LOADER_FIELDS}
     else:
         why = "not used for validation (whole images, one at a time, no augmentation, as in BasicSR)"
         unused.update({k: why for k in ("gt_size", "use_hflip", "use_rot", "skip_small",
-                                        "batch_size_per_gpu", "num_worker_per_gpu", "use_shuffle")})
+                                        "batch_size_per_gpu", "num_worker_per_gpu", "use_shuffle", *LOADER_FIELDS)})
     return Typed(reg.DATASETS, supplied=("scale", "phase"), derived=("scale", "phase"), known=known,
                  require=require, extra=extra, unused=unused, aliases={"use_flip": "use_hflip"})
 

@@ -19,6 +19,7 @@ from srgan_kit.data.datasets import SampleKey
 from srgan_kit.device import resolve_device, resolve_precision
 from srgan_kit.errors import DataError
 from srgan_kit import distributed
+from srgan_kit.training import prefetch
 
 
 def unwrap(net):
@@ -104,12 +105,21 @@ class Runtime:
         return EpochSampler(len(dataset), shuffle=shuffle, seed=seed, repeats=repeats, rank=self.rank,
                             world_size=self.world_size)
 
-    def train_loader(self, dataset, batch_size, num_workers, shuffle, seed):
+    def train_loader(self, dataset, batch_size, num_workers, shuffle, seed, pin_memory=True, persistent_workers=True,
+                     prefetch_factor=None, prefetch_mode=None, num_prefetch_queue=None):
+        """The training batches (datasets.train's loader keys; srgan_kit.training.prefetch for prefetch_mode)."""
         # A set smaller than one batch is repeated within each epoch (BasicSR: dataset_enlarge_ratio).
         repeats = max(1, math.ceil(batch_size * self.world_size / max(len(dataset), 1)))
         sampler = self.sampler(dataset, shuffle, seed, repeats)
-        return InfiniteLoader(dataset, sampler, batch_size, num_workers, seed, pin_memory=self.device.type == "cuda",
-                              samples_per_epoch=sampler.per_rank)
+        ahead = prefetch.device_prefetch(self.device, prefetch_mode)  # copies from page-locked memory
+        loader = InfiniteLoader(dataset, sampler, batch_size, num_workers, seed,
+                                pin_memory=self.device.type == "cuda" and (pin_memory or ahead),
+                                persistent_workers=persistent_workers, prefetch_factor=prefetch_factor,
+                                samples_per_epoch=sampler.per_rank)
+        if ahead:
+            return prefetch.DevicePrefetcher(loader, prefetch.StreamCopy(self.device, self.to_device),
+                                             num_prefetch_queue)
+        return loader
 
 
 class CompileFallback(torch.nn.Module):
@@ -184,12 +194,12 @@ WORKER_TIMEOUT = 600  # seconds a batch may take in a worker before the run stop
 class InfiniteLoader:
     """Batches forever, epoch after epoch (drop_last), remembering (epoch, batch) for resume.
 
-    One DataLoader serves every epoch; with workers they are persistent, so a short epoch (a small
-    set) does not start new worker processes each time.
+    One DataLoader serves every epoch; with workers they are persistent (unless persistent_workers is off), so a
+    short epoch (a small set) does not start new worker processes each time.
     """
 
     def __init__(self, dataset, sampler, batch_size, num_workers=0, seed=0, pin_memory=False,
-                 samples_per_epoch=None):
+                 samples_per_epoch=None, persistent_workers=True, prefetch_factor=None):
         samples = len(dataset) if samples_per_epoch is None else samples_per_epoch
         self.per_epoch = samples // batch_size
         if self.per_epoch == 0:
@@ -200,8 +210,8 @@ class InfiniteLoader:
         # Own generator: worker seeds depend on (seed, epoch) and the global torch RNG is untouched.
         self._generator = torch.Generator()
         self._loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
-                                  num_workers=num_workers, persistent_workers=num_workers > 0,
-                                  pin_memory=pin_memory, generator=self._generator,
+                                  num_workers=num_workers, persistent_workers=persistent_workers and num_workers > 0,
+                                  prefetch_factor=prefetch_factor, pin_memory=pin_memory, generator=self._generator,
                                   timeout=WORKER_TIMEOUT if num_workers > 0 else 0)
         self.epoch, self.batch = 0, 0
         self._it = None

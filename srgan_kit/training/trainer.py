@@ -28,7 +28,7 @@ from srgan_kit.data.imageio import save_image
 from srgan_kit import fileio
 from srgan_kit.errors import OptionError, RunFolderLost, TrainingDiverged, TrainingInterrupted, UserError, listing
 from srgan_kit.eval.compare import comparison_row
-from srgan_kit.config.schema import DEFAULT_METRICS
+from srgan_kit.config.schema import DEFAULT_METRICS, LOADER_FIELDS
 from srgan_kit.eval.conventions import Scorer, to_levels
 from srgan_kit.inference import forward_padded
 from srgan_kit.registry import DATASETS, MODEL_TYPES
@@ -141,7 +141,7 @@ class Run:
 
     model_type: object  # the registered ModelType
     step: object  # its training step (networks, losses, optimisers)
-    loader: object  # the training InfiniteLoader
+    loader: object  # the training InfiniteLoader (prefetch_mode cuda: in a DevicePrefetcher)
     val_loaders: dict  # {set name: DataLoader}
     scorer: object  # Scorer of val.metrics, or None without validation
     state: dict = None  # the training state being resumed
@@ -452,7 +452,7 @@ def build_train_loader(opt, runtime, seed):
     spec = opt["datasets"]["train"]
     dataset = build_dataset(spec, "datasets.train", opt["network_g"])
     return runtime.train_loader(dataset, spec["batch_size_per_gpu"], spec["num_worker_per_gpu"], spec["use_shuffle"],
-                                seed)
+                                seed, **{k: spec[k] for k in LOADER_FIELDS if k in spec})
 
 
 def build_val_loaders(opt):
