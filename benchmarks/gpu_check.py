@@ -46,8 +46,8 @@ def run_tests():
     import pytest
 
     collector = Collector()
-    pytest.main(["-q", "-m", "cuda", "-p", "no:cacheprovider", str(REPO / "tests" / "test_cuda.py")],
-                plugins=[collector])
+    pytest.main(["-q", "-m", "cuda", "-p", "no:cacheprovider", str(REPO / "tests" / "test_cuda.py"),
+                 str(REPO / "tests" / "test_loader.py")], plugins=[collector])
     return [{"check": name, "outcome": outcome, "seconds": round(seconds, 1), "detail": detail}
             for name, outcome, seconds, detail in collector.results]
 
