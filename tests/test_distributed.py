@@ -1,6 +1,7 @@
 """torchrun + DistributedDataParallel on the CPU (gloo, 2 processes): the same run as one process with the
 global batch, checkpoints that load either way, and a resume under torchrun."""
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -23,11 +24,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def torchrun(root, *args, nproc=2, script=REPO / "tools" / "train.py"):
+def torchrun(root, *args, nproc=2, script=REPO / "tools" / "train.py", env=None):
     """tools/train.py under PyTorch's launcher, as users run it; returns the completed process."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
                "127.0.0.1", "--master_port", str(free_port()), str(script), *args]
-    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +140,7 @@ def test_accumulation_under_ddp_syncs_once_and_equals_the_global_batch(workdir, 
 def test_a_killed_rank_ends_the_run_in_bounded_time_and_auto_resume_continues(workdir):
     start = time.monotonic()
     done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", "--set", "name=killed", "--set",
-                    "train.total_iter=6", script=Path(__file__).parent / "kill_one_rank.py")
+                    "train.total_iter=6", script=Path(__file__).parent / "signal_one_rank.py")
     assert done.returncode != 0 and time.monotonic() - start < 120
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith("error: rank 0 of 2: another process stopped")
@@ -158,7 +160,8 @@ def test_a_killed_rank_ends_the_run_in_bounded_time_and_auto_resume_continues(wo
 
 def test_a_signal_to_one_rank_stops_every_rank_at_its_iteration_with_one_torchrun_hint(workdir):
     done = torchrun(workdir, "-opt", "ddp.yml", "--no-progress", "--set", "name=signalled", "--set",
-                    "train.total_iter=6", script=Path(__file__).parent / "signal_one_rank.py")
+                    "train.total_iter=6", script=Path(__file__).parent / "signal_one_rank.py",
+                    env={"ONE_RANK_SIGNAL": "SIGINT"})
     hints = [line for line in done.stderr.splitlines() if line.startswith("interrupted: ")]
     assert done.returncode != 0 and len(hints) == 1, done.stderr[-3000:]
     assert hints[0].startswith("interrupted: SIGINT at iteration 3: its complete training state is saved")
