@@ -12,8 +12,6 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from srgan_kit.config.schema import CHANNEL_COUNTS, network_channels  # noqa: F401 (the data side's names)
-
 LUMA = (0.299, 0.587, 0.114)
 
 

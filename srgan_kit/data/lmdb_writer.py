@@ -11,11 +11,10 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
 from srgan_kit.data.imageio import decode_image, list_images, quantize
-from srgan_kit.data.lmdb_backend import META_INFO
+from srgan_kit.data.lmdb_backend import META_INFO, lmdb_key
 from srgan_kit.errors import DataError, UserError, listing
 from srgan_kit.fileio import write_json, write_text_atomic
 
@@ -27,12 +26,12 @@ def encode_png(path, compress_level):
     """(key, PNG bytes, (h, w, c)) of an image file, as BasicSR stores it (float images as 16-bit)."""
     img = decode_image(path)
     if img.dtype.kind == "f":
-        img = quantize(np.clip(img, 0.0, 1.0), 16)
+        img = quantize(img, 16)  # clipped to [0, 1] there
     ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, compress_level])
     if not ok:
         raise DataError(f"cannot encode image {path} as PNG")
     h, w = img.shape[:2]
-    return Path(path).stem, buf.tobytes(), (h, w, 1 if img.ndim == 2 else img.shape[2])
+    return lmdb_key(Path(path).name), buf.tobytes(), (h, w, 1 if img.ndim == 2 else img.shape[2])
 
 
 def _encode_job(job):

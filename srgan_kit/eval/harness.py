@@ -34,10 +34,9 @@ from tqdm import tqdm
 
 from srgan_kit.archs.loading import build_generator
 from srgan_kit.data.degradation import imresize, mod_crop
-from srgan_kit.data.channels import CHANNEL_COUNTS
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.errors import DataError, UserError
-from srgan_kit.config.schema import DEFAULT_METRICS
+from srgan_kit.config.schema import CHANNEL_COUNTS, DEFAULT_METRICS
 from srgan_kit.eval.conventions import Scorer, to_levels
 from srgan_kit.eval.sets import default_dataset_name, match_pairs, set_pairs
 from srgan_kit.inference import DEFAULT_TILE_PAD, Upscaler

@@ -23,12 +23,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from srgan_kit.config.options import constructor_spec, public_options, save_options
-from srgan_kit.data.channels import GreyItems, as_rgb, network_channels
+from srgan_kit.data.channels import GreyItems, as_rgb
 from srgan_kit.data.imageio import save_image
 from srgan_kit import fileio
 from srgan_kit.errors import OptionError, RunFolderLost, TrainingDiverged, TrainingInterrupted, UserError, listing
 from srgan_kit.eval.compare import comparison_row
-from srgan_kit.config.schema import DEFAULT_METRICS, LOADER_FIELDS
+from srgan_kit.config.schema import DEFAULT_METRICS, LOADER_FIELDS, network_channels
 from srgan_kit.eval.conventions import Scorer, to_levels
 from srgan_kit.inference import forward_padded
 from srgan_kit.registry import DATASETS, MODEL_TYPES
