@@ -52,7 +52,7 @@ def list_images(folder, what="images"):
         raise DataError(f"{what}: folder {folder} does not exist")
     if not folder.is_dir():
         raise DataError(f"{what}: {folder} is not a folder")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+    files = [p for p in _visible_files(folder) if is_image_file(p)]
     if not files:
         raise DataError(f"{what}: folder {folder} holds no image ({', '.join(IMAGE_EXTENSIONS)})")
     return files
@@ -61,9 +61,12 @@ def list_images(folder, what="images"):
 def non_image_files(folder):
     """The visible files directly inside ``folder`` that list_images passes over (not images by extension)."""
     folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and not is_image_file(p))
+    return [p for p in _visible_files(folder) if not is_image_file(p)] if folder.is_dir() else []
+
+
+def _visible_files(folder):
+    """Files directly inside ``folder``, sorted, without hidden ones (``.DS_Store``, ``._x.png``)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def _read_bytes(path):
