@@ -4,6 +4,7 @@ report whose tables, pictures and findings come from the recorded scores; traini
 Runs are tiny: MSRResNet x2 (num_feat 8, 1 block), 2 iterations, a 2-image benchmark set, PSNR and SSIM.
 """
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ from srgan_kit.data.degradation import bicubic_pair
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.errors import OptionError
 from srgan_kit.eval.conventions import format_value
-from srgan_kit.sweeps.study import prepare_study, run_study
+from srgan_kit.sweeps.runner import read_record
+from srgan_kit.sweeps.study import prepare_study, run_study, train_start
 from srgan_kit.sweeps.study_report import RESOLUTION, _trend, write_study_report
 from srgan_kit.training.trainer import train
 from conftest import write_photos
@@ -188,6 +190,26 @@ def test_a_second_run_trains_nothing(finished, workdir):
     spy = Spy()
     run_study(_prepare(workdir), progress=False, log=lambda text: None, train_fn=spy)
     assert spy.opts == []
+
+
+def test_an_interrupted_start_resumes_and_counts_the_time_it_had_spent(workdir, tmp_path):
+    study = prepare_study(workdir / "start.yml", [workdir / "weight.yml"], out_dir=tmp_path / "out", root=workdir,
+                          datasets=["Tiny"], data_root=workdir / "datasets", metrics=["psnr"])
+    resumed = []
+
+    def interrupted(opt, auto_resume=False, progress=True):
+        resumed.append(auto_resume)
+        time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_start(study, progress=False, log=lambda text: None, train_fn=interrupted)
+    first = read_record(tmp_path / "out" / "start.json")
+    assert first["status"] == "training" and first["train_time_s"] >= 0.05
+    record = train_start(study, progress=False, log=lambda text: None,
+                         train_fn=lambda opt, auto_resume=False, progress=True: resumed.append(auto_resume))
+    assert resumed == [False, True]
+    assert record["status"] == "ok" and record["train_time_s"] >= first["train_time_s"]
 
 
 @pytest.mark.parametrize("values, words", [

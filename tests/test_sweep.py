@@ -454,3 +454,26 @@ def test_an_interrupted_variant_says_to_rerun_the_sweep_and_the_rerun_resumes_it
     logs = sorted(run_dir.glob("train_*.log"))
     assert "Resumed from" in logs[-1].read_text() and "iteration 2" in logs[-1].read_text()
     assert not list(run_dir.parent.glob("*_archived_*"))  # the interrupted run was continued, not set aside
+
+
+def test_train_key_unchanged_by_a_new_key_at_its_default(monkeypatch):
+    """Records stay valid when a release adds an option whose default changes nothing."""
+    from srgan_kit.config import schema
+    from srgan_kit.config.engine import BOOL, Field
+    from srgan_kit.config.options import load_options
+    from srgan_kit.sweeps.runner import train_key
+
+    before = train_key(load_options(REPO / "options" / "study_psnr.yml", check_paths=False))
+    original = schema.base_schema
+
+    def with_new_key(is_train):
+        tree = original(is_train)
+        tree.fields["train"].fields["new_knob"] = Field(BOOL, False)
+        return tree
+
+    monkeypatch.setattr(schema, "base_schema", with_new_key)
+    opt = load_options(REPO / "options" / "study_psnr.yml", check_paths=False)
+    assert opt["train"]["new_knob"] is False
+    assert train_key(opt) == before
+    opt["train"]["new_knob"] = True
+    assert train_key(opt) != before

@@ -395,6 +395,35 @@ def optional_fields(node):
             yield from optional_fields(sub)
 
 
+def without_defaults(node, value):
+    """``value`` (validated by ``node``) less every key a Section or a Typed node's extra keys hold at its Field
+    default, recursively; a section left empty goes too. What a file asks for beyond the defaults: adding a
+    key with a neutral default does not change it."""
+    if isinstance(node, MapOf) and isinstance(value, dict):
+        return {k: without_defaults(node.node_for(k), v) for k, v in value.items()}
+    if isinstance(node, ListOf) and isinstance(value, list):
+        return [without_defaults(node.item, v) for v in value]
+    fields = node.fields if isinstance(node, Section) else node.extra if isinstance(node, Typed) else None
+    if fields is None or not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        sub = fields.get(key)
+        if isinstance(sub, Field) and not sub.required and _same_value(item, sub.default):
+            continue
+        kept = without_defaults(sub, item) if sub is not None else item
+        if kept == {} and isinstance(sub, Section) and sub.absent == "defaults":
+            continue
+        out[key] = kept
+    return out
+
+
+def _same_value(a, b):
+    # 1 and True compare equal in Python; a default of False is not a weight of 0.
+    return type(a) is type(b) and a == b or (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))
+                                             and list(a) == list(b))
+
+
 def field_from_default(default, check=None, exact_length=False):
     """A Field typed by its default (REQUIRED: any value): bool, number (with ``check``), string, or a list
     (of numbers when the default's items are; of the default's length with ``exact_length``)."""

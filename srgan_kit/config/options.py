@@ -443,6 +443,11 @@ def public_options(opt):
     return {k: v for k, v in opt.items() if not str(k).startswith("_")}
 
 
+def given_options(opt):
+    """The resolved options less the keys at their schema defaults (see engine.without_defaults)."""
+    return engine.without_defaults(MODEL_TYPES.get(opt["model_type"]).schema(True), public_options(opt))
+
+
 def save_options(opt, path):
     """Write the resolved options as YAML (keys starting with '_' left out); atomic. Returns the Path."""
     data = public_options(opt)

@@ -24,7 +24,7 @@ import torch
 
 from srgan_kit.archs.interpolation import check_same_architecture, interpolate
 from srgan_kit.archs.weights import load_state_dict_file
-from srgan_kit.config.options import load_options, parse_override, read_yaml
+from srgan_kit.config.options import given_options, load_options, parse_override, read_yaml
 from srgan_kit.device import resolve_device
 from srgan_kit.errors import DataError, OptionError
 from srgan_kit.eval.conventions import TRADEOFF_METRICS, metric_plan
@@ -67,10 +67,11 @@ def _hash(data):
 
 
 def train_key(opt):
-    """Hash of what a trained variant depends on: its resolved options (without its run folders) and the
-    bytes of any weights it starts from."""
-    data = {k: v for k, v in opt.items() if not str(k).startswith("_")}
-    data["path"] = {k: v for k, v in opt["path"].items() if k not in RUN_KEYS}
+    """Hash of what a trained variant depends on: its resolved options that differ from the schema defaults
+    (without its run folders; a new key at a neutral default keeps old records valid) and the bytes of any
+    weights it starts from."""
+    data = given_options(opt)
+    data["path"] = {k: v for k, v in data.get("path", {}).items() if k not in RUN_KEYS}
     weights = {k: file_digest(v) for k, v in opt["path"].items()
                if k.startswith("pretrain_network") and isinstance(v, str) and os.path.isfile(v)}
     return _hash({"options": data, "weights": weights})

@@ -76,13 +76,18 @@ def train_start(study, progress=True, log=print, train_fn=None):
         log(f"start: {opt['name']} already trained ({weights}), kept")
         return old
     resume = old.get("train_key") == key and old.get("status") == "training"
+    spent = float(old.get("train_time_s", 0)) if resume else 0.0  # the time of the interrupted part
     record = {"options": study.start_path, "experiment": opt["name"], "train_key": key, "status": "training",
-              "total_iter": int(opt["train"]["total_iter"]), "checkpoint": str(weights)}
+              "total_iter": int(opt["train"]["total_iter"]), "checkpoint": str(weights), "train_time_s": spent}
     write_json(record_path, record)
     log(f"start: {'resuming' if resume else 'training'} {opt['name']} for {record['total_iter']} iterations")
     t0 = time.perf_counter()
-    (train_fn or train)(opt, auto_resume=resume, progress=progress)
-    record.update(status="ok", train_time_s=round(time.perf_counter() - t0, 3), resumed=resume)
+    try:
+        (train_fn or train)(opt, auto_resume=resume, progress=progress)
+    finally:
+        record["train_time_s"] = round(spent + time.perf_counter() - t0, 3)
+        write_json(record_path, record)
+    record.update(status="ok", resumed=resume)
     write_json(record_path, record)
     return record
 
