@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from srgan_kit.data.degradation import imresize_uint8
+from srgan_kit.data.degradation import imresize_int
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.eval.compare import image_rows, write_sheet
 from srgan_kit.eval.harness import evaluate_model, merge_methods, model_upscaler
@@ -60,8 +60,8 @@ def gaussian_noise(rgb8, seed, sigma=10.0):
 
 
 DEGRADATIONS = {
-    "camera": lambda hr, seed: jpeg(gaussian_noise(imresize_uint8(hr, 0.25), seed)),
-    "hr_noise": lambda hr, seed: imresize_uint8(gaussian_noise(jpeg(hr), seed), 0.25),
+    "camera": lambda hr, seed: jpeg(gaussian_noise(imresize_int(hr, 0.25), seed)),
+    "hr_noise": lambda hr, seed: imresize_int(gaussian_noise(jpeg(hr), seed), 0.25),
 }
 
 

@@ -10,7 +10,7 @@ import torch
 from srgan_kit.archs.generators import MSRResNet
 from srgan_kit.cli.evaluate import main as evaluate_main
 from srgan_kit.config.options import load_options
-from srgan_kit.data.degradation import imresize_uint8
+from srgan_kit.data.degradation import imresize_int
 from srgan_kit.data.imageio import save_image
 from srgan_kit.eval.conventions import CONVENTIONS, metric_plan
 from srgan_kit.eval.harness import model_upscaler
@@ -55,7 +55,7 @@ def scored(tmp_path_factory):
         small = rng.uniform(0.1, 0.9, (26, 50, 3))
         hr = np.round(np.kron(small, np.ones((4, 4, 1))) * 255).astype(np.uint8)  # 104 x 200
         save_image(root / "HR" / f"im{i}.png", hr.astype(np.float32) / 255)
-        save_image(root / "LR" / f"im{i}x2.png", imresize_uint8(hr, 0.5).astype(np.float32) / 255)
+        save_image(root / "LR" / f"im{i}x2.png", imresize_int(hr, 0.5).astype(np.float32) / 255)
     torch.manual_seed(0)
     torch.save({"params": MSRResNet(num_feat=8, num_block=1, upscale=2).state_dict()}, root / "start.pth")
     path = root / "conventions.yml"

@@ -8,7 +8,7 @@ from srgan_kit.data.degradation import (
     bicubic_pair,
     downsample_crop,
     imresize,
-    imresize_uint8,
+    imresize_int,
     mod_crop,
 )
 from srgan_kit.data.imageio import load_image
@@ -104,23 +104,33 @@ def test_set5_x4_against_matlab_lr(shared_dir):
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_imresize_uint8_is_bit_exact_with_matlab(shared_dir, scale):
+def test_imresize_int_is_bit_exact_with_matlab(shared_dir, scale):
     folder = shared_dir / "data" / "Set5" / f"X{scale}"
     for hr_path in sorted((folder / "HR").glob("*.png")):
         hr = np.round(load_image(hr_path).rgb * 255).astype(np.uint8)
         matlab = np.round(load_image(folder / "LR" / f"{hr_path.stem}x{scale}.png").rgb * 255)
-        ours = imresize_uint8(hr, 1 / scale)
+        ours = imresize_int(hr, 1 / scale)
         assert ours.dtype == np.uint8
         np.testing.assert_array_equal(ours, matlab, err_msg=hr_path.name)
 
 
-def test_imresize_uint8_rounds_halves_up_and_saturates():
+def test_imresize_int_rounds_halves_up_and_saturates():
     # a step edge: bicubic overshoots below 0 and above 255, MATLAB's uint8 cast saturates
     img = np.zeros((8, 8), np.uint8)
     img[:, 4:] = 255
-    out = imresize_uint8(img, 2)
+    out = imresize_int(img, 2)
     assert out.dtype == np.uint8 and out.min() == 0 and out.max() == 255
     ref = np.clip(np.floor(np.clip(imresize(img.astype(np.float64), 2, border="replicate"), 0, 255) + 0.5), 0, 255)
     np.testing.assert_array_equal(out, ref)  # 1-D edge: no rounding between passes matters
-    with pytest.raises(ValueError, match="uint8"):
-        imresize_uint8(img.astype(np.float32), 0.5)
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        imresize_int(img.astype(np.float32), 0.5)
+
+
+def test_imresize_int_keeps_the_levels_of_uint16():
+    # columns of random 16-bit levels (low bytes matter) beside a saturating step, constant down each column
+    row = np.concatenate([np.random.default_rng(0).integers(0, 65536, 12), np.zeros(6), np.full(6, 65535)])
+    img = np.repeat(row[None, :], 8, axis=0).astype(np.uint16)
+    out = imresize_int(img, 0.5)
+    ref = np.floor(np.clip(imresize(img.astype(np.float64), 0.5, border="replicate"), 0, 65535) + 0.5)
+    assert out.dtype == np.uint16 and out.max() == 65535
+    np.testing.assert_array_equal(out, ref)

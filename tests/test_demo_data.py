@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from srgan_kit.data.datasets import PairedImageDataset
-from srgan_kit.data.degradation import imresize, imresize_uint8
+from srgan_kit.data.degradation import imresize, imresize_int
 from srgan_kit.data.demo import TRAIN_PHOTOS, VAL_PHOTOS, build_demo_dataset
 from srgan_kit.data.imageio import list_images, load_image
 from srgan_kit.errors import OptionError
@@ -43,7 +43,7 @@ def test_pairs_agree_with_the_scale_and_are_matlab_bicubic(demo):
             lr = _u8(Path(paths[f"{split}_lr"]) / f"{hr_path.stem}x4.png")
             assert hr.shape[0] % 4 == 0 and hr.shape[1] % 4 == 0 and max(hr.shape[:2]) <= 480
             assert lr.shape == (hr.shape[0] // 4, hr.shape[1] // 4, 3)
-            np.testing.assert_array_equal(lr, imresize_uint8(hr, 1 / 4))
+            np.testing.assert_array_equal(lr, imresize_int(hr, 1 / 4))
             # BasicSR's convention differs only at borders and clipped highlights (MATLAB's uint8 row pass)
             diff = np.abs(np.round(np.clip(imresize(hr / 255.0, 1 / 4), 0, 1) * 255) - lr)
             assert diff.mean() < 0.5 and (diff > 1).mean() < 0.01

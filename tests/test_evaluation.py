@@ -14,7 +14,7 @@ from srgan_kit.eval import reports, sets
 from srgan_kit.archs.loading import build_from_weights
 from srgan_kit.archs.generators import MSRResNet
 from srgan_kit.cli.evaluate import main
-from srgan_kit.data.degradation import imresize, imresize_uint8
+from srgan_kit.data.degradation import imresize, imresize_int
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.errors import DataError
 from srgan_kit.inference import Upscaler
@@ -156,7 +156,7 @@ def tiny_model_data(tmp_path_factory):
     for i, (h, w) in enumerate([(40, 48), (36, 44)]):
         hr = _smooth(h, w, 10 + i)
         _save_u8(root / "HR" / f"im{i}.png", hr)
-        _save_u8(root / "LR" / f"im{i}x2.png", imresize_uint8(hr, 0.5))
+        _save_u8(root / "LR" / f"im{i}x2.png", imresize_int(hr, 0.5))
     return root, weights
 
 

@@ -3,7 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from srgan_kit.data.imageio import IMAGE_EXTENSIONS, image_size, list_images, load_image, save_image
+from srgan_kit.data.imageio import (IMAGE_EXTENSIONS, image_size, list_images, load_image, save_image,
+                                    stored_bit_depth)
 from srgan_kit.errors import DataError
 
 
@@ -37,6 +38,13 @@ def test_16bit_round_trip_is_exact(tmp_path, ext):
     img = load_image(path)
     assert img.bit_depth == 16
     np.testing.assert_array_equal(np.round(img.rgb.astype(np.float64) * 65535), rgb16)
+
+
+@pytest.mark.parametrize("ext, bits", [(".png", 8), (".png", 16), (".tif", 8), (".tif", 16), (".jpg", 8),
+                                       (".webp", 8)])
+def test_the_stored_bit_depth_from_the_header_is_what_loading_reports(tmp_path, ext, bits):
+    path = save_image(tmp_path / f"a{ext}", np.full((6, 5, 3), 0.25), bit_depth=bits)
+    assert stored_bit_depth(path) == load_image(path).bit_depth == bits
 
 
 def test_save_rounds_instead_of_truncating(tmp_path):

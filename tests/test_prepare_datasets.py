@@ -5,7 +5,7 @@ import pytest
 
 from srgan_kit.data import catalogue as bm
 from srgan_kit.cli.prepare_datasets import main
-from srgan_kit.data.degradation import imresize_uint8, mod_crop
+from srgan_kit.data.degradation import imresize_int, mod_crop
 from srgan_kit.data.imageio import load_image, save_image
 from srgan_kit.eval.sets import resolve_datasets  # evaluate reads the layout prepare_datasets writes
 
@@ -51,7 +51,7 @@ def test_layout_names_mod_crop_and_matlab_exact_lr(hr_folder, tmp_path, capsys):
             assert hr.shape[:2] == (h - h % s, w - w % s)
             assert lr.shape[:2] == (h // s, w // s)
             np.testing.assert_array_equal(hr, mod_crop(img, s))
-            np.testing.assert_array_equal(lr, imresize_uint8(np.ascontiguousarray(mod_crop(img, s)), 1 / s))
+            np.testing.assert_array_equal(lr, imresize_int(np.ascontiguousarray(mod_crop(img, s)), 1 / s))
     assert sorted(p.name for p in (root / "X3" / "LR").iterdir()) == ["oddx3.png", "smallx3.png", "tallx3.png"]
     assert bm.verify_layout("Mini", out) == ([], [])
     (spec,) = resolve_datasets(["mini"], 3, root=out)
@@ -224,7 +224,7 @@ def test_lr_crops_are_windows_of_the_matlab_lr_and_meta_info_lists_the_hr_crops(
     assert main(["--subimages", "--input", str(tmp_path / "hr"), "--output", str(out), "--lr-output", str(lr),
                  "--scales", "4", "--crop-size", "32", "--step", "16", "--meta-info", str(meta)]) == 0
     hr4 = mod_crop(img, 4)  # 48 x 72: rows 0, 16; columns 0, 16, 32, 40
-    lr4 = imresize_uint8(np.ascontiguousarray(hr4), 1 / 4)
+    lr4 = imresize_int(np.ascontiguousarray(hr4), 1 / 4)
     windows = [(t, l) for t in (0, 16) for l in (0, 16, 32, 40)]
     for i, (t, l) in enumerate(windows, 1):
         np.testing.assert_array_equal(_read(out / f"b_s{i:03d}.png"), hr4[t:t + 32, l:l + 32])
@@ -317,3 +317,31 @@ def test_meta_info_of_a_layout_lists_its_one_scale_of_hr_sub_images(tmp_path, ca
     assert main(args + ["--scales", "2"]) == 0
     assert meta.read_text().splitlines() == ["e_s001.png", "e_s002.png"]  # 32x16: windows at rows 0 and 16
     assert sorted(p.name for p in (out / "Mini" / "X2" / "HR_sub").iterdir()) == ["e_s001.png", "e_s002.png"]
+
+
+def _save16(path, u16):
+    save_image(path, u16.astype(np.float64) / 65535.0, bit_depth=16)
+
+
+def test_16_bit_images_crop_to_16_bit_hr_and_lr_with_every_level(tmp_path):
+    img = np.random.default_rng(3).integers(0, 65536, (40, 56, 3), dtype=np.uint16)  # low bytes matter
+    _save16(tmp_path / "hr" / "d.png", img)
+    out, lr = tmp_path / "sub", tmp_path / "lr"
+    assert main(["--subimages", "--input", str(tmp_path / "hr"), "--output", str(out), "--lr-output", str(lr),
+                 "--scales", "4", "--crop-size", "32", "--step", "24"]) == 0
+    lr4 = imresize_int(np.ascontiguousarray(mod_crop(img, 4)), 1 / 4)
+    for i, left in enumerate((0, 24), 1):
+        crop, small = load_image(out / f"d_s{i:03d}.png"), load_image(lr / f"d_s{i:03d}x4.png")
+        assert crop.bit_depth == small.bit_depth == 16
+        np.testing.assert_array_equal(np.round(crop.rgb.astype(np.float64) * 65535), img[:32, left:left + 32])
+        np.testing.assert_array_equal(np.round(small.rgb.astype(np.float64) * 65535), lr4[:8, left // 4:left // 4 + 8])
+
+
+def test_a_16_bit_image_in_the_8_bit_benchmark_layout_is_one_error_before_any_file(tmp_path, capsys):
+    _save(tmp_path / "hr" / "a.png", _img(32, 32, 1))
+    _save16(tmp_path / "hr" / "b.png", np.full((32, 32, 3), 1000, np.uint16))
+    out = tmp_path / "datasets"
+    assert main(["--hr", str(tmp_path / "hr"), "--name", "Mine", "--scales", "2", "--out", str(out)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "b.png" in errors[0] and "16-bit" in errors[0] and "a.png" not in errors[0]
+    assert not any(p.is_file() for p in out.rglob("*"))

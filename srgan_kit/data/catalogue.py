@@ -9,7 +9,7 @@ from a folder of HR images::
 
     <out>/<Name>/HR/<stem>.png                 the HR images as given (re-encoded as PNG)
     <out>/<Name>/X<s>/HR/<stem>.png            HR cropped (bottom/right) to a multiple of s
-    <out>/<Name>/X<s>/LR/<stem>x<s>.png        MATLAB imresize(HR, 1/s), bicubic, uint8 bit-exact
+    <out>/<Name>/X<s>/LR/<stem>x<s>.png        MATLAB imresize(HR, 1/s), bicubic, uint8 bit-exact (8-bit HR only)
     <out>/<Name>/X<s>/HR_sub/<stem>_s001.png   optional sub-image crops (see below)
     <out>/<Name>/X<s>/LR_sub/<stem>_s001x<s>.png
 
@@ -45,8 +45,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from srgan_kit.data.degradation import imresize_uint8, mod_crop
-from srgan_kit.data.imageio import image_size, is_image_file, list_images, load_image, quantize, save_image
+from srgan_kit.data.degradation import imresize_int, mod_crop
+from srgan_kit.data.imageio import (image_size, is_image_file, list_images, load_image, quantize, save_image,
+                                    stored_bit_depth)
 from srgan_kit.errors import DataError, UserError, listing
 from srgan_kit.fileio import remove_temporary_files, write_text_atomic
 
@@ -159,21 +160,23 @@ JOURNAL = ".srgan_kit_prepare.jsonl"  # in <out>/<Name>, or beside a folder of c
 
 
 def write_new(path, pixels):
-    """Write uint8 RGB ``pixels`` to ``path`` unless it exists. Returns 'written' or 'kept' (same pixels).
+    """Write uint8 or uint16 RGB ``pixels`` to ``path`` unless it exists. Returns 'written' or 'kept' (same
+    pixels).
 
     An existing file with other content (or unreadable) is never replaced: DataError naming it.
     """
     path = Path(path)
+    bits = 16 if pixels.dtype == np.uint16 else 8
     if path.exists():
         try:
-            same = np.array_equal(quantize(load_image(path).rgb), pixels)
+            same = np.array_equal(quantize(load_image(path).rgb, bits), pixels)
         except DataError:
             same = False
         if same:
             return "kept"
         raise DataError(f"{path} exists and differs from what would be written there; refusing to overwrite it "
                         "(move it away or choose another output folder)")
-    save_image(path, pixels.astype(np.float64) / 255.0)
+    save_image(path, pixels.astype(np.float64) / (65535.0 if bits == 16 else 255.0), bit_depth=bits)
     return "written"
 
 
@@ -342,7 +345,7 @@ def _make_one(job):
     """Worker: one source image -> the files its task plans, low-gradient sub-images (and their LR) left out."""
     task, src = job
     img = load_image(src)
-    pixels = quantize(img.rgb)
+    pixels = quantize(img.rgb, img.bit_depth)  # 16-bit sources stay 16-bit (the layout refuses them up front)
     arrays = {}
 
     def tile(out):
@@ -352,7 +355,7 @@ def _make_one(job):
             if hr is None:
                 hr = arrays[("hr", s)] = np.ascontiguousarray(mod_crop(pixels, s))
             if kind == "lr":
-                arrays[out.array] = imresize_uint8(hr, 1.0 / s)
+                arrays[out.array] = imresize_int(hr, 1.0 / s)
         whole = arrays[out.array]
         if out.window is None:
             return whole
@@ -369,8 +372,7 @@ def _make_one(job):
             counts["stale"] += out.path.exists()  # left by a run with another --min-gradient
         else:
             counts[write_new(out.path, tile(out))] += 1
-    return {"hw": pixels.shape[:2], "dropped": sorted(dropped), "counts": counts, "bits": img.bit_depth,
-            "alpha": img.alpha is not None}
+    return {"hw": pixels.shape[:2], "dropped": sorted(dropped), "counts": counts, "alpha": img.alpha is not None}
 
 
 def _digest(paths):
@@ -474,7 +476,7 @@ def _make(task, source, files, workers, progress, desc, check_todo=None, meta_di
         if folder.is_dir():
             remove_temporary_files(folder)
     stats = {"images": len(files), "done": len(files) - len(todo), "written": 0, "kept": 0, "dropped": 0,
-             "stale": 0, "too_small": [], "deep": [], "alpha": [], "meta": []}
+             "stale": 0, "too_small": [], "alpha": [], "meta": []}
 
     def tally(src, outs, dropped):
         stats["dropped"] += len(dropped)
@@ -500,7 +502,6 @@ def _make(task, source, files, workers, progress, desc, check_todo=None, meta_di
             for key, value in result["counts"].items():
                 stats[key] += value
             tally(src, outs, dropped)
-            stats["deep"] += [src.name] * (result["bits"] == 16)
             stats["alpha"] += [src.name] * result["alpha"]
             bar.update()
 
@@ -526,6 +527,21 @@ def _check_sizes(files, folder, scales):
                         f"{max(scales)}): {listing(small, sep=', ')}")
 
 
+def _check_eight_bit(files, folder):
+    """The layout's LR is MATLAB's bicubic on 8-bit levels, as published results use: a 16-bit HR would lose
+    its low byte."""
+    deep = [p.name for p in files if stored_bit_depth(p) > 8]
+    if deep:
+        raise DataError(f"{folder}: 16-bit image(s) {listing(deep, sep=', ')}: a benchmark layout is 8-bit and would "
+                        "drop their low byte; convert them to 8-bit first, or crop them as 16-bit training images "
+                        "with --subimages --input")
+
+
+def _check_layout_images(files, folder, scales):
+    _check_sizes(files, folder, scales)
+    _check_eight_bit(files, folder)
+
+
 def _check_meta_info(meta_info):
     if Path(meta_info).is_dir():
         raise UserError(f"--meta-info {meta_info} is a folder; give the file to write")
@@ -537,8 +553,6 @@ def _write_meta_info(meta_info, names):
 
 
 def _notes(stats, say):
-    if stats["deep"]:
-        say(f"note: 16-bit image(s) written as 8-bit (benchmarks are 8-bit): {listing(stats['deep'], sep=', ')}")
     if stats["alpha"]:
         say(f"note: alpha channel dropped from: {listing(stats['alpha'], sep=', ')}")
     if stats["stale"]:
@@ -578,7 +592,7 @@ def prepare_dataset(hr_dir, name, scales=(2, 3, 4), out="datasets", subimages=No
     if find_benchmark(name) is None:
         say(f"note: {name} is not a known set ({', '.join(BENCHMARKS)}): no image count to check")
     stats = _make(task, hr_dir, files, workers, progress, f"preparing {name}",
-                  lambda todo: _check_sizes(todo, hr_dir, scales), meta_dir)
+                  lambda todo: _check_layout_images(todo, hr_dir, scales), meta_dir)
     if meta_info is not None:
         _write_meta_info(meta_info, stats["meta"])
     _notes(stats, say)

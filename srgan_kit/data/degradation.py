@@ -7,8 +7,9 @@ runs over kernel taps, vectorised over all pixels, so the cost is O(taps x pixel
 Two conventions exist and both are here:
 - :func:`imresize` (default ``border="symmetric"``) equals BasicSR's ``matlab_functions.imresize``, the
   de-facto Python reference: float in, float out, mirrored borders.
-- :func:`imresize_uint8` reproduces MATLAB itself on 8-bit images bit for bit: MATLAB clamps indices at the
-  border (edge replication) and, for uint8 input, rounds to uint8 after the row pass as well as at the end.
+- :func:`imresize_int` reproduces MATLAB itself on 8-bit images bit for bit: MATLAB clamps indices at the
+  border (edge replication) and, for integer input, rounds to the input's type after the row pass as well as
+  at the end (uint16 alike, on 65535 levels).
   The two agree in the interior to within one grey level and differ by a few levels on the outer two
   LR pixels.
 """
@@ -101,23 +102,27 @@ def imresize(img, scale, antialiasing=True, border="symmetric"):
     return _resize_axis(out, out_w, scale, antialiasing, 1, border)
 
 
-def _round_uint8(x):
+def _round_saturating(x, peak):
     # MATLAB's saturating cast: clip, and round halves away from zero (numpy's round goes to even)
-    return np.floor(np.clip(x, 0.0, 255.0) + 0.5)
+    return np.floor(np.clip(x, 0.0, peak) + 0.5)
 
 
-def imresize_uint8(img, scale, antialiasing=True):
-    """MATLAB's ``imresize(img, scale)`` on a uint8 image, bit for bit: uint8 HxW[xC] in, uint8 out.
+_INT_PEAKS = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def imresize_int(img, scale, antialiasing=True):
+    """MATLAB's ``imresize(img, scale)`` on a uint8 or uint16 image, bit for bit: HxW[xC] in, the same type out.
 
     Use it to write LR files identical to MATLAB-made benchmark sets (it reproduces Set5's shipped LR).
     """
     img = _check(img, scale, "replicate")
-    if img.dtype != np.uint8:
-        raise ValueError(f"imresize_uint8 expects a uint8 image, got {img.dtype}")
+    peak = _INT_PEAKS.get(img.dtype)
+    if peak is None:
+        raise ValueError(f"imresize_int expects a uint8 or uint16 image, got {img.dtype}")
     out_h, out_w = _out_len(img.shape[0], scale), _out_len(img.shape[1], scale)
-    out = _round_uint8(_resize_axis(img.astype(np.float64), out_h, scale, antialiasing, 0, "replicate"))
-    out = _round_uint8(_resize_axis(out, out_w, scale, antialiasing, 1, "replicate"))
-    return out.astype(np.uint8)
+    out = _round_saturating(_resize_axis(img.astype(np.float64), out_h, scale, antialiasing, 0, "replicate"), peak)
+    out = _round_saturating(_resize_axis(out, out_w, scale, antialiasing, 1, "replicate"), peak)
+    return out.astype(img.dtype)
 
 
 def mod_crop(img, scale):

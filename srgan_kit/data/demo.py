@@ -3,13 +3,13 @@
 Layout under ``root``: train/HR, train/LR, val/HR, val/LR; LR files are named ``<name>x<scale>.png`` (option
 ``filename_tmpl: "{}x<scale>"``). HR images are cropped (centre, mostly) to at most 480x480 and to multiples of 24, so
 one HR folder serves x2, x3, x4 and x8 and the LR of every scale can sit side by side. LR images are what
-MATLAB's ``imresize(hr, 1/scale)`` writes (:func:`~srgan_kit.data.degradation.imresize_uint8`).
+MATLAB's ``imresize(hr, 1/scale)`` writes (:func:`~srgan_kit.data.degradation.imresize_int`).
 """
 from pathlib import Path
 
 import numpy as np
 
-from srgan_kit.data.degradation import imresize_uint8
+from srgan_kit.data.degradation import imresize_int
 from srgan_kit.data.imageio import load_image, quantize, save_image
 from srgan_kit.errors import OptionError
 
@@ -48,7 +48,7 @@ def _build_split(hr_dir, lr_dir, names, scale):
         if not lr_path.is_file():
             # from the file, so the LR always matches the HR on disk; bit-exact MATLAB like benchmark sets
             hr = quantize(load_image(hr_path).rgb)
-            save_image(lr_path, imresize_uint8(hr, 1.0 / scale).astype(np.float32) / 255.0)
+            save_image(lr_path, imresize_int(hr, 1.0 / scale).astype(np.float32) / 255.0)
 
 
 def build_demo_dataset(root="datasets/demo", scale=4):

@@ -210,6 +210,33 @@ def image_size(path):
     return img.shape[0], img.shape[1]
 
 
+_EIGHT_BIT_EXTS = (".jpg", ".jpeg", ".bmp", ".webp")  # formats OpenCV decodes at 8 bits only
+
+
+def stored_bit_depth(path):
+    """8 or 16: the precision ``path`` holds, as load_image reports it (float files count as 16). From the
+    header of a PNG or TIFF, from the extension of a format that only holds 8 bits, else by decoding."""
+    ext = Path(path).suffix.lower()
+    if ext in _EIGHT_BIT_EXTS:
+        return 8
+    if ext == ".png":
+        with open(path, "rb") as handle:
+            head = handle.read(25)
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            return 16 if head[24] == 16 else 8
+    elif ext in (".tif", ".tiff"):
+        try:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                bits = im.tag_v2.get(258)  # BitsPerSample, one per channel
+            if bits:
+                return 16 if max(bits if isinstance(bits, tuple) else (bits,)) > 8 else 8
+        except Exception:  # a header Pillow cannot parse: the decode below reports or reads it
+            pass
+    return _to_unit_float(decode_image(path), path)[1]
+
+
 _CHUNK = 1 << 22  # elements converted at a time: a 12000x12000 output never gets a full float64 copy
 
 
