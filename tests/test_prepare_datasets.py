@@ -345,3 +345,11 @@ def test_a_16_bit_image_in_the_8_bit_benchmark_layout_is_one_error_before_any_fi
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "b.png" in errors[0] and "16-bit" in errors[0] and "a.png" not in errors[0]
     assert not any(p.is_file() for p in out.rglob("*"))
+
+
+def test_images_sharing_a_name_stem_are_one_error_naming_both(tmp_path, capsys):
+    _save(tmp_path / "hr" / "a.png", _img(32, 32, 1))
+    _save(tmp_path / "hr" / "a.bmp", _img(32, 32, 2))
+    assert main(["--hr", str(tmp_path / "hr"), "--name", "Mine", "--scales", "2", "--out", str(tmp_path / "o")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "a.bmp, a.png" in errors[0] and not (tmp_path / "o").exists()

@@ -47,7 +47,7 @@ from tqdm import tqdm
 
 from srgan_kit.data.degradation import imresize_int, mod_crop
 from srgan_kit.data.imageio import (image_size, is_image_file, list_images, load_image, quantize, save_image,
-                                    stored_bit_depth)
+                                    shared_stems, stored_bit_depth)
 from srgan_kit.errors import DataError, UserError, listing
 from srgan_kit.fileio import remove_temporary_files, write_text_atomic
 
@@ -511,11 +511,9 @@ def _make(task, source, files, workers, progress, desc, check_todo=None, meta_di
 
 
 def _check_stems(files, folder):
-    stems = {}
-    for p in files:
-        if p.stem in stems:
-            raise DataError(f"{folder}: {stems[p.stem].name} and {p.name} have the same name stem")
-        stems[p.stem] = p
+    twice = shared_stems(files)
+    if twice:
+        raise DataError(f"{folder}: outputs are named by the name stem, and these images share one: {listing(twice)}")
 
 
 def _check_sizes(files, folder, scales):

@@ -64,6 +64,15 @@ def non_image_files(folder):
     return [p for p in _visible_files(folder) if not is_image_file(p)] if folder.is_dir() else []
 
 
+def shared_stems(paths):
+    """The names of ``paths`` that share a name stem, a ", "-joined group per stem (outputs named or keyed by
+    the stem would collide)."""
+    stems = {}
+    for p in paths:
+        stems.setdefault(Path(p).stem, []).append(Path(p).name)
+    return [", ".join(names) for names in stems.values() if len(names) > 1]
+
+
 def _visible_files(folder):
     """Files directly inside ``folder``, sorted, without hidden ones (``.DS_Store``, ``._x.png``)."""
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from srgan_kit.data.imageio import decode_image, list_images, quantize
+from srgan_kit.data.imageio import decode_image, list_images, quantize, shared_stems
 from srgan_kit.data.lmdb_backend import META_INFO, lmdb_key
 from srgan_kit.errors import DataError, UserError, listing
 from srgan_kit.fileio import write_json, write_text_atomic
@@ -39,10 +39,7 @@ def _encode_job(job):
 
 
 def _check_names(paths, folder):
-    stems = {}
-    for p in paths:
-        stems.setdefault(p.stem, []).append(p.name)
-    twice = [", ".join(names) for names in stems.values() if len(names) > 1]
+    twice = shared_stems(paths)
     if twice:
         raise DataError(f"{folder}: LMDB keys are names without their extension, and these images share one: "
                         f"{listing(twice)}")
