@@ -84,11 +84,10 @@ def train_start(study, progress=True, log=print, train_fn=None):
     t0 = time.perf_counter()
     try:
         (train_fn or train)(opt, auto_resume=resume, progress=progress)
-    finally:
+        record.update(status="ok", resumed=resume)
+    finally:  # finished or not, the record keeps the time spent
         record["train_time_s"] = round(spent + time.perf_counter() - t0, 3)
         write_json(record_path, record)
-    record.update(status="ok", resumed=resume)
-    write_json(record_path, record)
     return record
 
 
