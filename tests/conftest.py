@@ -1,5 +1,6 @@
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,12 @@ def write_photos(folder, count, height, width, block=1, seed=0):
         small = rng.uniform(0.1, 0.9, (height // block, width // block, 3)).astype(np.float32)
         save_image(Path(folder) / f"{i}.png", np.kron(small, np.ones((block, block, 1), np.float32)))
     return Path(folder)
+
+
+def interrupted_training(calls):
+    """A train function that runs for a moment, then stops as Ctrl-C does; calls gets each auto_resume flag."""
+    def train(opt, auto_resume=False, progress=True):
+        calls.append(auto_resume)
+        time.sleep(0.05)
+        raise KeyboardInterrupt
+    return train

@@ -4,7 +4,6 @@ report whose tables, pictures and findings come from the recorded scores; traini
 Runs are tiny: MSRResNet x2 (num_feat 8, 1 block), 2 iterations, a 2-image benchmark set, PSNR and SSIM.
 """
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from srgan_kit.sweeps.runner import read_record
 from srgan_kit.sweeps.study import prepare_study, run_study, train_start
 from srgan_kit.sweeps.study_report import RESOLUTION, _trend, write_study_report
 from srgan_kit.training.trainer import train
-from conftest import write_photos
+from conftest import interrupted_training, write_photos
 
 NET = {"type": "MSRResNet", "num_feat": 8, "num_block": 1, "upscale": 2}
 START_WEIGHTS = "experiments/tiny_start/models/net_g_latest.pth"
@@ -196,14 +195,8 @@ def test_an_interrupted_start_resumes_and_counts_the_time_it_had_spent(workdir, 
     study = prepare_study(workdir / "start.yml", [workdir / "weight.yml"], out_dir=tmp_path / "out", root=workdir,
                           datasets=["Tiny"], data_root=workdir / "datasets", metrics=["psnr"])
     resumed = []
-
-    def interrupted(opt, auto_resume=False, progress=True):
-        resumed.append(auto_resume)
-        time.sleep(0.05)
-        raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        train_start(study, progress=False, log=lambda text: None, train_fn=interrupted)
+        train_start(study, progress=False, log=lambda text: None, train_fn=interrupted_training(resumed))
     first = read_record(tmp_path / "out" / "start.json")
     assert first["status"] == "training" and first["train_time_s"] >= 0.05
     record = train_start(study, progress=False, log=lambda text: None,

@@ -29,6 +29,7 @@ from srgan_kit.sweeps.spec import load_sweep, override_text, parse_sweep
 from srgan_kit.sweeps.runner import (check_metrics, plan_sweep, resolve_eval_datasets, run_reference,
                              run_sweep)
 from srgan_kit.training.trainer import train
+from conftest import interrupted_training
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_NAME = "tiny_gan"
@@ -87,10 +88,11 @@ class Spy:
     """A train function that records each run's options and then trains for real."""
 
     def __init__(self):
-        self.opts = []
+        self.opts, self.resumes = [], []
 
     def __call__(self, opt, auto_resume=False, progress=True):
         self.opts.append(opt)
+        self.resumes.append(auto_resume)
         return train(opt, auto_resume=auto_resume, progress=False)
 
     @property
@@ -454,6 +456,20 @@ def test_an_interrupted_variant_says_to_rerun_the_sweep_and_the_rerun_resumes_it
     logs = sorted(run_dir.glob("train_*.log"))
     assert "Resumed from" in logs[-1].read_text() and "iteration 2" in logs[-1].read_text()
     assert not list(run_dir.parent.glob("*_archived_*"))  # the interrupted run was continued, not set aside
+
+
+def test_an_interrupted_variant_keeps_the_time_it_had_spent_when_it_resumes(workdir, tmp_path):
+    path = write_sweep(tmp_path, "timed", {"base_set": {"train.total_iter": 2}, "variants": [{"name": "only"}]})
+    resumed = []
+    with pytest.raises(KeyboardInterrupt):
+        sweep(workdir, path, tmp_path / "out", spy=interrupted_training(resumed), metrics=["psnr"])
+    first = json.loads((tmp_path / "out" / "variants" / "only.json").read_text())
+    assert first["status"] == "training" and first["train_time_s"] >= 0.05
+    spy = Spy()
+    sweep(workdir, path, tmp_path / "out", spy=spy, metrics=["psnr"])
+    record = json.loads((tmp_path / "out" / "variants" / "only.json").read_text())
+    assert resumed == [False] and spy.resumes == [True]
+    assert record["status"] == "ok" and record["train_time_s"] >= first["train_time_s"]
 
 
 def test_train_key_unchanged_by_a_new_key_at_its_default(monkeypatch):

@@ -210,6 +210,21 @@ def _summary(results, metrics):
     return "; ".join(parts)
 
 
+def timed_training(record, record_path, train, spent=0.0):
+    """Run train() while record_path says 'training' (an interrupted run resumes next time); record's
+    train_time_s becomes spent (the interrupted part's time) plus this run's, and is written there too when
+    training stops part-way, so that the resumed run adds to it."""
+    write_json(record_path, {**record, "status": "training", "train_time_s": spent})
+    t0 = time.perf_counter()
+    try:
+        train()
+    except BaseException:
+        write_json(record_path, {**record, "status": "training",
+                                 "train_time_s": round(spent + time.perf_counter() - t0, 3)})
+        raise
+    record["train_time_s"] = round(spent + time.perf_counter() - t0, 3)
+
+
 def run_variant(plan, evaluation, record_path, train_fn, progress, log):
     """Train (unless a matching trained run is recorded) and evaluate one variant; returns its record."""
     opt, name = plan.opt, plan.variant.name
@@ -231,10 +246,8 @@ def run_variant(plan, evaluation, record_path, train_fn, progress, log):
         else:
             log(f"{name}: {'resuming' if resume else 'training'} {opt['name']} for {opt['train']['total_iter']} "
                 "iterations")
-            write_json(record_path, {**record, "status": "training"})  # an interrupted run resumes next time
-            t0 = time.perf_counter()
-            train_fn(opt, auto_resume=resume, progress=progress)
-            record["train_time_s"] = round(time.perf_counter() - t0, 3)
+            spent = float(old.get("train_time_s") or 0) if resume else 0.0
+            timed_training(record, record_path, lambda: train_fn(opt, auto_resume=resume, progress=progress), spent)
         record["results"] = evaluation.run(evaluation.upscaler(opt, weights, param_key))
         log(f"{name}: {_summary(record['results'], evaluation.metrics)}")
     except Exception as exc:  # noqa: BLE001  (one broken variant must not stop the sweep)

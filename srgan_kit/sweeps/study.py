@@ -9,14 +9,13 @@ into ``OUT/<sweep stem>/`` (srgan_kit.sweeps.runner: finished variants are kept)
 comparison sheet.
 """
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from srgan_kit.config.options import load_options
 from srgan_kit.errors import OptionError
 from srgan_kit.fileio import write_json
-from srgan_kit.sweeps.runner import prepare_sweep, read_record, run_prepared, train_key
+from srgan_kit.sweeps.runner import prepare_sweep, read_record, run_prepared, timed_training, train_key
 from srgan_kit.training.checkpoint import final_generator, network_path, param_key_in
 
 CONVERGED_DB = 0.05  # a start whose PSNR moves less than this over its last quarter counts as converged
@@ -79,15 +78,11 @@ def train_start(study, progress=True, log=print, train_fn=None):
     spent = float(old.get("train_time_s", 0)) if resume else 0.0  # the time of the interrupted part
     record = {"options": study.start_path, "experiment": opt["name"], "train_key": key, "status": "training",
               "total_iter": int(opt["train"]["total_iter"]), "checkpoint": str(weights), "train_time_s": spent}
-    write_json(record_path, record)
     log(f"start: {'resuming' if resume else 'training'} {opt['name']} for {record['total_iter']} iterations")
-    t0 = time.perf_counter()
-    try:
-        (train_fn or train)(opt, auto_resume=resume, progress=progress)
-        record.update(status="ok", resumed=resume)
-    finally:  # finished or not, the record keeps the time spent
-        record["train_time_s"] = round(spent + time.perf_counter() - t0, 3)
-        write_json(record_path, record)
+    timed_training(record, record_path, lambda: (train_fn or train)(opt, auto_resume=resume, progress=progress),
+                   spent)
+    record.update(status="ok", resumed=resume)
+    write_json(record_path, record)
     return record
 
 
