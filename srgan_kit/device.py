@@ -68,6 +68,9 @@ def native_bf16(device):
     return device.type == "cpu" and bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # train.amp values -> dtype
+
+
 def resolve_precision(choice, device, where="train.amp"):
     """'fp32' | 'bf16' | 'fp16' | 'auto' -> the autocast dtype (None: fp32). fp16 needs CUDA; auto is bf16 where
     the hardware runs it natively, else fp32."""
@@ -78,4 +81,9 @@ def resolve_precision(choice, device, where="train.amp"):
         return torch.bfloat16 if native_bf16(device) else None
     if choice == "fp16" and device.type != "cuda":
         raise OptionError(f"{where}: fp16 needs a CUDA device (this runs on {device}); use bf16 or auto")
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[choice]
+    return AUTOCAST_DTYPES[choice]
+
+
+def precision_name(dtype):
+    """The option value that resolves to an autocast dtype (None: 'fp32')."""
+    return next(name for name, value in AUTOCAST_DTYPES.items() if value == dtype)

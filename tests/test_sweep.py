@@ -472,6 +472,38 @@ def test_an_interrupted_variant_keeps_the_time_it_had_spent_when_it_resumes(work
     assert record["status"] == "ok" and record["train_time_s"] >= first["train_time_s"]
 
 
+def test_a_record_keeps_the_precision_and_machine_its_run_trained_in(two_variants):
+    from srgan_kit.device import cpu_description
+
+    record = json.loads((two_variants[1] / "variants" / f"{NAMES[0]}.json").read_text())
+    assert record["precision"] == "fp32" and record["machine"] == cpu_description()  # the base's default amp
+
+
+def test_amp_auto_trains_in_the_precision_the_sweeps_recorded_runs_trained_in(workdir, tmp_path, monkeypatch):
+    import srgan_kit.device
+
+    first = {"base_set": {"train.total_iter": 2, "train.amp": "auto"}, "variants": [{"name": "a"}]}
+    sweep(workdir, write_sweep(tmp_path, "amp", first), tmp_path / "out", metrics=["psnr"])
+    here = json.loads((tmp_path / "out" / "variants" / "a.json").read_text())["precision"]
+    monkeypatch.setattr(srgan_kit.device, "native_bf16", lambda device: here == "fp32")  # auto now means the other
+    spy = Spy()
+    later = {**first, "variants": [{"name": "a"}, {"name": "b"}]}
+    sweep(workdir, write_sweep(tmp_path, "amp", later), tmp_path / "out", spy=spy, metrics=["psnr"])
+    assert spy.names == [f"{BASE_NAME}_b"] and spy.opts[0]["train"]["amp"] == here
+    assert json.loads((tmp_path / "out" / "variants" / "b.json").read_text())["precision"] == here
+
+
+def test_conditions_text_names_each_precision_and_machine_and_the_runs_without_one():
+    from srgan_kit.sweeps.report import conditions_text
+
+    records = [{"train_time_s": 1.0, "precision": "fp32", "machine": "CPU A"},
+               {"train_time_s": 2.0, "precision": "fp32", "machine": "CPU A"},
+               {"train_time_s": 3.0, "precision": "bf16", "machine": "GPU B"},
+               {"train_time_s": 4.0}, {"train_time_s": None, "status": "failed: x"}]
+    assert conditions_text(records) == "fp32 on CPU A (2 runs); bf16 on GPU B (1 run); 1 run without a record of it"
+    assert conditions_text(records[:2]) == "fp32 on CPU A"
+
+
 def test_train_key_unchanged_by_a_new_key_at_its_default(monkeypatch):
     """Records stay valid when a release adds an option whose default changes nothing."""
     from srgan_kit.config import schema

@@ -89,6 +89,23 @@ def escape(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def conditions_text(records):
+    """How the recorded runs trained: 'fp32 on <machine>', one entry per distinct precision and machine (with
+    how many runs, when they differ), and how many runs did not record it."""
+    trained = [r for r in records if r.get("train_time_s") is not None or r.get("precision")]
+    seen = {}
+    for record in trained:
+        if record.get("precision"):
+            where = f"{record['precision']} on {record.get('machine') or 'an unrecorded machine'}"
+            seen[where] = seen.get(where, 0) + 1
+    parts = [where if len(seen) == 1 else f"{where} ({count} run{'s' if count > 1 else ''})"
+             for where, count in seen.items()]
+    missing = len(trained) - sum(seen.values())
+    if missing:
+        parts.append(f"{missing} run{'s' if missing > 1 else ''} without a record of it")
+    return "; ".join(parts) or "nothing trained"
+
+
 def markdown(table, result, evaluation, context):
     arrows = {"higher": "↑", "lower": "↓"}
     title = context.get("description") or Path(context["sweep"]).stem
@@ -99,6 +116,7 @@ def markdown(table, result, evaluation, context):
              f"- scored with {', '.join(metric_label(m) for m in evaluation.metrics)} (PSNR/SSIM on the Y channel, "
              f"border {evaluation.crop_border if evaluation.crop_border is not None else evaluation.scale} pixels "
              f"cropped); ↑ higher is better, ↓ lower is better",
+             f"- trained in {conditions_text(result.records)}",
              "- a setting left blank is the base file's value (or the option's default)", ""]
     head = ["variant", *result.columns, *(f"{metric_label(m)} {arrows[better(m)]}" for m in evaluation.metrics),
             "training time", "status"]

@@ -6,7 +6,9 @@ before anything trains. Runs go to ``OUT/experiments/<name>`` and results to ``O
 written atomically once the variant is evaluated, keyed by a hash of its resolved options and start weights
 (``train_key``) and of the evaluation set-up (``eval_key``). A re-run skips variants whose keys match,
 re-scores a trained variant when only the evaluation changed, and trains again when a setting changed or the
-variant failed. A variant that raises is recorded as ``failed: <reason>`` and the others still run. With
+variant failed. Records keep the precision and machine each run trained in; ``train.amp: auto`` trains in the
+precision of the runs already recorded (``keep_precision``), so that a sweep continued on another machine compares
+like with like. A variant that raises is recorded as ``failed: <reason>`` and the others still run. With
 ``interpolate`` in the sweep file, the start weights and each trained variant are blended (ESRGAN's network
 interpolation) at every alpha into ``OUT/interpolated/<variant>@<alpha>.pth``, scored like the references.
 Tables and the plot: srgan_kit.sweeps.report.
@@ -25,7 +27,7 @@ import torch
 from srgan_kit.archs.interpolation import check_same_architecture, interpolate
 from srgan_kit.archs.weights import load_state_dict_file
 from srgan_kit.config.options import given_options, load_options, parse_override, read_yaml
-from srgan_kit.device import resolve_device
+from srgan_kit.device import cpu_description, precision_name, resolve_device, resolve_precision
 from srgan_kit.errors import DataError, OptionError
 from srgan_kit.eval.conventions import TRADEOFF_METRICS, metric_plan
 from srgan_kit.eval.harness import bicubic_upscaler, evaluate_model, model_upscaler
@@ -210,10 +212,27 @@ def _summary(results, metrics):
     return "; ".join(parts)
 
 
-def timed_training(record, record_path, train, spent=0.0):
-    """Run train() while record_path says 'training' (an interrupted run resumes next time); record's
-    train_time_s becomes spent (the interrupted part's time) plus this run's, and is written there too when
-    training stops part-way, so that the resumed run adds to it."""
+def training_conditions(opt):
+    """What a run trains under beyond its options: the precision its train.amp resolves to here, and the machine."""
+    device = resolve_device(num_gpu=opt.get("num_gpu"))
+    machine = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_description()
+    return {"precision": precision_name(resolve_precision(opt["train"].get("amp", "fp32"), device)),
+            "machine": machine}
+
+
+def keep_precision(opt, precision):
+    """opt with train.amp 'auto' replaced by precision (what the runs recorded beside it trained in): auto means
+    bf16 on some machines and fp32 on others, and runs compared with each other must train alike."""
+    if precision and opt["train"].get("amp") == "auto":
+        return {**opt, "train": {**opt["train"], "amp": precision}}
+    return opt
+
+
+def timed_training(record, record_path, opt, train, spent=0.0):
+    """Run train() while record_path says 'training' (an interrupted run resumes next time); record gets the
+    training conditions and train_time_s: spent (the interrupted part's time) plus this run's, written there too
+    when training stops part-way, so that the resumed run adds to it."""
+    record.update(training_conditions(opt))
     write_json(record_path, {**record, "status": "training", "train_time_s": spent})
     t0 = time.perf_counter()
     try:
@@ -225,9 +244,10 @@ def timed_training(record, record_path, train, spent=0.0):
     record["train_time_s"] = round(spent + time.perf_counter() - t0, 3)
 
 
-def run_variant(plan, evaluation, record_path, train_fn, progress, log):
-    """Train (unless a matching trained run is recorded) and evaluate one variant; returns its record."""
-    opt, name = plan.opt, plan.variant.name
+def run_variant(plan, evaluation, record_path, train_fn, progress, log, precision=None):
+    """Train (unless a matching trained run is recorded) and evaluate one variant; returns its record.
+    precision: what train.amp 'auto' trains in (keep_precision)."""
+    opt, name = keep_precision(plan.opt, precision), plan.variant.name
     weights, param_key = final_generator(opt)
     old = read_record(record_path)
     same_run = bool(old and old.get("status") == "ok" and old.get("train_key") == plan.train_key)
@@ -242,12 +262,13 @@ def run_variant(plan, evaluation, record_path, train_fn, progress, log):
     try:
         if same_run and weights.is_file():
             log(f"{name}: trained before; scoring again (the evaluation changed)")
-            record["train_time_s"] = old.get("train_time_s")
+            record.update({k: old[k] for k in ("train_time_s", "precision", "machine") if k in old})
         else:
             log(f"{name}: {'resuming' if resume else 'training'} {opt['name']} for {opt['train']['total_iter']} "
                 "iterations")
             spent = float(old.get("train_time_s") or 0) if resume else 0.0
-            timed_training(record, record_path, lambda: train_fn(opt, auto_resume=resume, progress=progress), spent)
+            timed_training(record, record_path, opt, lambda: train_fn(opt, auto_resume=resume, progress=progress),
+                           spent)
         record["results"] = evaluation.run(evaluation.upscaler(opt, weights, param_key))
         log(f"{name}: {_summary(record['results'], evaluation.metrics)}")
     except Exception as exc:  # noqa: BLE001  (one broken variant must not stop the sweep)
@@ -330,8 +351,19 @@ def prepare_sweep(sweep_path, base_path=None, out_dir=None, datasets=None, data_
                          common_overrides(spec, base_path, overrides))
 
 
-def run_prepared(prep, progress=True, train_fn=None, log=print):
-    """Score the references, train + score each variant not done yet, write the tables and the plot."""
+def recorded_precision(prep):
+    """The precision this sweep's recorded runs (finished or interrupted, of their current options) trained in."""
+    for plan in prep.plans:
+        old = read_record(prep.record_path(plan.variant.name)) or {}
+        if old.get("train_key") == plan.train_key and old.get("status") in ("ok", "training") and "precision" in old:
+            return old["precision"]
+    return None
+
+
+def run_prepared(prep, progress=True, train_fn=None, log=print, precision=None):
+    """Score the references, train + score each variant not done yet, write the tables and the plot.
+    precision: what train.amp 'auto' trains in (default: what the runs recorded here trained in, else this
+    machine's choice)."""
     from srgan_kit.sweeps import report as sweep_report  # matplotlib only when a sweep really runs
     from srgan_kit.training.trainer import train
 
@@ -350,10 +382,15 @@ def run_prepared(prep, progress=True, train_fn=None, log=print):
             "start", lambda: evaluation.upscaler(reference_opt, start, param_key),
             key, evaluation, out_dir / "references" / "start.json", log, {"checkpoint": start}))
 
+    precision = precision or recorded_precision(prep)
+    here = training_conditions(reference_opt)["precision"]
+    if precision and precision != here and reference_opt["train"].get("amp") == "auto":
+        log(f"train.amp auto: {precision}, as the runs recorded for this comparison trained (here: {here})")
     records = []
     for i, plan in enumerate(prep.plans, 1):
         log(f"[{i}/{len(prep.plans)}] {plan.variant.name}")
-        records.append(run_variant(plan, evaluation, prep.record_path(plan.variant.name), train_fn, progress, log))
+        records.append(run_variant(plan, evaluation, prep.record_path(plan.variant.name), train_fn, progress, log,
+                                   precision))
 
     interpolated = run_interpolations(prep, start, records, log) if prep.spec.interpolate else []
     columns = list(dict.fromkeys(k for p in prep.plans for k in p.variant.settings))

@@ -15,7 +15,8 @@ from pathlib import Path
 from srgan_kit.config.options import load_options
 from srgan_kit.errors import OptionError
 from srgan_kit.fileio import write_json
-from srgan_kit.sweeps.runner import prepare_sweep, read_record, run_prepared, timed_training, train_key
+from srgan_kit.sweeps.runner import (keep_precision, prepare_sweep, read_record, run_prepared, timed_training,
+                                     train_key)
 from srgan_kit.training.checkpoint import final_generator, network_path, param_key_in
 
 CONVERGED_DB = 0.05  # a start whose PSNR moves less than this over its last quarter counts as converged
@@ -79,7 +80,8 @@ def train_start(study, progress=True, log=print, train_fn=None):
     record = {"options": study.start_path, "experiment": opt["name"], "train_key": key, "status": "training",
               "total_iter": int(opt["train"]["total_iter"]), "checkpoint": str(weights), "train_time_s": spent}
     log(f"start: {'resuming' if resume else 'training'} {opt['name']} for {record['total_iter']} iterations")
-    timed_training(record, record_path, lambda: (train_fn or train)(opt, auto_resume=resume, progress=progress),
+    opt = keep_precision(opt, old.get("precision") if resume else None)
+    timed_training(record, record_path, opt, lambda: (train_fn or train)(opt, auto_resume=resume, progress=progress),
                    spent)
     record.update(status="ok", resumed=resume)
     write_json(record_path, record)
@@ -132,5 +134,6 @@ def run_study(study, progress=True, log=print, train_fn=None):
         prep = prepare_sweep(path, out_dir=study.sweep_dir(path), **study.setup)
         if not runs:
             start_convergence(study, prep.evaluation, start, log)
-        runs.append((prep, run_prepared(prep, progress=progress, log=log, train_fn=train_fn)))
+        runs.append((prep, run_prepared(prep, progress=progress, log=log, train_fn=train_fn,
+                                        precision=start.get("precision"))))
     return start, runs

@@ -315,12 +315,14 @@ def write_study_report(doc_path, study, start_record, runs, command, wall_s):
     train_set = start_opt["datasets"]["train"]
     folders = train_set["dataroot_gt"] if isinstance(train_set["dataroot_gt"], list) else [train_set["dataroot_gt"]]
     first = runs[0][0]
-    trained = [r.get("train_time_s") for _p, result in runs for r in result.records]
+    variants = [r for _p, result in runs for r in result.records]
+    trained = [r.get("train_time_s") for r in variants]
     trained_s = sum(t for t in [start_record.get("train_time_s"), *trained] if isinstance(t, (int, float)))
     lines = ["# Loss-weighting study", "",
              f"Written by `{command}` ({sweep_report.duration(wall_s)} wall time; the recorded training of the start "
              f"and the {len(trained)} variants took {sweep_report.duration(trained_s)}).", "",
-             f"- machine: {machine_line()}",
+             f"- trained in {sweep_report.conditions_text([start_record, *variants])}; report written on "
+             f"{machine_line()}",
              f"- start: `{study.start_path}`: {net['type']} ({net_text}) trained "
              f"{start_opt['train']['total_iter']} iterations with L1 on "
              f"{', '.join(Path(f).parent.name if Path(f).name == 'HR' else Path(f).name for f in folders)} "

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 from srgan_kit.config.options import constructor_spec, public_options, save_options
 from srgan_kit.data.channels import GreyItems, as_rgb
 from srgan_kit.data.imageio import save_image
+from srgan_kit.device import precision_name
 from srgan_kit import fileio
 from srgan_kit.errors import OptionError, RunFolderLost, TrainingDiverged, TrainingInterrupted, UserError, listing
 from srgan_kit.eval.compare import comparison_row
@@ -107,7 +108,8 @@ def _train_in_folder(opt, runtime, run, seed, building, progress):
         if state:
             log.info(f"Resumed from {run.state_file} at iteration {start_iter} (epoch {run.loader.epoch})")
         repeats = run.loader.sampler.repeats
-        log.info(f"Training {name} ({run.model_type.name}) on {runtime.device}, seed {seed}: "
+        log.info(f"Training {name} ({run.model_type.name}) on {runtime.device} in {precision_name(runtime.amp_dtype)}, "
+                 f"seed {seed}: "
                  f"{len(run.loader.dataset)} training samples" + (f" (x{repeats} per epoch to fill a batch)" if
                  repeats > 1 else "") + f", iterations {start_iter + 1}..{total_iter}")
         if getattr(run.step, "batch_augment", None) is not None:
