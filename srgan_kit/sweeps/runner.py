@@ -27,7 +27,7 @@ import torch
 from srgan_kit.archs.interpolation import check_same_architecture, interpolate
 from srgan_kit.archs.weights import load_state_dict_file
 from srgan_kit.config.options import given_options, load_options, parse_override, read_yaml
-from srgan_kit.device import cpu_description, precision_name, resolve_device, resolve_precision
+from srgan_kit.device import cpu_description, precision_name, resolve_device
 from srgan_kit.errors import DataError, OptionError
 from srgan_kit.eval.conventions import TRADEOFF_METRICS, metric_plan
 from srgan_kit.eval.harness import bicubic_upscaler, evaluate_model, model_upscaler
@@ -35,6 +35,7 @@ from srgan_kit.eval.sets import datasets_from_options, resolve_datasets
 from srgan_kit.fileio import atomic_open, write_json
 from srgan_kit.sweeps.spec import SweepSpec, Variant, load_sweep, override_text
 from srgan_kit.training.checkpoint import final_generator
+from srgan_kit.training.runtime import Runtime
 from srgan_kit.run_folder import RUN_KEYS, run_paths
 
 
@@ -214,10 +215,10 @@ def _summary(results, metrics):
 
 def training_conditions(opt):
     """What a run trains under beyond its options: the precision its train.amp resolves to here, and the machine."""
-    device = resolve_device(num_gpu=opt.get("num_gpu"))
+    runtime = Runtime.from_options(opt)  # the device and precision the trainer will resolve
+    device = runtime.device
     machine = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_description()
-    return {"precision": precision_name(resolve_precision(opt["train"].get("amp", "fp32"), device)),
-            "machine": machine}
+    return {"precision": precision_name(runtime.amp_dtype), "machine": machine}
 
 
 def keep_precision(opt, precision):

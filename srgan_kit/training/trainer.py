@@ -108,10 +108,10 @@ def _train_in_folder(opt, runtime, run, seed, building, progress):
         if state:
             log.info(f"Resumed from {run.state_file} at iteration {start_iter} (epoch {run.loader.epoch})")
         repeats = run.loader.sampler.repeats
-        log.info(f"Training {name} ({run.model_type.name}) on {runtime.device} in {precision_name(runtime.amp_dtype)}, "
-                 f"seed {seed}: "
-                 f"{len(run.loader.dataset)} training samples" + (f" (x{repeats} per epoch to fill a batch)" if
-                 repeats > 1 else "") + f", iterations {start_iter + 1}..{total_iter}")
+        log.info(f"Training {name} ({run.model_type.name}) on {runtime.device} in "
+                 f"{precision_name(runtime.amp_dtype)}, seed {seed}: {len(run.loader.dataset)} training samples"
+                 + (f" (x{repeats} per epoch to fill a batch)" if repeats > 1 else "")
+                 + f", iterations {start_iter + 1}..{total_iter}")
         if getattr(run.step, "batch_augment", None) is not None:
             log.info(run.step.batch_augment.describe())
         loop = Loop(opt, runtime, run.step, run.loader, run.val_loaders, run.scorer, log)
