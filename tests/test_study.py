@@ -339,6 +339,18 @@ def test_each_term_gets_its_deltas_against_the_base_and_the_best_weight_within_t
         in text
 
 
+def test_a_term_that_fails_the_judge_but_gains_more_psnr_than_the_budget_is_said_to_buy_psnr():
+    from srgan_kit.sweeps.study_report import term_table
+
+    rows = [_term_row("base", 28.0, 0.20), _term_row("ff-0.1", 28.3, 0.22), _term_row("ff-1.0", 28.6, 0.25),
+            _term_row("sobel-0.1", 28.05, 0.21), _term_row("sobel-1.0", 28.1, 0.21)]  # +0.1 dB: not more
+    text = "\n".join(term_table(_term_prep(), rows, "Set5"))
+    assert "- FFLoss: none of 0.1, 1.0 improves ST-LPIPS within 0.1 dB of the base's PSNR: it buys PSNR instead, " \
+        "+0.60 dB at 1.0 (ST-LPIPS +0.0500)." in text
+    assert "- SobelEdgeLoss: none of 0.1, 1.0 improves ST-LPIPS within 0.1 dB of the base's PSNR: it buys nothing" \
+        in text
+
+
 def test_a_sweep_without_a_base_variant_gets_no_term_table():
     from srgan_kit.sweeps.study_report import term_table
 

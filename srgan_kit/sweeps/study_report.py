@@ -179,10 +179,21 @@ def term_table(prep, rows, dataset):
                                f"{_delta(d[main], 0, main)}, PSNR {_delta(d[DISTORTION], 0, DISTORTION)} dB).")
         else:
             recommended.append(f"- {term}: none of {', '.join(override_text(w) for w, _d in tried)} improves "
-                               f"{metric_label(main)} within {PSNR_BUDGET} dB of the base's PSNR: it buys nothing "
-                               "here.")
+                               f"{metric_label(main)} within {PSNR_BUDGET} dB of the base's PSNR: "
+                               f"{_what_else(tried, main)}")
     return lines + [f"Recommended weights ({metric_label(main)} improved most at a PSNR cost of at most "
                     f"{PSNR_BUDGET} dB):", "", *recommended, ""]
+
+
+def _what_else(tried, main):
+    """A term that fails the judge may still move along the trade-off: towards PSNR (by more than the budget
+    a recommendation may spend), at the judge's cost."""
+    gains = [(w, d) for w, d in tried if d.get(DISTORTION) is not None and round(d[DISTORTION], 2) > PSNR_BUDGET]
+    if not gains:
+        return "it buys nothing here."
+    weight, d = max(gains, key=lambda g: g[1][DISTORTION])
+    return (f"it buys PSNR instead, {_delta(d[DISTORTION], 0, DISTORTION)} dB at {override_text(weight)} "
+            f"({metric_label(main)} {_delta(d.get(main), 0, main)}).")
 
 
 def _trend(pairs, metric):
