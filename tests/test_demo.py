@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_demo_psnr_model_beats_bicubic_and_gan_model_is_perceptually_better(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # experiments/ and the dataset go under tmp_path
     # The demo's schedules stopped early, on half batches: already clearly above bicubic, and perceptually better.
-    iters, gan_iters = 500, 40
+    iters, gan_iters = 500, 20
     rc = main([
         "-opt", str(REPO / "options" / "demo.yml"), "--opt-gan", str(REPO / "options" / "demo_gan.yml"),
         "--root", "datasets/demo", "--results", "results/demo",
